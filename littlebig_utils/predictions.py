@@ -1,0 +1,163 @@
+"""The Predictions record: what a model said about each sample, and nothing that needs a pickle.
+
+Everything downstream (cascades, thresholds, plots) reads Predictions, never raw model
+outputs, so the expensive stage runs once. Two records are only ever combined after their
+sample ids have been aligned; misaligned inputs are refused instead of silently mis-joined.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["Predictions", "PredictionsError", "align", "atomic_write"]
+
+
+class PredictionsError(ValueError):
+    """Predictions that cannot be used as they are (bad values, misaligned samples)."""
+
+
+@dataclass
+class Predictions:
+    sample_ids: np.ndarray
+    labels: np.ndarray
+    preds: np.ndarray
+    conf: np.ndarray
+    logits: np.ndarray | None = None
+    model: dict = field(default_factory=dict)  # name, source, timm_tag, gmacs, params_m, img_size
+    dataset: str = ""
+
+    def __post_init__(self):
+        self.sample_ids = np.asarray(self.sample_ids).astype(str)
+        self.labels = np.asarray(self.labels, dtype=np.int64)
+        self.preds = np.asarray(self.preds, dtype=np.int64)
+        self.conf = np.asarray(self.conf, dtype=np.float64)
+        name = self.model.get("name", "?")
+        n = len(self.sample_ids)
+        for what, arr in (("labels", self.labels), ("preds", self.preds), ("conf", self.conf)):
+            if arr.ndim != 1 or len(arr) != n:
+                raise PredictionsError(f"Predictions of '{name}': {what} has shape {arr.shape}, "
+                                       f"expected ({n},) like sample_ids")
+        bad = ~np.isfinite(self.conf)
+        if bad.any():
+            raise PredictionsError(
+                f"Predictions of '{name}': {int(bad.sum())} of {n} confidences are NaN or "
+                f"infinite (first at sample {self.sample_ids[np.argmax(bad)]!r}). Recompute them "
+                "(e.g. softmax of finite logits) or drop those samples.")
+        if n and (self.conf.min() < 0 or self.conf.max() > 1):
+            raise PredictionsError(
+                f"Predictions of '{name}': confidences must lie in [0, 1], found range "
+                f"[{self.conf.min():.4g}, {self.conf.max():.4g}]. Pass max softmax "
+                "probabilities, not logits.")
+        if len(np.unique(self.sample_ids)) != n:
+            raise PredictionsError(f"Predictions of '{name}': sample ids are not unique")
+        if self.logits is not None:
+            self.logits = np.asarray(self.logits, dtype=np.float32)
+            if self.logits.ndim != 2 or len(self.logits) != n:
+                raise PredictionsError(f"Predictions of '{name}': logits shape "
+                                       f"{self.logits.shape}, expected ({n}, num_classes)")
+
+    # ------------------------------------------------------------------ views
+    def __len__(self) -> int:
+        return len(self.sample_ids)
+
+    @property
+    def name(self) -> str:
+        return self.model.get("name", "")
+
+    @property
+    def correct(self) -> np.ndarray:
+        return self.preds == self.labels
+
+    @property
+    def accuracy(self) -> float:
+        """Top-1 as a fraction."""
+        return float(self.correct.mean()) if len(self) else float("nan")
+
+    def subset(self, idx) -> "Predictions":
+        idx = np.asarray(idx)
+        return Predictions(self.sample_ids[idx], self.labels[idx], self.preds[idx],
+                           self.conf[idx], None if self.logits is None else self.logits[idx],
+                           dict(self.model), self.dataset)
+
+    # ------------------------------------------------------------------ storage
+    def save(self, path: str | os.PathLike) -> Path:
+        """npz without pickle, written to a temporary file and renamed: no half-written file."""
+        path = Path(path)
+        arrays = dict(sample_ids=self.sample_ids.astype(str), labels=self.labels,
+                      preds=self.preds, conf=self.conf,
+                      meta=np.array(json.dumps({"model": self.model, "dataset": self.dataset})))
+        if self.logits is not None:
+            arrays["logits"] = self.logits
+        with atomic_write(path, suffix=".npz") as tmp:
+            np.savez_compressed(tmp, **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Predictions":
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no Predictions file at {path}; create it with "
+                                    "`littlebig predict ... --out {path}`")
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            return cls(z["sample_ids"], z["labels"], z["preds"], z["conf"],
+                       z["logits"] if "logits" in z.files else None,
+                       meta.get("model", {}), meta.get("dataset", ""))
+
+
+class atomic_write:
+    """Context manager yielding a temporary path beside `path`, renamed onto it on success."""
+
+    def __init__(self, path: str | os.PathLike, suffix: str = ""):
+        self.path = Path(path)
+        self.suffix = suffix or self.path.suffix
+
+    def __enter__(self) -> Path:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.",
+                                   suffix=".tmp" + self.suffix)
+        os.close(fd)
+        self.tmp = Path(tmp)
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+        return False
+
+
+def align(*records: Predictions) -> tuple[Predictions, ...]:
+    """Same samples in the same order, or a PredictionsError saying what differs.
+
+    Records already in the same order are returned as they are; records holding the same
+    set of ids in another order are reordered to the first one's order.
+    """
+    first = records[0]
+    out = [first]
+    for other in records[1:]:
+        if len(other) == len(first) and np.array_equal(other.sample_ids, first.sample_ids):
+            rec = other
+        else:
+            a, b = set(first.sample_ids), set(other.sample_ids)
+            if a != b:
+                raise PredictionsError(
+                    f"cannot align '{first.name}' ({len(first)} samples, {first.dataset}) with "
+                    f"'{other.name}' ({len(other)} samples, {other.dataset}): "
+                    f"{len(a - b)} ids only in the first, {len(b - a)} only in the second "
+                    f"(e.g. {sorted(a ^ b)[:3]}). Use predictions of the same dataset split.")
+            pos = {s: i for i, s in enumerate(other.sample_ids)}
+            rec = other.subset(np.array([pos[s] for s in first.sample_ids]))
+        if not np.array_equal(rec.labels, first.labels):
+            raise PredictionsError(
+                f"'{first.name}' and '{other.name}' disagree on the labels of "
+                f"{int((rec.labels != first.labels).sum())} samples with the same id: "
+                "they were not made from the same dataset")
+        out.append(rec)
+    return tuple(out)
