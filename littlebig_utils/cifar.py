@@ -1,0 +1,222 @@
+"""CIFAR-10: the pretrained ResNets of He et al. (2016) as timm models, and the test images.
+
+The ResNets are the option-A (zero-padding shortcut) CIFAR networks whose checkpoints are
+published in akamaster/pytorch_resnet_cifar10; parameter names here match those checkpoints
+(after stripping DataParallel's ``module.`` prefix) so `timm.create_model('cifar_resnet56',
+pretrained=True)` loads them through the checksum-verified data registry.
+Importing this module registers the models with timm.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from timm.models import register_model
+
+from . import data
+
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+# the checkpoints were trained with ImageNet's normalization
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+PRETRAINED_CFG = dict(input_size=(3, 32, 32), mean=MEAN, std=STD, crop_pct=1.0,
+                      interpolation="bilinear", num_classes=10, first_conv="conv1",
+                      classifier="linear")
+DEPTHS = {8: 1, 14: 2, 20: 3, 32: 5, 44: 7, 56: 9, 110: 18}
+CHECKPOINTS = {20: "cifar_resnets/resnet20-12fca82f.th", 32: "cifar_resnets/resnet32-d509ac18.th",
+               44: "cifar_resnets/resnet44-014dd654.th", 56: "cifar_resnets/resnet56-4bfd9763.th"}
+# best_prec1 stored in the checkpoints: top-1 on the lossless CIFAR-10 test set
+STORED_TOP1 = {20: 91.78, 32: 92.78, 44: 93.14, 56: 93.62}
+
+
+class ShortcutA(nn.Module):
+    """Option A: subsample and zero-pad channels; no parameters."""
+
+    def __init__(self, planes: int):
+        super().__init__()
+        self.pad = planes // 4
+
+    def forward(self, x):
+        return F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, self.pad, self.pad))
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, in_planes: int, planes: int, stride: int = 1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.shortcut = ShortcutA(planes) if stride != 1 or in_planes != planes else nn.Identity()
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + self.shortcut(x))
+
+
+class CifarResNet(nn.Module):
+    def __init__(self, depth: int, num_classes: int = 10):
+        super().__init__()
+        if depth not in DEPTHS:
+            raise ValueError(f"CIFAR ResNet depth must be one of {sorted(DEPTHS)}, got {depth}")
+        n = DEPTHS[depth]
+        self.num_classes = num_classes
+        self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        layers, in_planes = [], 16
+        for planes, stride in ((16, 1), (32, 2), (64, 2)):
+            blocks = []
+            for i in range(n):
+                blocks.append(BasicBlock(in_planes, planes, stride if i == 0 else 1))
+                in_planes = planes
+            layers.append(nn.Sequential(*blocks))
+        self.layer1, self.layer2, self.layer3 = layers
+        self.linear = nn.Linear(64, num_classes)
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_normal_(m.weight)
+        self.pretrained_cfg = dict(PRETRAINED_CFG, num_classes=num_classes)
+        self.default_cfg = self.pretrained_cfg
+
+    def forward_features(self, x):
+        x = F.relu(self.bn1(self.conv1(x)))
+        return self.layer3(self.layer2(self.layer1(x)))
+
+    def forward_head(self, x, pre_logits: bool = False):
+        x = F.adaptive_avg_pool2d(x, 1).flatten(1)
+        return x if pre_logits else self.linear(x)
+
+    def forward(self, x):
+        return self.forward_head(self.forward_features(x))
+
+
+def load_checkpoint_state(depth: int) -> dict:
+    """State dict of a published checkpoint, `module.` prefix stripped, loaded without pickle code."""
+    if depth not in CHECKPOINTS:
+        raise ValueError(f"no pretrained CIFAR ResNet-{depth}; available: {sorted(CHECKPOINTS)}")
+    ckpt = torch.load(data.fetch(CHECKPOINTS[depth]), map_location="cpu", weights_only=True)
+    return {k.removeprefix("module."): v for k, v in ckpt["state_dict"].items()}
+
+
+def _create(depth: int, pretrained: bool, **kwargs) -> CifarResNet:
+    for k in ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir", "features_only"):
+        kwargs.pop(k, None)
+    model = CifarResNet(depth, **kwargs)
+    if pretrained:
+        if model.num_classes != 10:
+            raise ValueError("pretrained CIFAR ResNets have 10 classes")
+        model.load_state_dict(load_checkpoint_state(depth))
+    return model
+
+
+@register_model
+def cifar_resnet8(pretrained=False, **kwargs):
+    return _create(8, pretrained, **kwargs)
+
+
+@register_model
+def cifar_resnet14(pretrained=False, **kwargs):
+    return _create(14, pretrained, **kwargs)
+
+
+@register_model
+def cifar_resnet20(pretrained=False, **kwargs):
+    return _create(20, pretrained, **kwargs)
+
+
+@register_model
+def cifar_resnet32(pretrained=False, **kwargs):
+    return _create(32, pretrained, **kwargs)
+
+
+@register_model
+def cifar_resnet44(pretrained=False, **kwargs):
+    return _create(44, pretrained, **kwargs)
+
+
+@register_model
+def cifar_resnet56(pretrained=False, **kwargs):
+    return _create(56, pretrained, **kwargs)
+
+
+# ------------------------------------------------------------------------------------ images
+
+@functools.lru_cache(maxsize=1)
+def test_labels() -> np.ndarray:
+    """CIFAR-10 test labels in the original order (that of CIFAR-10H and the python batches)."""
+    return np.load(data.fetch("cifar10/cifar10_test_set_original_labels.npy"), allow_pickle=False)
+
+
+def jpeg_test_paths() -> list:
+    """JPEG path of each test image in the original order.
+
+    In the JPEG copy, test/<class>/k.jpg is the k-th test image of that class in the original
+    order, so the original index i maps to its rank among earlier images of the same label.
+    """
+    root = data.fetch_tree("cifar10/jpeg/test")
+    labels = test_labels()
+    seen = np.zeros(len(CLASSES), dtype=int)
+    paths = []
+    for c in labels:
+        paths.append(root / CLASSES[c] / f"{seen[c]:04d}.jpg")
+        seen[c] += 1
+    return paths
+
+
+def jpeg_train_paths() -> tuple[list, np.ndarray]:
+    """(paths, labels) of the 50,000 JPEG training images in ImageFolder order."""
+    root = data.fetch_tree("cifar10/jpeg/train")
+    paths, labels = [], []
+    for c, name in enumerate(CLASSES):
+        files = sorted((root / name).glob("*.jpg"))
+        paths += files
+        labels += [c] * len(files)
+    return paths, np.asarray(labels, dtype=np.int64)
+
+
+def decode(paths) -> np.ndarray:
+    """uint8 array (N, 32, 32, 3) of decoded images."""
+    from PIL import Image
+    out = np.empty((len(paths), 32, 32, 3), dtype=np.uint8)
+    for i, p in enumerate(paths):
+        with Image.open(p) as im:
+            out[i] = np.asarray(im.convert("RGB"))
+    return out
+
+
+def load_jpeg_split(split: str = "test") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(images uint8 NHWC, labels, sample ids) of the JPEG copy; test in the original order.
+
+    Decoded once and cached (npz, no pickle) under the local cache folder: 60,000 small JPEGs
+    take tens of seconds to decode, the cached array a fraction of a second to read.
+    """
+    if split not in ("test", "train"):
+        raise ValueError(f"split must be 'test' or 'train', got {split!r}")
+    cache = data.cache_dir() / "decoded" / f"cifar10_jpeg_{split}.npz"
+    if cache.is_file():
+        with np.load(cache, allow_pickle=False) as z:
+            return z["images"], z["labels"], z["ids"]
+    if split == "test":
+        paths = jpeg_test_paths()
+        labels = test_labels().astype(np.int64)
+        ids = np.array([f"test_{i:05d}" for i in range(len(paths))])
+    else:
+        paths, labels = jpeg_train_paths()
+        ids = np.array([f"train_{p.parent.name}_{p.stem}" for p in paths])
+    images = decode(paths)
+    from .predictions import atomic_write
+    with atomic_write(cache, suffix=".npz") as tmp:
+        np.savez(tmp, images=images, labels=labels, ids=ids)
+    return images, labels, ids
+
+
+def to_tensor(images: np.ndarray, mean=MEAN, std=STD) -> torch.Tensor:
+    """Normalized float tensor (N, 3, 32, 32) from uint8 NHWC images."""
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255)
+    m = torch.tensor(mean).view(1, 3, 1, 1)
+    s = torch.tensor(std).view(1, 3, 1, 1)
+    return (x - m) / s
