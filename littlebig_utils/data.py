@@ -336,8 +336,11 @@ def load_real_labels(sample_ids: np.ndarray | None = None) -> list[list[int]]:
     out = []
     for sid in ids:
         try:
-            num = int(str(sid).rsplit("_", 1)[1])
-        except (IndexError, ValueError):
+            prefix, num = str(sid).rsplit("_", 1)
+            num = int(num)
+            if prefix != "ILSVRC2012_val" or not 1 <= num <= len(real):
+                raise ValueError
+        except ValueError:
             raise DataError(f"sample id {sid!r} is not an ImageNet val file name "
                             "(ILSVRC2012_val_XXXXXXXX); cannot join ReaL labels") from None
         out.append(real[num - 1])

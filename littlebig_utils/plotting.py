@@ -55,6 +55,7 @@ def threshold_curves(table: pd.DataFrame, little: str, big: str, little_accuracy
         mk = ax.plot([t], [point["accuracy"]], "o", color="k", ms=6,
                      label=f"no-loss point T={t:.3f}: {100 * point['frac_big']:.1f} % to big")
         handles += mk
-    ax.legend(handles=handles, loc="lower right", fontsize="small")
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2,
+              fontsize="small")
     ax.set_title(f"{little} \u2192 {big} on {dataset}")
     return fig

@@ -1,0 +1,66 @@
+# littlebig: `make book` builds the HTML book, `make test` runs the tests.
+# Both create the virtual environment first (once; redone only when pyproject.toml changes).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# reference data: ../shared/data when it exists beside the clone, else whatever the user set
+ifneq ($(wildcard ../shared/data/MANIFEST.md),)
+export LITTLEBIG_DATA_DIR ?= $(abspath ../shared/data)
+endif
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+EXECUTED  := $(patsubst notebooks/%.ipynb,book/generated/%.ipynb,$(NOTEBOOKS))
+PACKAGE   := $(wildcard littlebig_utils/*.py) pyproject.toml
+# extra papermill arguments, e.g. make book PAPERMILL_ARGS="-p smoke True"
+PAPERMILL_ARGS ?=
+TEST_WORKERS ?= 2
+PYTEST_ARGS ?=
+
+.PHONY: all install test book lab notebooks clean clean-book help
+.DELETE_ON_ERROR:
+
+all: test
+
+help:
+	@echo "make book   - install, execute every notebook (cached), build book/_build/html"
+	@echo "make test   - install, run the test suite"
+	@echo "make lab    - JupyterLab on notebooks/ with the project's environment"
+	@echo "make clean  - remove executed notebooks and the built book"
+
+$(STAMP): pyproject.toml
+	@echo ">> creating $(VENV) and installing littlebig with its dependencies (first time: a few minutes)"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[book,dev]'
+	@touch $@
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+
+# one executed notebook per source notebook; re-run only when the notebook or the package changed
+book/generated/%.ipynb: notebooks/%.ipynb $(PACKAGE) $(STAMP)
+	@mkdir -p book/generated
+	@echo ">> executing $<"
+	$(BIN)/python -m papermill --cwd notebooks --log-level WARNING $(PAPERMILL_ARGS) $< $@.tmp.ipynb
+	@mv $@.tmp.ipynb $@
+
+notebooks: $(EXECUTED)
+
+book: $(EXECUTED)
+	@echo ">> building the book (warnings are errors)"
+	$(BIN)/jupyter-book build -W -n --keep-going book
+	@echo ">> open book/_build/html/index.html"
+
+lab: $(STAMP)
+	cd notebooks && ../$(BIN)/jupyter lab
+
+clean-book:
+	rm -rf book/_build
+
+clean: clean-book
+	rm -rf book/generated

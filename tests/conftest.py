@@ -1,0 +1,13 @@
+import os
+
+import pytest
+
+# tests never touch the network; reference data comes from LITTLEBIG_DATA_DIR (set by the Makefile)
+os.environ.setdefault("LITTLEBIG_OFFLINE", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(autouse=True)
+def _results_in_tmp(tmp_path_factory, monkeypatch):
+    """Generated files go to a temporary folder, never into the repository's results/."""
+    monkeypatch.setenv("LITTLEBIG_RESULTS_DIR", str(tmp_path_factory.getbasetemp() / "results"))

@@ -1,0 +1,163 @@
+"""The vectorized sweep against a brute-force loop, on random and on real predictions."""
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra.numpy import arrays
+
+from littlebig_utils import cascade
+from littlebig_utils.predictions import Predictions, PredictionsError
+
+
+def brute_force(conf, lc, bc, thresholds, valid=None):
+    """One threshold at a time, straight from the definition."""
+    valid = np.ones(len(conf), bool) if valid is None else valid
+    rows = []
+    for t in thresholds:
+        to_big = conf < t
+        correct = np.where(to_big, bc, lc)
+        rows.append((t, to_big.sum(), to_big.mean(), correct[valid].sum(),
+                     100 * correct[valid].mean()))
+    return pd.DataFrame(rows, columns=["threshold", "n_big", "frac_big", "n_correct", "accuracy"])
+
+
+def records(conf, lc, bc, n_classes=5, seed=0):
+    rng = np.random.default_rng(seed)
+    n = len(conf)
+    labels = rng.integers(0, n_classes, n)
+    wrong = (labels + 1) % n_classes
+    ids = [f"s{i}" for i in range(n)]
+    little = Predictions(ids, labels, np.where(lc, labels, wrong), conf, model={"name": "L", "gmacs": 1.0})
+    big = Predictions(ids, labels, np.where(bc, labels, wrong), rng.uniform(size=n),
+                      model={"name": "B", "gmacs": 4.0})
+    return little, big
+
+
+# confidences drawn from a small grid so that ties are frequent
+conf_strategy = st.integers(1, 300).flatmap(lambda n: st.tuples(
+    arrays(np.float64, n, elements=st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.5, 0.75, 0.9, 1.0])),
+    arrays(bool, n), arrays(bool, n), arrays(bool, n)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(conf_strategy)
+def test_sweep_equals_brute_force(data):
+    conf, lc, bc, valid = data
+    if not valid.any():
+        valid[0] = True
+    table = cascade.sweep_arrays(conf, lc, bc, valid=valid, little_gmacs=1.0, big_gmacs=4.0)
+    # every distinct threshold is present, including 0 and 1
+    assert np.array_equal(table["threshold"], np.unique(np.r_[0.0, 1.0, conf]))
+    ref = brute_force(conf, lc, bc, table["threshold"].to_numpy(), valid)
+    for col in ["n_big", "n_correct"]:
+        assert np.array_equal(table[col], ref[col]), col
+    np.testing.assert_allclose(table["accuracy"], ref["accuracy"])
+    np.testing.assert_allclose(table["frac_big"], ref["frac_big"])
+    np.testing.assert_allclose(table["gmacs"], 1.0 + ref["frac_big"] * 4.0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(conf_strategy)
+def test_no_loss_point_is_the_cheapest_qualifying_threshold(data):
+    conf, lc, bc, _ = data
+    table = cascade.sweep_arrays(conf, lc, bc, little_gmacs=1.0, big_gmacs=4.0)
+    point = cascade.no_loss_point(table)
+    ref = brute_force(conf, lc, bc, np.unique(np.r_[0.0, 1.0, conf]))
+    ok = ref[ref["n_correct"] >= bc.sum()]
+    if ok.empty:
+        assert point is None
+    else:
+        assert point["n_big"] == ok["n_big"].min()
+        assert point["n_correct"] >= bc.sum()
+
+
+@pytest.mark.parametrize("lc_value,bc_value", [(True, True), (False, False), (True, False), (False, True)])
+def test_all_correct_and_all_wrong_models(lc_value, bc_value):
+    conf = np.random.default_rng(1).uniform(size=50)
+    lc, bc = np.full(50, lc_value), np.full(50, bc_value)
+    table = cascade.sweep_arrays(conf, lc, bc, little_gmacs=1.0, big_gmacs=3.0)
+    ref = brute_force(conf, lc, bc, table["threshold"].to_numpy())
+    assert np.array_equal(table["n_correct"], ref["n_correct"])
+    point = cascade.no_loss_point(table)
+    if lc_value >= bc_value:  # little at least as good: threshold 0, nothing escalated
+        assert point["threshold"] == 0.0 and point["n_big"] == 0
+    else:  # little always wrong, big always right: only "everything to big" matches
+        assert point["frac_big"] == 1.0
+
+
+def test_sweep_on_real_pair_matches_brute_force():
+    from littlebig_utils import data
+    little = data.load_imagenet_predictions("mobilenetv3_large_100")
+    big = data.load_imagenet_predictions("resnext50_32x4d")
+    thresholds = np.linspace(0, 1, 41)
+    table = cascade.sweep(little, big, thresholds=thresholds)
+    ref = brute_force(little.conf, little.correct, big.correct, thresholds)
+    assert np.array_equal(table["n_correct"], ref["n_correct"])
+    # the end points are the two models alone
+    assert table["n_correct"].iloc[0] == little.correct.sum()
+    full = cascade.sweep(little, big, thresholds=[np.nextafter(little.conf.max(), 2)])
+    assert full["n_correct"].iloc[0] == big.correct.sum()
+
+
+def test_apply_matches_sweep_and_routes_below_threshold():
+    conf = np.array([0.2, 0.5, 0.5, 0.9])
+    little, big = records(conf, np.array([0, 1, 0, 1], bool), np.array([1, 1, 1, 0], bool))
+    preds, to_big = cascade.apply(little, big, 0.5)
+    assert to_big.tolist() == [True, False, False, False]  # 0.5 is not below 0.5
+    assert np.array_equal(preds, np.where(to_big, big.preds, little.preds))
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan"), float("inf"), "high", None])
+def test_threshold_outside_unit_interval_is_refused(bad):
+    with pytest.raises(ValueError, match=r"threshold"):
+        cascade.check_threshold(bad)
+    conf = np.array([0.3, 0.6])
+    little, big = records(conf, np.array([1, 0], bool), np.array([1, 1], bool))
+    with pytest.raises(ValueError, match=r"threshold"):
+        cascade.apply(little, big, bad)
+    with pytest.raises(ValueError, match=r"threshold"):
+        cascade.sweep(little, big, thresholds=[0.5, bad])
+
+
+def test_nan_confidences_are_refused():
+    with pytest.raises(PredictionsError, match="NaN"):
+        records(np.array([0.3, np.nan]), np.ones(2, bool), np.ones(2, bool))
+    with pytest.raises(ValueError, match="NaN"):
+        cascade.sweep_arrays(np.array([0.3, np.nan]), np.ones(2, bool), np.ones(2, bool))
+
+
+def test_budget_and_matched_accuracy_points():
+    rng = np.random.default_rng(3)
+    conf = rng.uniform(size=2000)
+    lc = rng.uniform(size=2000) < conf  # confident -> more often right
+    bc = rng.uniform(size=2000) < 0.9
+    table = cascade.sweep_arrays(conf, lc, bc, little_gmacs=1.0, big_gmacs=10.0)
+    b = cascade.budget_point(table, gmacs=3.0)
+    within = table[table["gmacs"] <= 3.0]
+    assert b["n_correct"] == within["n_correct"].max() and b["gmacs"] <= 3.0
+    target = float(table["accuracy"].median())
+    m = cascade.matched_accuracy_point(table, target)
+    assert m["accuracy"] >= target
+    assert m["n_big"] == table[table["accuracy"] >= target]["n_big"].min()
+    with pytest.raises(ValueError):
+        cascade.budget_point(table)
+
+
+def test_pairs_table_contract_columns_and_degenerate_flag():
+    rng = np.random.default_rng(0)
+    conf = rng.uniform(size=500)
+    a, b = records(conf, rng.uniform(size=500) < 0.6, rng.uniform(size=500) < 0.8)
+    c, _ = records(rng.uniform(size=500), rng.uniform(size=500) < 0.9, np.ones(500, bool))
+    recs = {"a": a, "b": b, "c": c}
+    for k, r in recs.items():
+        r.model["name"] = k
+    t = cascade.pairs_table(recs, {"a": 1.0, "b": 2.0, "c": 0.5})
+    assert list(t.columns) == cascade.PAIR_COLUMNS
+    assert len(t) == 3  # ordered pairs with little cheaper than big
+    row = t[(t.little == "c") & (t.big == "a")].iloc[0]
+    assert row.degenerate == (row.little_accuracy >= row.big_accuracy)
+    for _, r in t.iterrows():
+        if not np.isnan(r.gmacs):
+            assert r.gmacs == pytest.approx(r.little_gmacs + r.frac_big * r.big_gmacs)
+            assert r.macs_reduction == pytest.approx(100 * (1 - r.gmacs / r.big_gmacs))
+            assert r.accuracy >= r.big_accuracy - 1e-9

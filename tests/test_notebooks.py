@@ -1,0 +1,63 @@
+"""Every notebook runs through papermill in smoke mode, and the book builds from the results."""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+# one xdist worker runs the notebooks and then the book build that needs their outputs
+pytestmark = pytest.mark.xdist_group("notebooks")
+
+
+@pytest.fixture(scope="session")
+def executed_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("executed")
+
+
+def execute(nb: Path, out_dir: Path) -> Path:
+    """Smoke-run a notebook once per session (the book test reuses the result)."""
+    import papermill as pm
+    out = out_dir / nb.name
+    if not out.is_file():
+        tmp = out_dir / f".{nb.name}"
+        pm.execute_notebook(str(nb), str(tmp), parameters={"smoke": True}, cwd=str(nb.parent),
+                            kernel_name="python3", progress_bar=False)
+        tmp.rename(out)
+    return out
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_smoke(nb, executed_dir):
+    import nbformat
+    out = nbformat.read(execute(nb, executed_dir), as_version=4)
+    errors = [o for c in out.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert not errors
+
+
+def test_notebooks_are_committed_without_outputs():
+    import nbformat
+    for nb in NOTEBOOKS:
+        cells = nbformat.read(nb, as_version=4).cells
+        assert not any(c.get("outputs") for c in cells if c.cell_type == "code"), nb.name
+        params = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(params) == 1 and "smoke" in params[0].source, nb.name
+
+
+def test_book_builds_strictly(executed_dir, tmp_path):
+    """Build the book (warnings are errors) from the smoke-executed notebooks."""
+    for nb in NOTEBOOKS:
+        execute(nb, executed_dir)
+    book = tmp_path / "book"
+    shutil.copytree(ROOT / "book", book, ignore=shutil.ignore_patterns("_build", "generated"))
+    shutil.copytree(executed_dir, book / "generated", ignore=shutil.ignore_patterns(".*"))
+    jb = Path(sys.executable).with_name("jupyter-book")
+    r = subprocess.run([str(jb), "build", "-W", "-n", "--keep-going", str(book)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    for nb in NOTEBOOKS:
+        assert (book / "_build" / "html" / "generated" / f"{nb.stem}.html").is_file()

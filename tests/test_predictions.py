@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+
+from littlebig_utils.predictions import Predictions, PredictionsError, align, atomic_write
+
+
+def make(n=6, name="m", seed=0, logits=True):
+    rng = np.random.default_rng(seed)
+    lg = rng.normal(size=(n, 4)).astype(np.float32)
+    p = np.exp(lg) / np.exp(lg).sum(1, keepdims=True)
+    return Predictions([f"id{i}" for i in range(n)], rng.integers(0, 4, n), p.argmax(1), p.max(1),
+                       lg if logits else None, {"name": name, "gmacs": 1.5}, "toy")
+
+
+def test_save_load_roundtrip_without_pickle(tmp_path):
+    p = make()
+    path = p.save(tmp_path / "p.npz")
+    with np.load(path, allow_pickle=False) as z:  # loadable with pickle disabled
+        assert set(z.files) >= {"sample_ids", "labels", "preds", "conf", "logits", "meta"}
+    q = Predictions.load(path)
+    assert np.array_equal(q.sample_ids, p.sample_ids) and np.array_equal(q.preds, p.preds)
+    np.testing.assert_array_equal(q.logits, p.logits)
+    assert q.model == p.model and q.dataset == "toy"
+
+
+def test_failed_write_leaves_nothing(tmp_path):
+    target = tmp_path / "out.npz"
+    with pytest.raises(RuntimeError):
+        with atomic_write(target) as tmp:
+            tmp.write_bytes(b"half")
+            raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_align_reorders_and_refuses_mismatch():
+    a = make(seed=1)
+    b = a.subset(np.array([5, 4, 3, 2, 1, 0]))
+    a2, b2 = align(a, b)
+    assert np.array_equal(b2.sample_ids, a.sample_ids) and np.array_equal(b2.preds, a.preds)
+    with pytest.raises(PredictionsError, match="cannot align"):
+        align(a, a.subset(np.arange(5)))
+    c = make(seed=1)
+    c.labels = (c.labels + 1) % 4
+    with pytest.raises(PredictionsError, match="disagree on the labels"):
+        align(a, c)
+
+
+@pytest.mark.parametrize("conf,match", [([0.5, np.nan], "NaN"), ([0.5, 1.2], r"\[0, 1\]"),
+                                        ([0.5, -3.0], r"\[0, 1\]")])
+def test_bad_confidences_are_refused(conf, match):
+    with pytest.raises(PredictionsError, match=match):
+        Predictions(["a", "b"], [0, 1], [0, 1], conf)
+
+
+def test_shape_and_duplicate_ids_are_refused():
+    with pytest.raises(PredictionsError, match="shape"):
+        Predictions(["a", "b"], [0, 1], [0], [0.5, 0.5])
+    with pytest.raises(PredictionsError, match="unique"):
+        Predictions(["a", "a"], [0, 1], [0, 1], [0.5, 0.5])
+
+
+def test_load_missing_file_says_how_to_make_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="littlebig predict"):
+        Predictions.load(tmp_path / "nope.npz")
