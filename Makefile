@@ -19,7 +19,13 @@ PAPERMILL_ARGS ?=
 TEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: all install test book lab notebooks clean clean-book help
+# MathJax is served from the book itself (no CDN): the npm package, fetched once at build time
+MATHJAX_VERSION := 3.2.2
+MATHJAX := book/_extra/mathjax/tex-mml-chtml.js
+# the browser check in the tests drives Debian's chromium
+CHROMIUM ?= $(shell command -v chromium 2>/dev/null || echo /usr/bin/chromium)
+
+.PHONY: all install test book lab notebooks clean clean-book help browser
 .DELETE_ON_ERROR:
 
 all: test
@@ -39,7 +45,22 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP)
+$(MATHJAX):
+	@echo ">> fetching MathJax $(MATHJAX_VERSION) from the npm registry (served locally by the book)"
+	@command -v npm >/dev/null || { echo "npm is needed once to fetch MathJax (apt-get install npm)"; exit 1; }
+	@mkdir -p .cache/npm book/_extra
+	cd .cache/npm && npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null
+	rm -rf book/_extra/mathjax.tmp && mkdir -p book/_extra/mathjax.tmp
+	tar xzf .cache/npm/mathjax-$(MATHJAX_VERSION).tgz -C book/_extra/mathjax.tmp --strip-components=2 package/es5
+	rm -rf book/_extra/mathjax && mv book/_extra/mathjax.tmp book/_extra/mathjax
+
+# headless Chromium for the browser check (Debian package; needs root or sudo once)
+browser:
+	@test -x "$(CHROMIUM)" || { echo ">> installing Debian's chromium for the browser check"; \
+	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+test: $(STAMP) $(MATHJAX) browser
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # one executed notebook per source notebook; re-run only when the notebook or the package changed
@@ -51,7 +72,7 @@ book/generated/%.ipynb: notebooks/%.ipynb $(PACKAGE) $(STAMP)
 
 notebooks: $(EXECUTED)
 
-book: $(EXECUTED)
+book: $(EXECUTED) $(MATHJAX)
 	@echo ">> building the book (warnings are errors)"
 	$(BIN)/jupyter-book build -W -n --keep-going book
 	@echo ">> open book/_build/html/index.html"

@@ -48,16 +48,38 @@ def test_notebooks_are_committed_without_outputs():
         assert len(params) == 1 and "smoke" in params[0].source, nb.name
 
 
-def test_book_builds_strictly(executed_dir, tmp_path):
-    """Build the book (warnings are errors) from the smoke-executed notebooks."""
+@pytest.fixture(scope="session")
+def built_book(executed_dir, tmp_path_factory):
+    """The book built (warnings are errors) from the smoke-executed notebooks."""
     for nb in NOTEBOOKS:
         execute(nb, executed_dir)
-    book = tmp_path / "book"
+    book = tmp_path_factory.mktemp("site") / "book"
     shutil.copytree(ROOT / "book", book, ignore=shutil.ignore_patterns("_build", "generated"))
     shutil.copytree(executed_dir, book / "generated", ignore=shutil.ignore_patterns(".*"))
     jb = Path(sys.executable).with_name("jupyter-book")
     r = subprocess.run([str(jb), "build", "-W", "-n", "--keep-going", str(book)],
                        capture_output=True, text=True)
+    return book, r
+
+
+def test_book_builds_strictly(built_book):
+    book, r = built_book
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     for nb in NOTEBOOKS:
         assert (book / "_build" / "html" / "generated" / f"{nb.stem}.html").is_file()
+    # math is served by the book itself
+    assert (book / "_build" / "html" / "mathjax" / "tex-mml-chtml.js").is_file()
+
+
+def test_every_page_in_a_real_browser(built_book):
+    """Headless Chromium on localhost: no console errors, images load, internal links resolve,
+    no request leaves the machine. Screenshots go to results/screenshots."""
+    from browser_check import check_site, find_chromium
+    book, r = built_book
+    assert r.returncode == 0, "book did not build"
+    if find_chromium() is None:
+        pytest.fail("chromium not found: `make browser` installs Debian's chromium package")
+    problems = check_site(book / "_build" / "html", ROOT / "results" / "screenshots")
+    assert len(problems) >= len(NOTEBOOKS) + 2  # the chapters, the introduction, references
+    bad = {page: found for page, found in problems.items() if found}
+    assert not bad, bad
