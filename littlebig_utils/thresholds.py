@@ -191,7 +191,7 @@ def p_values(n_loss, n_gain, n: int, epsilon: float, method: str = "clopper-pear
     # clopper-pearson: bisection on log(delta) over [1e-300, 1]
     lo = np.full(n_loss.shape, -690.0)  # log(1e-300): rejects iff it rejects at this delta
     hi = np.zeros(n_loss.shape)
-    for _ in range(60):
+    for _ in range(40):  # 690 / 2**40: relative precision ~1e-9
         mid = (lo + hi) / 2
         d = np.exp(mid)
         ok = (_clopper_pearson_upper(n_loss, n, d / 2)
