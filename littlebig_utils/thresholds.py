@@ -63,7 +63,7 @@ from .cascade import candidate_thresholds, check_threshold, sweep_arrays
 __all__ = [
     "METHODS", "NO_THRESHOLD", "ThresholdResult", "check_epsilon", "check_delta",
     "loss_table", "p_values", "rejections", "empirical_threshold", "guaranteed_threshold",
-    "evaluate_threshold", "split_indices",
+    "evaluate_threshold", "split_indices", "split_study", "STUDY_RULES",
 ]
 
 METHODS = ("clopper-pearson", "binomial", "hoeffding-bentkus")
@@ -369,3 +369,80 @@ def split_indices(n: int, calib_frac: float, seed) -> tuple[np.ndarray, np.ndarr
     perm = np.random.default_rng(seed).permutation(n)
     k = int(round(f * n))
     return np.sort(perm[:k]), np.sort(perm[k:])
+
+
+# ------------------------------------------------------------------ many random splits
+
+STUDY_RULES = ("guaranteed", "empirical-no-loss", "empirical-epsilon", "oracle")
+
+
+def _cheapest_within(table: pd.DataFrame, epsilon: float) -> pd.Series | None:
+    """Cheapest row whose accuracy is at least big's minus epsilon points (in counts)."""
+    nv = table.attrs["n_valid"]
+    ok = table["n_correct"] >= table.attrs["big_n_correct"] - epsilon * nv / 100 - 1e-9
+    return _cheapest(table, ok)
+
+
+def split_study(conf, little_correct, big_correct, epsilons, deltas, n_splits: int,
+                calib_frac: float = 0.2, seed: int = 0, method: str = "clopper-pearson",
+                little_gmacs: float | None = None, big_gmacs: float | None = None,
+                shifted: dict | None = None) -> pd.DataFrame:
+    """Choose T on `n_splits` random calibration splits, judge each T on the rest.
+
+    Rules: ``guaranteed`` (one per epsilon and delta), ``empirical-no-loss`` (epsilon-free; one
+    row per epsilon so that its violations can be counted), ``empirical-epsilon`` and
+    ``oracle`` (cheapest T whose *test* loss is <= epsilon: what tuning on the test data buys).
+    T is always chosen with `little_correct` / `big_correct`; it is judged against those
+    (``labels="original"``) and against each entry of `shifted`, ``name -> (little_correct,
+    big_correct, valid)`` over all samples (e.g. ReaL: other labels, same images); the oracle
+    is recomputed for each label set. A T of None means the big model alone (loss 0, frac_big
+    1, no MACs saved). One row per split, rule, epsilon, delta and label set.
+    """
+    conf, lc, bc = _arrays(conf, little_correct, big_correct)
+    epsilons = [check_epsilon(e) for e in np.atleast_1d(epsilons)]
+    deltas = [check_delta(d) for d in np.atleast_1d(deltas)]
+    method = _check_method(method)
+    label_sets = {"original": (lc, bc, None)}
+    for name, (slc, sbc, sv) in (shifted or {}).items():
+        label_sets[name] = (np.asarray(slc, dtype=bool), np.asarray(sbc, dtype=bool),
+                            None if sv is None else np.asarray(sv, dtype=bool))
+    rows = []
+    for s in range(int(n_splits)):
+        calib, test = split_indices(len(conf), calib_frac, seed=[int(seed), s])
+        c = (conf[calib], lc[calib], bc[calib])
+        table = loss_table(*c)
+        chosen = []  # (rule, epsilon, delta, threshold or None)
+        no_loss = empirical_threshold(*c).threshold
+        for e in epsilons:
+            chosen.append(("empirical-no-loss", e, np.nan, no_loss))
+            chosen.append(("empirical-epsilon", e, np.nan, empirical_threshold(*c, e).threshold))
+            for d in deltas:
+                chosen.append(("guaranteed", e, d,
+                               guaranteed_threshold(*c, e, d, method, table=table).threshold))
+        found = sorted({t for *_, t in chosen if t is not None})
+        for labels, (slc, sbc, sv) in label_sets.items():
+            tc, tlc, tbc = conf[test], slc[test], sbc[test]
+            tv = None if sv is None else sv[test]
+            full = sweep_arrays(tc, tlc, tbc, valid=tv, little_gmacs=little_gmacs,
+                                big_gmacs=big_gmacs)
+            nv = full.attrs["n_valid"]
+            big_acc = 100.0 * full.attrs["big_n_correct"] / nv
+            at = sweep_arrays(tc, tlc, tbc, thresholds=found, valid=tv, little_gmacs=little_gmacs,
+                              big_gmacs=big_gmacs) if found else None
+            points = {t: at.iloc[i] for i, t in enumerate(found)}
+            oracle = [("oracle", e, np.nan, _cheapest_within(full, e)) for e in epsilons]
+            for rule, e, d, t in chosen + oracle:
+                r = t if rule == "oracle" else (points[t] if t is not None else None)
+                row = dict(split=s, labels=labels, rule=rule, epsilon=e, delta=d,
+                           found=r is not None, big_accuracy=big_acc)
+                if r is None:  # big alone
+                    row.update(threshold=np.nan, accuracy=big_acc, loss=0.0, frac_big=1.0,
+                               macs_reduction=0.0 if big_gmacs else np.nan)
+                else:
+                    row.update(threshold=float(r["threshold"]), accuracy=float(r["accuracy"]),
+                               loss=big_acc - float(r["accuracy"]), frac_big=float(r["frac_big"]),
+                               macs_reduction=float(r["macs_reduction"]) if "macs_reduction" in r
+                               else np.nan)
+                row["violated"] = bool(row["loss"] > e + 1e-9)
+                rows.append(row)
+    return pd.DataFrame(rows)

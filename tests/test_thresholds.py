@@ -232,3 +232,32 @@ def test_cli_threshold_refuses_bad_input_and_leaves_no_file(tmp_path, extra, cap
     assert not out.exists()
     assert list(tmp_path.glob(".t.csv*")) == []
     assert "error" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ split study
+
+def test_split_study_matches_single_calls_and_oracle_is_cheapest():
+    rng = np.random.default_rng(8)
+    conf, lc, bc = draw(rng, 3000)
+    shifted_bc = bc ^ (rng.random(3000) < 0.05)  # other labels for the big model
+    df = th.split_study(conf, lc, bc, epsilons=[1.0, 3.0], deltas=[0.05, 0.2], n_splits=3,
+                        calib_frac=0.3, seed=11, little_gmacs=1.0, big_gmacs=10.0,
+                        shifted={"other": (lc, shifted_bc, None)})
+    # 2 label sets x 3 splits x 2 epsilons x (2 guaranteed + 2 empirical + oracle)
+    assert len(df) == 2 * 3 * 2 * 5
+    calib, test = th.split_indices(3000, 0.3, seed=[11, 1])
+    r = th.guaranteed_threshold(conf[calib], lc[calib], bc[calib], 3.0, 0.2)
+    for labels, big_c in (("original", bc), ("other", shifted_bc)):
+        ev = th.evaluate_threshold(r.threshold, conf[test], lc[test], big_c[test],
+                                   little_gmacs=1.0, big_gmacs=10.0, epsilon=3.0)
+        row = df.query("split == 1 and rule == 'guaranteed' and epsilon == 3.0 and delta == 0.2 "
+                       "and labels == @labels").iloc[0]
+        assert row["threshold"] == r.threshold
+        assert row["loss"] == pytest.approx(ev["loss"])
+        assert row["macs_reduction"] == pytest.approx(ev["macs_reduction"])
+        assert row["violated"] == ev["violated"]
+    for (labels, split, eps), g in df.groupby(["labels", "split", "epsilon"]):
+        oracle = g[g["rule"] == "oracle"].iloc[0]
+        assert oracle["loss"] <= eps + 1e-9 and not oracle["violated"]
+        ok = g[(g["rule"] != "oracle") & ~g["violated"]]
+        assert (oracle["frac_big"] <= ok["frac_big"] + 1e-12).all()
