@@ -42,6 +42,80 @@ def cmd_pairs(args) -> None:
     write_table(pairs_table(records, gmacs), args.out)
 
 
+THRESHOLD_COLUMNS = [
+    "rule", "little", "big", "method", "epsilon", "delta", "calib_frac", "seed", "n_calib",
+    "n_test", "threshold", "reason", "calib_accuracy", "calib_big_accuracy", "calib_loss",
+    "calib_frac_big", "p_value", "test_accuracy", "test_big_accuracy", "test_loss",
+    "test_frac_big", "violated", "gmacs", "little_gmacs", "big_gmacs", "macs_reduction"]
+
+
+def _load_side(side: str, name: str | None, file: str | None):
+    """One model's Predictions: a reference ImageNet model by name, or a `littlebig predict` file."""
+    from . import data
+    from .predictions import Predictions
+    if (name is None) == (file is None):
+        raise ValueError(f"give exactly one of --{side} NAME (a reference model) or "
+                         f"--{side}-file FILE.npz (Predictions saved by `littlebig predict`)")
+    if file is not None:
+        p = Predictions.load(file)
+        if not p.name:
+            p.model["name"] = Path(file).stem
+        return p
+    if name not in data.IMAGENET_MODELS:
+        raise ValueError(f"unknown reference model '{name}'. Known ImageNet reference models: "
+                         f"{', '.join(sorted(data.IMAGENET_MODELS))}.")
+    from .reference import load_reference
+    return load_reference([name])[name]
+
+
+def threshold_table(little, big, epsilon: float, delta: float, calib_frac: float = 0.2,
+                    seed: int = 0, method: str = "clopper-pearson"):
+    """Empirical and guaranteed thresholds on a random calibration split, judged on the rest."""
+    import numpy as np
+
+    from . import thresholds as th
+    from .predictions import align
+    epsilon, delta = th.check_epsilon(epsilon), th.check_delta(delta)
+    little, big = align(little, big)
+    calib, test = th.split_indices(len(little), calib_frac, seed)
+    lg, bg = little.model.get("gmacs"), big.model.get("gmacs")
+    arrays = lambda idx: (little.conf[idx], little.correct[idx], big.correct[idx])  # noqa: E731
+    results = [
+        ("empirical-no-loss", th.empirical_threshold(*arrays(calib), epsilon=0.0)),
+        ("empirical-epsilon", th.empirical_threshold(*arrays(calib), epsilon=epsilon)),
+        ("guaranteed", th.guaranteed_threshold(*arrays(calib), epsilon, delta, method)),
+    ]
+    rows = []
+    for rule, r in results:
+        ev = th.evaluate_threshold(r.threshold, *arrays(test), little_gmacs=lg, big_gmacs=bg,
+                                   epsilon=epsilon)
+        rows.append(dict(
+            rule=rule, little=little.name, big=big.name,
+            method=method if rule == "guaranteed" else "", epsilon=epsilon,
+            delta=delta if rule == "guaranteed" else np.nan, calib_frac=calib_frac, seed=seed,
+            n_calib=len(calib), n_test=len(test), threshold=r.threshold, reason=r.reason,
+            calib_accuracy=r.calib_accuracy, calib_big_accuracy=r.calib_big_accuracy,
+            calib_loss=r.calib_loss, calib_frac_big=r.calib_frac_big, p_value=r.p_value,
+            test_accuracy=ev["accuracy"], test_big_accuracy=ev["big_accuracy"],
+            test_loss=ev["loss"], test_frac_big=ev["frac_big"], violated=ev["violated"],
+            gmacs=ev.get("gmacs", np.nan), little_gmacs=lg, big_gmacs=bg,
+            macs_reduction=ev.get("macs_reduction", np.nan)))
+    return pd.DataFrame(rows, columns=THRESHOLD_COLUMNS)
+
+
+def cmd_threshold(args) -> None:
+    from . import thresholds as th
+    # check the cheap arguments before loading anything
+    th.check_epsilon(args.epsilon)
+    th.check_delta(args.delta)
+    th.split_indices(2, args.calib_frac, 0)
+    _check_dataset(args.dataset)
+    little = _load_side("little", args.little, args.little_file)
+    big = _load_side("big", args.big, args.big_file)
+    write_table(threshold_table(little, big, args.epsilon, args.delta, args.calib_frac,
+                                args.seed, args.method), args.out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="littlebig", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -55,6 +129,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="imagenet-val", help="dataset (default: imagenet-val)")
     p.add_argument("--out", help="CSV file to write (default: stdout)")
     p.set_defaults(func=cmd_pairs)
+
+    from .thresholds import METHODS
+    p = sub.add_parser(
+        "threshold",
+        help="threshold with a finite-sample guarantee (Learn-then-Test) vs the empirical one",
+        description="Split the samples at random into a calibration part (--calib-frac) and a "
+                    "test part; choose T on the calibration part (empirical no-loss rule, "
+                    "empirical at epsilon, and guaranteed: with probability >= 1 - delta the "
+                    "accuracy loss against big on new exchangeable data is <= epsilon points); "
+                    "report each T on the test part.")
+    p.add_argument("--little", help="reference ImageNet model name of the little model")
+    p.add_argument("--big", help="reference ImageNet model name of the big model")
+    p.add_argument("--little-file", help="little model's Predictions .npz (`littlebig predict`)")
+    p.add_argument("--big-file", help="big model's Predictions .npz (`littlebig predict`)")
+    p.add_argument("--epsilon", type=float, default=0.5,
+                   help="accuracy points you accept to lose against big (default 0.5)")
+    p.add_argument("--delta", type=float, default=0.05,
+                   help="probability that the guarantee may fail, in (0, 1) (default 0.05)")
+    p.add_argument("--calib-frac", type=float, default=0.2,
+                   help="fraction of samples used for calibration (default 0.2)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random split (default 0)")
+    p.add_argument("--method", choices=METHODS, default="clopper-pearson",
+                   help="p-value of the guarantee (default clopper-pearson)")
+    p.add_argument("--dataset", default="imagenet-val", help="dataset (default: imagenet-val)")
+    p.add_argument("--out", help="CSV file to write (default: stdout)")
+    p.set_defaults(func=cmd_threshold)
     return parser
 
 
