@@ -18,7 +18,7 @@ from .predictions import Predictions, align
 __all__ = [
     "check_threshold", "route", "apply", "candidate_thresholds", "sweep", "sweep_arrays",
     "no_loss_point", "matched_accuracy_point", "budget_point", "pair_summary", "pairs_table",
-    "PAIR_COLUMNS",
+    "PAIR_COLUMNS", "best_little_per_big",
 ]
 
 PAIR_COLUMNS = ["little", "big", "threshold", "accuracy", "little_accuracy", "big_accuracy",
@@ -178,3 +178,27 @@ def pairs_table(records: dict[str, Predictions], gmacs: dict[str, float]) -> pd.
             for a in records for b in records if gmacs[a] < gmacs[b]]
     df = pd.DataFrame(rows, columns=PAIR_COLUMNS)
     return df.sort_values(["big_gmacs", "big", "little_gmacs", "little"]).reset_index(drop=True)
+
+
+def best_little_per_big(pairs: pd.DataFrame, degenerate: bool = False) -> pd.DataFrame:
+    """For every big model, its best little companion at no accuracy loss (the paper's Table 2).
+
+    `pairs` is a pairs table (`pairs_table` or the `littlebig pairs` CSV). With
+    ``degenerate=False`` only genuine pairs count (little less accurate than big, so a cascade is
+    needed); with ``degenerate=True`` only pairs whose little model is already at least as
+    accurate (threshold 0: no cascade needed), which the book shows apart. Best = largest MACs
+    reduction at the no-loss point; ties go to the more accurate cascade, then the little model's
+    name. A big model whose pairs of that kind never reach its accuracy gets no row. Rows are
+    ordered by the big model's GMACs.
+    """
+    missing = sorted(set(PAIR_COLUMNS) - set(pairs.columns))
+    if missing:
+        raise KeyError(f"not a pairs table (columns {missing} missing); make one with "
+                       "cascade.pairs_table or `littlebig pairs`")
+    kind = pairs["degenerate"].astype(bool) == bool(degenerate)
+    ok = pairs[kind & pairs["macs_reduction"].notna()]
+    ranked = ok.sort_values(["big", "macs_reduction", "accuracy", "little"],
+                            ascending=[True, False, False, True], kind="stable")
+    best = ranked.drop_duplicates("big", keep="first")
+    return (best.sort_values(["big_gmacs", "big"], kind="stable")[PAIR_COLUMNS]
+            .reset_index(drop=True))
