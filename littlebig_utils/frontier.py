@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["pareto_mask", "pareto_front", "cheapest_at", "best_within", "frontier_shift"]
+__all__ = ["pareto_mask", "pareto_front", "cheapest_at", "best_within", "frontier_shift",
+           "accuracy_gain"]
 
 
 def pareto_mask(cost, score) -> np.ndarray:
@@ -71,4 +72,22 @@ def frontier_shift(single: pd.DataFrame, combined: pd.DataFrame, cost: str = "gm
         rows.append({**r.to_dict(), f"{cost}_at_same_{score}": need,
                      f"{cost}_saved_pct": 100.0 * (1.0 - need / r[cost]),
                      f"{score}_at_same_{cost}": reach, f"{score}_gain": reach - r[score]})
+    return pd.DataFrame(rows)
+
+
+def accuracy_gain(single: pd.DataFrame, combined: pd.DataFrame, cost: str = "gmacs",
+                  score: str = "accuracy") -> pd.DataFrame:
+    """Accuracy gained at equal cost: one row per point of `combined`'s front.
+
+    For each point, the best accuracy a single model reaches within the same cost
+    (`single_accuracy`, NaN when no single model is that cheap) and the difference
+    (`accuracy_gain`, points). At the single models' own costs a no-loss cascade adds nothing,
+    so the gain shows between them: at a cascade's cost, the best single model is a cheaper,
+    weaker one.
+    """
+    single_front = pareto_front(single, cost, score)
+    rows = []
+    for _, r in pareto_front(combined, cost, score).iterrows():
+        base = best_within(single_front, r[cost], cost, score)
+        rows.append({**r.to_dict(), f"single_{score}": base, f"{score}_gain": r[score] - base})
     return pd.DataFrame(rows)

@@ -171,3 +171,13 @@ def test_explorer_html_is_self_contained():
     assert set(part.split('"')[0] for part in html.split("http")[1:]) == {"://www.w3.org/2000/svg"}
     with pytest.raises(KeyError, match="cheaper"):
         explorer.explorer_html(data, "c", "a")
+
+
+def test_accuracy_gain_by_hand():
+    single = pd.DataFrame({"gmacs": [1.0, 2.0, 4.0], "accuracy": [70.0, 75.0, 80.0]})
+    cascades = pd.DataFrame({"gmacs": [0.5, 3.0], "accuracy": [69.0, 80.0]})
+    gain = frontier.accuracy_gain(single, pd.concat([single, cascades]))
+    # combined front: (0.5, 69), (1, 70), (2, 75), (3, 80); (4, 80) is dominated by (3, 80)
+    assert list(gain["gmacs"]) == [0.5, 1.0, 2.0, 3.0]
+    np.testing.assert_allclose(gain["single_accuracy"], [np.nan, 70.0, 75.0, 75.0])
+    np.testing.assert_allclose(gain["accuracy_gain"], [np.nan, 0.0, 0.0, 5.0])
