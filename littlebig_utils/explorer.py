@@ -163,7 +163,8 @@ _TEMPLATE = r"""<div id="__ID__" class="lb-explorer" style="font-family:sans-ser
       var q = p.point;
       s += "no loss at T = " + fmt(q.threshold, 3) + ": " + fmt(q.accuracy, 3) + " % top-1 (" + b + " alone " + fmt(ba, 3) + " %), "
         + fmt(100 * q.frac_big, 2) + " % of images sent to big, " + fmt(q.gmacs, 3) + " GMACs per image instead of "
-        + fmt(byName[b].gmacs, 3) + ": " + fmt(q.macs_reduction, 1) + " % fewer MACs.";
+        + fmt(byName[b].gmacs, 3) + ": " + (q.macs_reduction > 0 ? fmt(q.macs_reduction, 1) + " % fewer MACs."
+        : fmt(-q.macs_reduction, 1) + " % more MACs than " + b + " alone: no loss-free speed-up for this pair.");
     }
     summary.textContent = s;
   }
