@@ -18,7 +18,7 @@ from .predictions import Predictions, align
 __all__ = [
     "check_threshold", "route", "apply", "candidate_thresholds", "sweep", "sweep_arrays",
     "no_loss_point", "matched_accuracy_point", "budget_point", "pair_summary", "pairs_table",
-    "PAIR_COLUMNS", "best_little_per_big",
+    "PAIR_COLUMNS", "best_little_per_big", "cheapest_cascade_at",
 ]
 
 PAIR_COLUMNS = ["little", "big", "threshold", "accuracy", "little_accuracy", "big_accuracy",
@@ -202,3 +202,31 @@ def best_little_per_big(pairs: pd.DataFrame, degenerate: bool = False) -> pd.Dat
     best = ranked.drop_duplicates("big", keep="first")
     return (best.sort_values(["big_gmacs", "big"], kind="stable")[PAIR_COLUMNS]
             .reset_index(drop=True))
+
+
+def cheapest_cascade_at(records: dict[str, Predictions], gmacs: dict[str, float],
+                        accuracy: float) -> pd.Series | None:
+    """The cheapest two-model cascade (any pair with little cheaper than big, any threshold)
+    whose top-1 reaches `accuracy` (percent), or None when no pair reaches it.
+
+    Used to set a cascade next to a single model of another family at matched accuracy
+    (e.g. DeiT-S in the baselines chapter). Returns little, big, threshold, accuracy, frac_big,
+    gmacs; ties go to the more accurate cascade, then the names.
+    """
+    best = None
+    for a in records:
+        for b in records:
+            if not gmacs[a] < gmacs[b]:
+                continue
+            point = matched_accuracy_point(sweep(records[a], records[b], little_gmacs=gmacs[a],
+                                                 big_gmacs=gmacs[b]), accuracy)
+            if point is None:
+                continue
+            key = (float(point["gmacs"]), -float(point["accuracy"]), a, b)
+            if best is None or key < best[0]:
+                best = (key, pd.Series({"little": a, "big": b,
+                                        "threshold": float(point["threshold"]),
+                                        "accuracy": float(point["accuracy"]),
+                                        "frac_big": float(point["frac_big"]),
+                                        "gmacs": float(point["gmacs"])}))
+    return None if best is None else best[1]

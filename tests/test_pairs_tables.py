@@ -181,3 +181,28 @@ def test_accuracy_gain_by_hand():
     assert list(gain["gmacs"]) == [0.5, 1.0, 2.0, 3.0]
     np.testing.assert_allclose(gain["single_accuracy"], [np.nan, 70.0, 75.0, 75.0])
     np.testing.assert_allclose(gain["accuracy_gain"], [np.nan, 0.0, 0.0, 5.0])
+
+
+# ---------------------------------------------------------------- cheapest cascade at an accuracy
+@pytest.mark.parametrize("target", [60.0, 75.0, 80.0, 84.0, 99.0])
+def test_cheapest_cascade_at_equals_brute_force(target):
+    recs = synthetic_records(400, seed=3)
+    g = {k: p.model["gmacs"] for k, p in recs.items()}
+    best = None
+    for a in recs:  # every pair, every threshold, from the definition
+        for b in recs:
+            if g[a] >= g[b]:
+                continue
+            conf, lc, bc = recs[a].conf, recs[a].correct, recs[b].correct
+            for t in np.unique(np.r_[0.0, 1.0, conf]):
+                to_big = conf < t
+                acc = 100 * np.where(to_big, bc, lc).mean()
+                cost = g[a] + to_big.mean() * g[b]
+                if acc >= target - 1e-12 and (best is None or cost < best[0] - 1e-12):
+                    best = (cost, acc, a, b)
+    got = cascade.cheapest_cascade_at(recs, g, target)
+    if best is None:
+        assert got is None
+    else:
+        assert got is not None
+        assert got["gmacs"] == pytest.approx(best[0]) and got["accuracy"] >= target - 1e-12
