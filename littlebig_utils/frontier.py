@@ -13,10 +13,11 @@ __all__ = ["pareto_mask", "pareto_front", "cheapest_at", "best_within", "frontie
            "accuracy_gain"]
 
 
-def pareto_mask(cost, score) -> np.ndarray:
+def pareto_mask(cost, score, atol: float = 1e-9) -> np.ndarray:
     """Boolean mask of the non-dominated points (lower cost and higher score are better).
 
-    Of exact duplicates (same cost and score) only the first is kept.
+    Scores within `atol` count as equal (an accuracy computed two ways, e.g. 100 * 39349 / 50000
+    and a mean of booleans, differs in the last bit). Of equal points only the first is kept.
     """
     cost = np.asarray(cost, dtype=np.float64)
     score = np.asarray(score, dtype=np.float64)
@@ -30,7 +31,7 @@ def pareto_mask(cost, score) -> np.ndarray:
     mask = np.zeros(len(cost), dtype=bool)
     best = -np.inf
     for i in order:
-        if score[i] > best:
+        if score[i] > best + atol:
             mask[i] = True
             best = score[i]
     return mask

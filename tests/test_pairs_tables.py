@@ -206,3 +206,11 @@ def test_cheapest_cascade_at_equals_brute_force(target):
     else:
         assert got is not None
         assert got["gmacs"] == pytest.approx(best[0]) and got["accuracy"] >= target - 1e-12
+
+
+def test_pareto_mask_treats_last_bit_differences_as_ties():
+    # the same accuracy computed two ways: a cascade (cheaper) and the single model it matches
+    cascade_acc = 100 * 39349 / 50000
+    single_acc = 100 * np.mean(np.r_[np.ones(39349), np.zeros(10651)].astype(bool))
+    mask = frontier.pareto_mask([0.45, 0.74], [cascade_acc, single_acc + 1e-13])
+    assert mask.tolist() == [True, False]
