@@ -214,3 +214,35 @@ def test_pareto_mask_treats_last_bit_differences_as_ties():
     single_acc = 100 * np.mean(np.r_[np.ones(39349), np.zeros(10651)].astype(bool))
     mask = frontier.pareto_mask([0.45, 0.74], [cascade_acc, single_acc + 1e-13])
     assert mask.tolist() == [True, False]
+
+
+# ---------------------------------------------------------------- all pairs at once
+def assert_same_pairs(fast, slow):
+    assert list(fast.columns) == list(slow.columns) == cascade.PAIR_COLUMNS
+    assert list(fast["little"]) == list(slow["little"]) and list(fast["big"]) == list(slow["big"])
+    assert (fast["degenerate"] == slow["degenerate"]).all()
+    for col in ["threshold", "accuracy", "little_accuracy", "big_accuracy", "gmacs",
+                "macs_reduction", "frac_big"]:
+        np.testing.assert_allclose(fast[col].astype(float), slow[col].astype(float), rtol=0, atol=1e-12, err_msg=col)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10_000))
+def test_pairs_table_fast_equals_pairs_table(seed):
+    rng = np.random.default_rng(seed)
+    n, n_models = int(rng.integers(1, 200)), int(rng.integers(2, 6))
+    labels = rng.integers(0, 3, n)
+    ids = np.arange(n).astype(str)
+    recs, g = {}, {}
+    for m in range(n_models):
+        preds = np.where(rng.random(n) < rng.uniform(0.3, 0.9), labels, (labels + 1) % 3)
+        conf = rng.choice([0.1, 0.3, 0.5, 0.5, 0.8, 1.0], n)  # ties on purpose
+        recs[f"m{m}"] = Predictions(ids, labels, preds, conf, model={"name": f"m{m}"})
+        g[f"m{m}"] = float(rng.choice([1.0, 2.0, 3.0, 5.0]))  # equal costs too: not pairs
+    assert_same_pairs(cascade.pairs_table_fast(recs, g), cascade.pairs_table(recs, g))
+
+
+def test_pairs_table_fast_on_real_predictions(real_pairs):
+    records, pairs = real_pairs
+    fast = cascade.pairs_table_fast(records, {k: p.model["gmacs"] for k, p in records.items()})
+    assert_same_pairs(fast, pairs)
