@@ -18,7 +18,8 @@ from .predictions import Predictions, align
 __all__ = [
     "check_threshold", "route", "apply", "candidate_thresholds", "sweep", "sweep_arrays",
     "no_loss_point", "matched_accuracy_point", "budget_point", "pair_summary", "pairs_table",
-    "PAIR_COLUMNS",
+    "PAIR_COLUMNS", "best_little_per_big", "cheapest_cascade_at",
+    "pairs_table_fast",
 ]
 
 PAIR_COLUMNS = ["little", "big", "threshold", "accuracy", "little_accuracy", "big_accuracy",
@@ -176,5 +177,108 @@ def pairs_table(records: dict[str, Predictions], gmacs: dict[str, float]) -> pd.
         raise KeyError(f"no GMACs for {missing}")
     rows = [pair_summary(records[a], records[b], gmacs[a], gmacs[b])
             for a in records for b in records if gmacs[a] < gmacs[b]]
+    df = pd.DataFrame(rows, columns=PAIR_COLUMNS)
+    return df.sort_values(["big_gmacs", "big", "little_gmacs", "little"]).reset_index(drop=True)
+
+
+def best_little_per_big(pairs: pd.DataFrame, degenerate: bool = False) -> pd.DataFrame:
+    """For every big model, its best little companion at no accuracy loss (the paper's Table 2).
+
+    `pairs` is a pairs table (`pairs_table` or the `littlebig pairs` CSV). With
+    ``degenerate=False`` only genuine pairs count (little less accurate than big, so a cascade is
+    needed); with ``degenerate=True`` only pairs whose little model is already at least as
+    accurate (threshold 0: no cascade needed), which the book shows apart. Best = largest MACs
+    reduction at the no-loss point; ties go to the more accurate cascade, then the little model's
+    name. A big model whose pairs of that kind never reach its accuracy gets no row. Rows are
+    ordered by the big model's GMACs.
+    """
+    missing = sorted(set(PAIR_COLUMNS) - set(pairs.columns))
+    if missing:
+        raise KeyError(f"not a pairs table (columns {missing} missing); make one with "
+                       "cascade.pairs_table or `littlebig pairs`")
+    kind = pairs["degenerate"].astype(bool) == bool(degenerate)
+    ok = pairs[kind & pairs["macs_reduction"].notna()]
+    ranked = ok.sort_values(["big", "macs_reduction", "accuracy", "little"],
+                            ascending=[True, False, False, True], kind="stable")
+    best = ranked.drop_duplicates("big", keep="first")
+    return (best.sort_values(["big_gmacs", "big"], kind="stable")[PAIR_COLUMNS]
+            .reset_index(drop=True))
+
+
+def cheapest_cascade_at(records: dict[str, Predictions], gmacs: dict[str, float],
+                        accuracy: float) -> pd.Series | None:
+    """The cheapest two-model cascade (any pair with little cheaper than big, any threshold)
+    whose top-1 reaches `accuracy` (percent), or None when no pair reaches it.
+
+    Used to set a cascade next to a single model of another family at matched accuracy
+    (e.g. DeiT-S in the baselines chapter). Returns little, big, threshold, accuracy, frac_big,
+    gmacs; ties go to the more accurate cascade, then the names.
+    """
+    best = None
+    for a in records:
+        for b in records:
+            if not gmacs[a] < gmacs[b]:
+                continue
+            point = matched_accuracy_point(sweep(records[a], records[b], little_gmacs=gmacs[a],
+                                                 big_gmacs=gmacs[b]), accuracy)
+            if point is None:
+                continue
+            key = (float(point["gmacs"]), -float(point["accuracy"]), a, b)
+            if best is None or key < best[0]:
+                best = (key, pd.Series({"little": a, "big": b,
+                                        "threshold": float(point["threshold"]),
+                                        "accuracy": float(point["accuracy"]),
+                                        "frac_big": float(point["frac_big"]),
+                                        "gmacs": float(point["gmacs"])}))
+    return None if best is None else best[1]
+
+
+def pairs_table_fast(records: dict[str, Predictions], gmacs: dict[str, float]) -> pd.DataFrame:
+    """The same table as `pairs_table`, computed for all big models of a little model at once.
+
+    Each little model's confidences are sorted once; for every big model the number of correct
+    answers after escalating the k least confident samples is the little model's count plus a
+    cumulative sum of (big correct - little correct) in that order, one matrix row per big
+    model. The no-loss point is the first candidate threshold reaching the big model's count;
+    when none does (samples with confidence exactly 1 are never escalated, since conf < T), the
+    row keeps empty operating-point columns, as in `pairs_table`. For the paper's 1,953 pairs.
+    """
+    missing = sorted(set(records) - set(gmacs))
+    if missing:
+        raise KeyError(f"no GMACs for {missing}")
+    names = list(records)
+    aligned = dict(zip(names, align(*[records[k] for k in names])))
+    n = len(aligned[names[0]])
+    correct = {k: aligned[k].correct for k in names}
+    rows = []
+    for a in names:
+        bigs = [b for b in names if gmacs[a] < gmacs[b]]
+        if not bigs:
+            continue
+        conf = aligned[a].conf
+        order = np.argsort(conf, kind="stable")
+        thresholds = candidate_thresholds(conf)
+        n_big = np.searchsorted(conf[order], thresholds, side="left")  # count of conf < t
+        lc = correct[a][order]
+        big_correct = np.stack([correct[b][order] for b in bigs])
+        gain = np.zeros((len(bigs), n + 1), dtype=np.int64)
+        np.cumsum(big_correct.astype(np.int64) - lc, axis=1, out=gain[:, 1:])
+        little_n = int(lc.sum())
+        need = big_correct.sum(axis=1)
+        n_correct = little_n + gain[:, n_big]  # (big models, thresholds)
+        reached = n_correct >= need[:, None]
+        first = reached.argmax(axis=1)  # thresholds ascend, so the first is the cheapest
+        for i, b in enumerate(bigs):
+            row = dict(little=a, big=b, threshold=np.nan, accuracy=np.nan,
+                       little_accuracy=100.0 * little_n / n, big_accuracy=100.0 * need[i] / n,
+                       gmacs=np.nan, little_gmacs=gmacs[a], big_gmacs=gmacs[b],
+                       macs_reduction=np.nan, frac_big=np.nan, degenerate=bool(little_n >= need[i]))
+            if reached[i].any():
+                j = first[i]
+                frac = n_big[j] / n
+                cost = gmacs[a] + frac * gmacs[b]
+                row.update(threshold=float(thresholds[j]), accuracy=100.0 * n_correct[i, j] / n,
+                           gmacs=cost, macs_reduction=100.0 * (1.0 - cost / gmacs[b]), frac_big=frac)
+            rows.append(row)
     df = pd.DataFrame(rows, columns=PAIR_COLUMNS)
     return df.sort_values(["big_gmacs", "big", "little_gmacs", "little"]).reset_index(drop=True)
