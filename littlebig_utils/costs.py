@@ -6,6 +6,7 @@ a 100M-parameter network takes a fraction of a second and needs no internet.
 from __future__ import annotations
 
 import functools
+import json
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -39,13 +40,46 @@ def count_params_m(model: torch.nn.Module) -> float:
 def arch_gmacs(arch: str, img_size: int, num_classes: int | None = None) -> tuple[float, float]:
     """(GMACs, params in millions) of a timm architecture at a square input size.
 
-    Raises a ValueError naming close matches when timm does not know the architecture.
+    Counting is cheap but not free (building the model and tracing one forward pass, about a
+    second for the largest reference models on a busy machine), and every notebook needs the
+    same numbers, so results are kept in a small JSON file in the cache folder, keyed by the
+    torch and timm versions that produced them. Raises a ValueError naming close matches when
+    timm does not know the architecture.
     """
     import timm
+    key = f"{arch}@{img_size}/{num_classes}/torch{torch.__version__}/timm{timm.__version__}"
+    cache = _load_cache()
+    if key in cache:
+        return tuple(cache[key])
     if not timm.is_model(arch):
         close = timm.list_models(f"*{arch.split('_')[0]}*")[:8]
         raise ValueError(f"unknown timm architecture '{arch}'. Close names: {close}")
     kwargs = {} if num_classes is None else {"num_classes": num_classes}
     with torch.device("meta"):
         model = timm.create_model(arch, pretrained=False, **kwargs)
-    return count_gmacs(model, img_size), count_params_m(model)
+    result = (count_gmacs(model, img_size), count_params_m(model))
+    _save_cache(key, result)
+    return result
+
+
+def _cache_file():
+    from .data import cache_dir
+    return cache_dir() / "gmacs.json"
+
+
+def _load_cache() -> dict:
+    try:
+        return json.loads(_cache_file().read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _save_cache(key: str, value) -> None:
+    from .predictions import atomic_write
+    cache = _load_cache()
+    cache[key] = list(value)
+    try:
+        with atomic_write(_cache_file(), suffix=".json") as tmp:
+            tmp.write_text(json.dumps(cache, indent=1, sort_keys=True))
+    except OSError:  # a read-only cache only costs a recount next time
+        pass
