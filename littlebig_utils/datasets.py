@@ -212,6 +212,7 @@ class _ArrayUnpickler(pickle.Unpickler):
     numpy arrays), so a tampered file cannot run code."""
 
     ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("_codecs", "encode"),  # how protocol-2 pickles spell bytes
                ("numpy", "ndarray"), ("numpy", "dtype")}
 
     def find_class(self, module, name):

@@ -187,7 +187,7 @@ def _open_work(work: Path, manifest: dict, rank: int) -> None:
 def predict(model, dataset, *, batch_size: int = 256, device=None, out=None, work_dir=None,
             chunk_size: int = DEFAULT_CHUNK, num_workers: int = 0, progress: bool = True,
             pretrained: bool | None = None, data_root=None, limit: int | None = None,
-            name: str | None = None, keep_work: bool = False) -> Predictions:
+            name: str | None = None, keep_work: bool = False, seed: int = 0) -> Predictions:
     """Labels, predictions, max-softmax confidences and full logits of `model` on `dataset`.
 
     `model`: a torch module (timm models carry their data config) or a timm name, created with
@@ -208,7 +208,7 @@ float rounding). Returns the Predictions on rank 0 and None on the other ranks.
     if isinstance(model, str):
         name = name or model
         pretrained = True if pretrained is None else pretrained
-        model = create_model(model, pretrained=pretrained)
+        model = create_model(model, pretrained=pretrained, seed=seed)
     model.eval()
     cfg = _data_config(model)
     if isinstance(dataset, str):
