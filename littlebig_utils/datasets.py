@@ -316,3 +316,47 @@ def open_dataset(name: str, transform=None, data_root=None, limit: int | None = 
             raise ValueError(f"limit must be a positive number of samples, got {limit}")
         ds = ds.take(limit)
     return ds
+
+
+# --------------------------------------------------------------------------- CIFAR-10 references
+
+CIFAR10_REFERENCE = {"resnet110": "calibration_logits/probs_resnet110_c10_logits.csv",
+                     "densenet40": "calibration_logits/probs_densenet40_c10_logits.csv"}
+
+
+def load_cifar10_reference(name: str):
+    """Published CIFAR-10 test predictions (Guo et al.'s calibration models; lossless images,
+    original order) as Predictions with ids ``test_{i:05d}``. Only ResNet-110 has an
+    architecture here to count GMACs on (the option-A CIFAR ResNet); DenseNet-40 has none."""
+    import pandas as pd
+
+    from .costs import count_gmacs, count_params_m
+    from .predictions import Predictions
+    if name not in CIFAR10_REFERENCE:
+        raise DataError(f"unknown CIFAR-10 reference model '{name}'; known: "
+                        f"{', '.join(CIFAR10_REFERENCE)}")
+    df = pd.read_csv(data.fetch(CIFAR10_REFERENCE[name]))
+    labels = df["true_label"].to_numpy()
+    if not np.array_equal(labels, cifar.test_labels()):
+        raise DataError(f"{CIFAR10_REFERENCE[name]} is not in the original CIFAR-10 test order")
+    model = {"name": name, "source": "calibration_logits (lossless CIFAR-10)"}
+    if name == "resnet110":
+        with torch.device("meta"):
+            net = cifar.CifarResNet(110)
+        model.update(gmacs=count_gmacs(net, (3, 32, 32)), params_m=count_params_m(net),
+                     img_size=32)
+    return Predictions([f"test_{i:05d}" for i in range(len(df))], labels,
+                       df["pred_label"].to_numpy(), df["confidence"].to_numpy(), None, model,
+                       "cifar10-test")
+
+
+def cifar10h_labels() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(human-majority label, valid mask, soft labels) of CIFAR-10H, original test order.
+
+    The majority label is the class most of the ~51 annotators chose; images whose top two
+    classes got equally many votes have no majority and are marked invalid (excluded).
+    """
+    counts = np.load(data.fetch("cifar10h/cifar10h-counts.npy"), allow_pickle=False)
+    probs = np.load(data.fetch("cifar10h/cifar10h-probs.npy"), allow_pickle=False)
+    top2 = np.sort(counts, axis=1)[:, -2:]
+    return counts.argmax(1).astype(np.int64), top2[:, 1] > top2[:, 0], probs

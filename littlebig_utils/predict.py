@@ -301,7 +301,7 @@ def cached_path(model_name: str, dataset_name: str, limit: int | None = None,
 
 
 def cached_predictions(model_name: str, dataset_name: str, *, limit: int | None = None,
-                       pretrained: bool | None = None, data_root=None, batch_size: int = 256,
+                       pretrained: bool = True, data_root=None, batch_size: int = 256,
                        progress: bool = False, **kwargs) -> Predictions:
     """Predictions of a timm model on a dataset, computed once and reused from results/predictions.
 

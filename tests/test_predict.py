@@ -339,3 +339,31 @@ def test_cifar_resnets_on_the_jpeg_copy_match_the_independent_evaluation(depth):
     p = predict(f"cifar_resnet{depth}", "cifar10-test-jpeg", batch_size=500, progress=False)
     assert len(p) == 10_000 and p.model["pretrained"] is True
     assert 100 * p.accuracy == pytest.approx(JPEG_TOP1[depth], abs=0.3)
+
+
+def test_cached_predictions_default_to_pretrained_weights(tmp_path, monkeypatch):
+    import littlebig_utils.predict as pr
+    monkeypatch.setenv("LITTLEBIG_RESULTS_DIR", str(tmp_path))
+    seen = {}
+    monkeypatch.setattr(pr, "predict", lambda *a, **k: seen.update(k))
+    cached_predictions("cifar_resnet20", "cifar10-test-jpeg")
+    assert seen["pretrained"] is True and seen["out"].name == "cifar10-test-jpeg__cifar_resnet20.npz"
+
+
+@needs_data
+def test_cifar10_references_and_human_labels():
+    from littlebig_utils import cifar
+    from littlebig_utils.datasets import cifar10h_labels, load_cifar10_reference
+    r110 = load_cifar10_reference("resnet110")
+    assert 0.92 < r110.accuracy < 0.95  # Guo et al.'s ResNet-110, lossless images
+    # 110 layers of the option-A ResNet cost (110 - 2) / (56 - 2) times the 56's blocks
+    assert r110.model["gmacs"] > 1.9 * predict_gmacs_56()
+    assert "gmacs" not in load_cifar10_reference("densenet40").model
+    majority, valid, probs = cifar10h_labels()
+    assert valid.sum() > 9_990 and np.allclose(probs.sum(1), 1)
+    assert (majority == cifar.test_labels()).mean() > 0.99
+
+
+def predict_gmacs_56():
+    from littlebig_utils.costs import arch_gmacs
+    return arch_gmacs("cifar_resnet56", 32)[0]
