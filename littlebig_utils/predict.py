@@ -235,7 +235,7 @@ float rounding). Returns the Predictions on rank 0 and None on the other ranks.
                           "n": n, "sample_ids": ids_digest, "chunk_size": chunk_size,
                           "input_size": meta["input_size"]}, rank)
 
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
     done = [work is not None and _chunk_file(work, k).is_file() for k in range(len(bounds))]
     bar = tqdm(total=n, initial=sum(e - s for (s, e), d in zip(bounds, done) if d), unit="img",
                desc=f"{meta['name']} on {dataset_name}", disable=not progress or rank != 0)
