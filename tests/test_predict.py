@@ -137,8 +137,11 @@ def test_batch_is_halved_on_out_of_memory(message):
     ds = tiny_dataset(30)
     ref = predict(tiny_model(), ds, batch_size=30, progress=False)
     model = tiny_model(oom_above=7, oom_message=message)
-    with pytest.warns(RuntimeWarning, match="out of memory at batch size 15"):
+    with pytest.warns(RuntimeWarning) as caught:
         got = predict(model, ds, batch_size=30, progress=False)
+    assert [str(w.message) for w in caught] == [
+        "out of memory at batch size 30; retrying with 15",
+        "out of memory at batch size 15; retrying with 7"]
     assert max(model.seen) == 7 and sum(model.seen) == 1 + 30  # 1: the GMACs count
     np.testing.assert_allclose(got.logits, ref.logits, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(got.preds, ref.preds)
