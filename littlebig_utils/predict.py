@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader
 
 from . import cifar  # noqa: F401  (registers the CIFAR ResNets with timm)
 from .costs import count_gmacs, count_params_m
@@ -241,17 +241,29 @@ float rounding). Returns the Predictions on rank 0 and None on the other ranks.
                desc=f"{meta['name']} on {dataset_name}", disable=not progress or rank != 0)
     forward = _Forward(model, device, batch_size)
     chunks: dict[int, np.ndarray] = {}
+    # One loader over every unfinished chunk (its workers live for the whole run), with batches
+    # that never straddle a chunk: each chunk is sharded across ranks by DistributedSampler.
+    plan = []  # (chunk number, dataset indices of one batch)
     for k, (s, e) in enumerate(bounds):
         if done[k]:
             continue
-        part = Subset(dataset, range(s, e))
-        sampler = None
+        mine = list(range(s, e))
         if world > 1:
             from torch.utils.data import DistributedSampler
-            sampler = DistributedSampler(part, num_replicas=world, rank=rank, shuffle=False)
-        loader = DataLoader(part, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
-                            pin_memory=device.type == "cuda")
-        logits = torch.cat([forward(x) for x, _ in loader])
+            shard = DistributedSampler(range(e - s), num_replicas=world, rank=rank, shuffle=False)
+            mine = [s + i for i in shard]
+        plan += [(k, mine[b:b + batch_size]) for b in range(0, len(mine), batch_size)]
+    loader = DataLoader(dataset, batch_sampler=[idx for _, idx in plan], num_workers=num_workers,
+                        pin_memory=device.type == "cuda")
+    outs = []
+    for j, (x, _) in enumerate(loader):
+        outs.append(forward(x))
+        k = plan[j][0]
+        if j + 1 < len(plan) and plan[j + 1][0] == k:
+            continue
+        s, e = bounds[k]  # chunk k is complete on this rank
+        logits = torch.cat(outs)
+        outs = []
         if world > 1:
             logits = _gather(logits, e - s, world)
         logits = logits.cpu().numpy()

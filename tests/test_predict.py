@@ -370,3 +370,10 @@ def test_cifar10_references_and_human_labels():
 def predict_gmacs_56():
     from littlebig_utils.costs import arch_gmacs
     return arch_gmacs("cifar_resnet56", 32)[0]
+
+
+def test_worker_processes_give_the_same_predictions():
+    ds = tiny_dataset(21)
+    one = predict(tiny_model(), ds, batch_size=4, chunk_size=10, progress=False)
+    two = predict(tiny_model(), ds, batch_size=4, chunk_size=10, num_workers=2, progress=False)
+    _same(one, two)
