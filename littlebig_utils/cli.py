@@ -106,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="only the first N samples")
     p.add_argument("--chunk-size", type=int, default=2048,
                    help="samples per resumable chunk (default 2048)")
-    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    p.add_argument("--workers", type=int, help="DataLoader worker processes (default: none for "
+                   "CIFAR-10, held in memory; up to 8 per process for image folders)")
     p.add_argument("--seed", type=int, default=0, help="seed of a random initialisation")
     p.set_defaults(func=cmd_predict)
     return parser

@@ -185,7 +185,7 @@ def _open_work(work: Path, manifest: dict, rank: int) -> None:
 
 
 def predict(model, dataset, *, batch_size: int = 256, device=None, out=None, work_dir=None,
-            chunk_size: int = DEFAULT_CHUNK, num_workers: int = 0, progress: bool = True,
+            chunk_size: int = DEFAULT_CHUNK, num_workers: int | None = None, progress: bool = True,
             pretrained: bool | None = None, data_root=None, limit: int | None = None,
             name: str | None = None, keep_work: bool = False, seed: int = 0) -> Predictions:
     """Labels, predictions, max-softmax confidences and full logits of `model` on `dataset`.
@@ -253,6 +253,10 @@ float rounding). Returns the Predictions on rank 0 and None on the other ranks.
             shard = DistributedSampler(range(e - s), num_replicas=world, rank=rank, shuffle=False)
             mine = [s + i for i in shard]
         plan += [(k, mine[b:b + batch_size]) for b in range(0, len(mine), batch_size)]
+    if num_workers is None:  # decoding files needs workers; images held in memory do not
+        from .datasets import ImageArrayDataset
+        per_rank = (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", 1))
+        num_workers = 0 if isinstance(dataset, ImageArrayDataset) else max(0, min(8, per_rank - 1))
     loader = DataLoader(dataset, batch_sampler=[idx for _, idx in plan], num_workers=num_workers,
                         pin_memory=device.type == "cuda")
     outs = []

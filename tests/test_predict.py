@@ -245,7 +245,7 @@ def test_imagenet_val_folder_labels_ids_and_model_transform(tmp_path):
         for num in nums:
             _jpeg(tmp_path / syn / f"ILSVRC2012_val_{num:08d}.JPEG", num)
     model = ShapeNet().eval()
-    p = predict(model, "imagenet-val", data_root=tmp_path, progress=False)
+    p = predict(model, "imagenet-val", data_root=tmp_path, progress=False, num_workers=0)
     assert model.shapes == {(3, 16, 16)}  # timm's data config of the model, not the file size
     assert sorted(p.sample_ids) == ["ILSVRC2012_val_00000001", "ILSVRC2012_val_00000002",
                                     "ILSVRC2012_val_00000007"]
