@@ -64,6 +64,9 @@ def cmd_predict(args) -> None:
                      batch_size=args.batch_size, device=args.device, data_root=args.data_root,
                      limit=args.limit, chunk_size=args.chunk_size, num_workers=args.workers,
                      seed=args.seed)
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():  # under torchrun
+        dist.destroy_process_group()
     if result is not None:  # rank 0
         print(f"{result.name} on {result.dataset}: top-1 {100 * result.accuracy:.2f} % over "
               f"{len(result)} images, {result.model['gmacs']:.4g} GMACs; wrote {out}",

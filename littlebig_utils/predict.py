@@ -191,12 +191,13 @@ def predict(model, dataset, *, batch_size: int = 256, device=None, out=None, wor
     """Labels, predictions, max-softmax confidences and full logits of `model` on `dataset`.
 
     `model`: a torch module (timm models carry their data config) or a timm name, created with
-    `pretrained` (default True; random weights are seeded). `dataset`: a name from `datasets.DATASETS` (images fed through the model's
-    timm eval transform) or a dataset with `sample_ids` and `labels` attributes whose items
-    are `(tensor, label)`. With `out` (an .npz file) the result is saved there atomically and
-    progress is kept in `work_dir` (default: a hidden folder beside `out`), from which a killed
-    run resumes (chunks made with another batch size are reused: the same samples, equal up to
-float rounding). Returns the Predictions on rank 0 and None on the other ranks.
+    `pretrained` (default True; random weights are seeded). `dataset`: a name from
+    `datasets.DATASETS` (images fed through the model's timm eval transform) or a dataset with
+    `sample_ids` and `labels` attributes whose items are `(tensor, label)`. With `out` (an
+    .npz file) the result is saved there atomically and progress is kept in `work_dir`
+    (default: a hidden folder beside `out`), from which a killed run resumes (chunks made with
+    another batch size are reused: the same samples, equal up to float rounding). Returns the
+    Predictions on rank 0 and None on the other ranks.
     """
     if batch_size < 1 or chunk_size < 1:
         raise ValueError("batch_size and chunk_size must be positive")
