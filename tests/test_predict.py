@@ -160,31 +160,27 @@ def test_other_errors_and_oom_at_batch_one_are_raised(monkeypatch):
 
 # ------------------------------------------------------------------ torchrun
 
-TORCHRUN = textwrap.dedent("""
-    import sys
-    from tiny_models import tiny_dataset, tiny_model
-    from littlebig_utils.predict import predict
-    predict(tiny_model(), tiny_dataset(13), out=sys.argv[1], batch_size=2, chunk_size=5,
-            progress=False, device="cpu")
-""")
-
-
 def test_torchrun_two_processes_gather_to_one_file(tmp_path):
-    script = tmp_path / "run.py"
-    script.write_text(TORCHRUN)
-    out = tmp_path / "ddp.npz"
+    """`torchrun -m littlebig_utils.cli predict` with 2 CPU processes (gloo) = one process."""
+    for k in range(13):  # 13 images, chunks of 5: the last chunk is padded by DistributedSampler
+        _jpeg(tmp_path / "v2" / str(k % 3) / f"f{k:02d}.jpeg", k)
+    args = ["predict", "--model", "cifar_resnet8", "--no-pretrained", "--dataset", "imagenet-v2",
+            "--data-root", str(tmp_path / "v2"), "--batch-size", "2", "--chunk-size", "5",
+            "--workers", "0", "--device", "cpu"]
     env = _env()
     env.update(OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
     res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                          "--nproc-per-node", "2",
-                          str(script), str(out)], env=env,
+                          "--nproc-per-node", "2", "-m", "littlebig_utils.cli", *args,
+                          "--out", str(tmp_path / "ddp.npz")], env=env,
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
-    single = predict(tiny_model(), tiny_dataset(13), batch_size=2, chunk_size=5, progress=False)
-    got = Predictions.load(out)
+    assert cli.main([*args, "--out", str(tmp_path / "one.npz")]) == 0
+    got, single = Predictions.load(tmp_path / "ddp.npz"), Predictions.load(tmp_path / "one.npz")
     np.testing.assert_array_equal(got.sample_ids, single.sample_ids)
+    np.testing.assert_array_equal(got.labels, single.labels)
     np.testing.assert_allclose(got.logits, single.logits, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(got.preds, single.preds)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ddp.npz", "one.npz", "v2"]
 
 
 # ------------------------------------------------------------------ CIFAR-10 official batches
