@@ -206,6 +206,9 @@ def predict(model, dataset, *, batch_size: int = 256, device=None, out=None, wor
         if out.suffix != ".npz":
             raise ValueError(f"--out must be an .npz file (Predictions are saved as npz), got {out}")
     device = torch.device(device) if device is not None else default_device()
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device} asked for, but torch sees no CUDA GPU here; "
+                         "use --device cpu (or leave --device out)")
     if isinstance(model, str):
         name = name or model
         pretrained = True if pretrained is None else pretrained

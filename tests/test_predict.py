@@ -302,6 +302,19 @@ def test_cli_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, monkeypatch,
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
+def test_cli_cuda_without_a_gpu_exits_2(tmp_path, capsys):
+    out = tmp_path / "p.npz"
+    assert cli.main(["predict", "--model", "cifar_resnet8", "--no-pretrained", "--dataset",
+                     "cifar10-test-jpeg", "--device", "cuda", "--out", str(out)]) == 2
+    assert "no CUDA GPU" in capsys.readouterr().err and list(tmp_path.iterdir()) == []
+
+
+def test_unknown_dataset_names_the_known_ones():
+    with pytest.raises(data.DataError, match="did you mean.*imagenet-v2.*Known: cifar10-test-jpeg"):
+        open_dataset("imagenet-v3")
+
+
 def test_cli_wrong_suffix_exits_2(tmp_path, capsys):
     out = tmp_path / "p.csv"
     assert cli.main(["predict", "--model", "cifar_resnet8", "--dataset", "cifar10-test-jpeg",
