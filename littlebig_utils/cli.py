@@ -42,13 +42,6 @@ def cmd_pairs(args) -> None:
     write_table(pairs_table(records, gmacs), args.out)
 
 
-THRESHOLD_COLUMNS = [
-    "rule", "little", "big", "method", "epsilon", "delta", "calib_frac", "seed", "n_calib",
-    "n_test", "threshold", "reason", "calib_accuracy", "calib_big_accuracy", "calib_loss",
-    "calib_frac_big", "p_value", "test_accuracy", "test_big_accuracy", "test_loss",
-    "test_frac_big", "violated", "gmacs", "little_gmacs", "big_gmacs", "macs_reduction"]
-
-
 def _load_side(side: str, name: str | None, file: str | None):
     """One model's Predictions: a reference ImageNet model by name, or a `littlebig predict` file."""
     from . import data
@@ -68,41 +61,6 @@ def _load_side(side: str, name: str | None, file: str | None):
     return load_reference([name])[name]
 
 
-def threshold_table(little, big, epsilon: float, delta: float, calib_frac: float = 0.2,
-                    seed: int = 0, method: str = "clopper-pearson"):
-    """Empirical and guaranteed thresholds on a random calibration split, judged on the rest."""
-    import numpy as np
-
-    from . import thresholds as th
-    from .predictions import align
-    epsilon, delta = th.check_epsilon(epsilon), th.check_delta(delta)
-    little, big = align(little, big)
-    calib, test = th.split_indices(len(little), calib_frac, seed)
-    lg, bg = little.model.get("gmacs"), big.model.get("gmacs")
-    arrays = lambda idx: (little.conf[idx], little.correct[idx], big.correct[idx])  # noqa: E731
-    results = [
-        ("empirical-no-loss", th.empirical_threshold(*arrays(calib), epsilon=0.0)),
-        ("empirical-epsilon", th.empirical_threshold(*arrays(calib), epsilon=epsilon)),
-        ("guaranteed", th.guaranteed_threshold(*arrays(calib), epsilon, delta, method)),
-    ]
-    rows = []
-    for rule, r in results:
-        ev = th.evaluate_threshold(r.threshold, *arrays(test), little_gmacs=lg, big_gmacs=bg,
-                                   epsilon=epsilon)
-        rows.append(dict(
-            rule=rule, little=little.name, big=big.name,
-            method=method if rule == "guaranteed" else "", epsilon=epsilon,
-            delta=delta if rule == "guaranteed" else np.nan, calib_frac=calib_frac, seed=seed,
-            n_calib=len(calib), n_test=len(test), threshold=r.threshold, reason=r.reason,
-            calib_accuracy=r.calib_accuracy, calib_big_accuracy=r.calib_big_accuracy,
-            calib_loss=r.calib_loss, calib_frac_big=r.calib_frac_big, p_value=r.p_value,
-            test_accuracy=ev["accuracy"], test_big_accuracy=ev["big_accuracy"],
-            test_loss=ev["loss"], test_frac_big=ev["frac_big"], violated=ev["violated"],
-            gmacs=ev.get("gmacs", np.nan), little_gmacs=lg, big_gmacs=bg,
-            macs_reduction=ev.get("macs_reduction", np.nan)))
-    return pd.DataFrame(rows, columns=THRESHOLD_COLUMNS)
-
-
 def cmd_threshold(args) -> None:
     from . import thresholds as th
     # check the cheap arguments before loading anything
@@ -112,8 +70,8 @@ def cmd_threshold(args) -> None:
     _check_dataset(args.dataset)
     little = _load_side("little", args.little, args.little_file)
     big = _load_side("big", args.big, args.big_file)
-    write_table(threshold_table(little, big, args.epsilon, args.delta, args.calib_frac,
-                                args.seed, args.method), args.out)
+    write_table(th.threshold_table(little, big, args.epsilon, args.delta, args.calib_frac,
+                                   args.seed, args.method), args.out)
 
 
 def cmd_predict(args) -> None:

@@ -446,3 +446,42 @@ def split_study(conf, little_correct, big_correct, epsilons, deltas, n_splits: i
                 row["violated"] = bool(row["loss"] > e + 1e-9)
                 rows.append(row)
     return pd.DataFrame(rows)
+
+
+THRESHOLD_COLUMNS = [
+    "rule", "little", "big", "method", "epsilon", "delta", "calib_frac", "seed", "n_calib",
+    "n_test", "threshold", "reason", "calib_accuracy", "calib_big_accuracy", "calib_loss",
+    "calib_frac_big", "p_value", "test_accuracy", "test_big_accuracy", "test_loss",
+    "test_frac_big", "violated", "gmacs", "little_gmacs", "big_gmacs", "macs_reduction"]
+
+
+def threshold_table(little, big, epsilon: float, delta: float, calib_frac: float = 0.2,
+                    seed: int = 0, method: str = "clopper-pearson"):
+    """Empirical and guaranteed thresholds on a random calibration split, judged on the rest."""
+    from .predictions import align
+    epsilon, delta = check_epsilon(epsilon), check_delta(delta)
+    little, big = align(little, big)
+    calib, test = split_indices(len(little), calib_frac, seed)
+    lg, bg = little.model.get("gmacs"), big.model.get("gmacs")
+    arrays = lambda idx: (little.conf[idx], little.correct[idx], big.correct[idx])  # noqa: E731
+    results = [
+        ("empirical-no-loss", empirical_threshold(*arrays(calib), epsilon=0.0)),
+        ("empirical-epsilon", empirical_threshold(*arrays(calib), epsilon=epsilon)),
+        ("guaranteed", guaranteed_threshold(*arrays(calib), epsilon, delta, method)),
+    ]
+    rows = []
+    for rule, r in results:
+        ev = evaluate_threshold(r.threshold, *arrays(test), little_gmacs=lg, big_gmacs=bg,
+                                   epsilon=epsilon)
+        rows.append(dict(
+            rule=rule, little=little.name, big=big.name,
+            method=method if rule == "guaranteed" else "", epsilon=epsilon,
+            delta=delta if rule == "guaranteed" else np.nan, calib_frac=calib_frac, seed=seed,
+            n_calib=len(calib), n_test=len(test), threshold=r.threshold, reason=r.reason,
+            calib_accuracy=r.calib_accuracy, calib_big_accuracy=r.calib_big_accuracy,
+            calib_loss=r.calib_loss, calib_frac_big=r.calib_frac_big, p_value=r.p_value,
+            test_accuracy=ev["accuracy"], test_big_accuracy=ev["big_accuracy"],
+            test_loss=ev["loss"], test_frac_big=ev["frac_big"], violated=ev["violated"],
+            gmacs=ev.get("gmacs", np.nan), little_gmacs=lg, big_gmacs=bg,
+            macs_reduction=ev.get("macs_reduction", np.nan)))
+    return pd.DataFrame(rows, columns=THRESHOLD_COLUMNS)

@@ -209,7 +209,7 @@ def test_cli_threshold_writes_table(tmp_path):
                    "--epsilon", "2", "--delta", "0.1", "--calib-frac", "0.5", "--out", str(out)])
     assert rc == 0
     df = pd.read_csv(out)
-    assert list(df.columns) == cli.THRESHOLD_COLUMNS
+    assert list(df.columns) == th.THRESHOLD_COLUMNS
     assert list(df["rule"]) == ["empirical-no-loss", "empirical-epsilon", "guaranteed"]
     g = df.set_index("rule").loc["guaranteed"]
     assert g["n_calib"] == 2000 and g["n_test"] == 2000
