@@ -191,6 +191,10 @@ def search(records: dict[str, Predictions], gmacs: dict[str, float], n_stages: i
     names = sorted(records, key=lambda k: (gmacs[k], k))
     bigs = names if bigs is None else list(bigs)
     recs = dict(zip(names, align(*[records[k] for k in names])))
+    if correct is not None and not all(np.array_equal(recs[k].sample_ids, records[k].sample_ids)
+                                       for k in names):
+        raise ValueError("the records list their samples in different orders; `correct` and "
+                         "`valid` need records in one order (align them first)")
     corr = {k: (recs[k].correct if correct is None else np.asarray(correct[k], bool)) for k in names}
     v = np.ones(len(recs[names[0]]), bool) if valid is None else np.asarray(valid, bool)
     n_valid = v.sum()

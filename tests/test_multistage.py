@@ -139,3 +139,17 @@ def test_misuse_is_refused():
         multistage.evaluate([np.ones(3)], [np.ones(3, bool)] * 2, [1.0, 2.0], [0.5, 0.5])
     with pytest.raises(ValueError, match="threshold"):
         multistage.evaluate_grid([np.ones(3)], [np.ones(3, bool)] * 2, [1.0, 2.0], [[0.5, 1.5]])
+
+
+def test_search_scores_against_supplied_correctness_and_refuses_misaligned_records():
+    recs, gm = _records(n=300, seed=2)
+    levels = np.linspace(0, 1, 11)
+    # every model right everywhere: threshold 0 (the cheapest stage answers all) is no-loss,
+    # and every combination is degenerate
+    right = {k: np.ones(300, bool) for k in recs}
+    res = multistage.search(recs, gm, n_stages=3, levels=levels, correct=right)
+    assert res["degenerate"].all() and (res["thresholds"].map(lambda t: t[0]) == 0.0).all()
+    assert np.allclose(res["gmacs"], [gm[s.split(" \u2192 ")[0]] for s in res["stages"]])
+    shuffled = dict(recs, m1=recs["m1"].subset(np.arange(300)[::-1]))
+    with pytest.raises(ValueError, match="orders"):
+        multistage.search(shuffled, gm, n_stages=3, levels=levels, correct=right)
