@@ -19,7 +19,8 @@ __all__ = [
     "check_threshold", "route", "apply", "candidate_thresholds", "sweep", "sweep_arrays",
     "no_loss_point", "matched_accuracy_point", "budget_point", "pair_summary", "pairs_table",
     "PAIR_COLUMNS", "best_little_per_big", "cheapest_cascade_at",
-    "pairs_table_fast",
+    "pairs_table_fast", "split_masks", "no_loss_thresholds", "evaluate_thresholds",
+    "transfer_table", "TRANSFER_COLUMNS",
 ]
 
 PAIR_COLUMNS = ["little", "big", "threshold", "accuracy", "little_accuracy", "big_accuracy",
@@ -282,3 +283,151 @@ def pairs_table_fast(records: dict[str, Predictions], gmacs: dict[str, float]) -
             rows.append(row)
     df = pd.DataFrame(rows, columns=PAIR_COLUMNS)
     return df.sort_values(["big_gmacs", "big", "little_gmacs", "little"]).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- thresholds chosen on one set,
+# evaluated on another (held-out splits, cross-dataset transfer)
+
+def split_masks(n: int, frac: float, seeds) -> np.ndarray:
+    """Boolean (len(seeds), n): row s marks round(frac * n) samples drawn at random with seed s.
+
+    Each row depends on its own seed only (``default_rng(seed).permutation``), so the split of a
+    seed is the same whatever the other seeds are.
+    """
+    if not 0.0 < frac < 1.0:
+        raise ValueError(f"frac must lie strictly between 0 and 1, got {frac!r}")
+    seeds = np.atleast_1d(seeds)
+    k = int(round(frac * n))
+    if not 0 < k < n:
+        raise ValueError(f"a {frac:.0%} split of {n} samples is empty or the whole set")
+    masks = np.zeros((len(seeds), n), dtype=bool)
+    for row, seed in enumerate(seeds):
+        masks[row, np.random.default_rng(int(seed)).permutation(n)[:k]] = True
+    return masks
+
+
+def no_loss_thresholds(conf, little_correct, big_correct, masks, valid=None,
+                       chunk: int = 32) -> np.ndarray:
+    """The no-loss threshold chosen on each row's subset of samples, for many subsets at once.
+
+    Row s equals ``no_loss_point(sweep_arrays(conf[m], little_correct[m], big_correct[m],
+    valid=valid[m]))["threshold"]`` with ``m = masks[s]`` (NaN where no threshold reaches the
+    big model's accuracy on that subset), without a Python loop over rows: sort all samples by
+    confidence once; a threshold then escalates a prefix of that order ("cut" k), and the
+    subset's accuracy at every cut is a row of cumulative sums. A cut is a candidate for a row
+    only if it is 0 (T = 0), the cut of T = 1, or the cut of one of that row's own confidences —
+    exactly the thresholds `sweep_arrays` would try on the subset. The first qualifying cut is
+    the cheapest on the subset and, among equals, the lowest threshold, as in `no_loss_point`.
+    """
+    conf = np.asarray(conf, dtype=np.float64)
+    n = len(conf)
+    masks = np.atleast_2d(np.asarray(masks, dtype=bool))
+    if masks.shape[1] != n:
+        raise ValueError(f"masks have {masks.shape[1]} columns, expected {n} (one per sample)")
+    v = np.ones(n, bool) if valid is None else np.asarray(valid, dtype=bool)
+    order = np.argsort(conf, kind="stable")
+    sc = conf[order]
+    lc = (np.asarray(little_correct, dtype=bool) & v)[order]
+    bc = (np.asarray(big_correct, dtype=bool) & v)[order]
+    starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])  # first position of each distinct value
+    cut_one = int(np.searchsorted(sc, 1.0, side="left"))
+    # threshold of each cut: 0 for cut 0, else the confidence at that position (1 past the end)
+    cut_threshold = np.r_[0.0, sc[1:], 1.0]
+    out = np.full(len(masks), np.nan)
+    for lo in range(0, len(masks), chunk):
+        m = masks[lo:lo + chunk][:, order]
+        zero = np.zeros((len(m), 1), np.int32)
+        # diff[k] = (big right - little right) over the k least confident samples of the subset;
+        # the cascade at cut k is at least as accurate as big iff diff[k] >= diff[n]
+        diff = np.concatenate([zero, np.cumsum((bc & m).astype(np.int32) -
+                                               (lc & m).astype(np.int32), axis=1)], axis=1)
+        cand = np.zeros((len(m), n + 1), dtype=bool)
+        cand[:, starts] = np.logical_or.reduceat(m, starts, axis=1)
+        cand[:, 0] = True
+        cand[:, cut_one] = True
+        qual = cand & (diff >= diff[:, -1:])
+        first = np.argmax(qual, axis=1)
+        out[lo:lo + chunk] = np.where(qual.any(axis=1), cut_threshold[first], np.nan)
+    return out
+
+
+def evaluate_thresholds(conf, little_correct, big_correct, thresholds, masks=None, valid=None,
+                        little_gmacs: float | None = None, big_gmacs: float | None = None,
+                        chunk: int = 32) -> pd.DataFrame:
+    """Each row's threshold applied to that row's subset of samples (default: all samples).
+
+    One row per threshold: n, n_big, frac_big, n_correct, accuracy, little_accuracy and
+    big_accuracy on the subset (percent, valid samples only), and gmacs / macs_reduction when
+    both costs are given. A NaN threshold (none found) gives NaN results.
+    """
+    conf = np.asarray(conf, dtype=np.float64)
+    n = len(conf)
+    t = np.atleast_1d(np.asarray(thresholds, dtype=np.float64))
+    for x in t[np.isfinite(t)]:
+        check_threshold(x)
+    if np.isinf(t).any():
+        raise ValueError("thresholds must lie in [0, 1] (or be NaN for 'none found')")
+    masks = np.ones((len(t), n), bool) if masks is None else np.atleast_2d(np.asarray(masks, bool))
+    if masks.shape != (len(t), n):
+        raise ValueError(f"masks have shape {masks.shape}, expected ({len(t)}, {n})")
+    v = np.ones(n, bool) if valid is None else np.asarray(valid, dtype=bool)
+    lc = np.asarray(little_correct, dtype=bool)
+    bc = np.asarray(big_correct, dtype=bool)
+    cols = {k: np.full(len(t), np.nan) for k in
+            ["n", "n_valid", "n_big", "n_correct", "little_n_correct", "big_n_correct"]}
+    for lo in range(0, len(t), chunk):
+        m = masks[lo:lo + chunk]
+        tt = t[lo:lo + chunk]
+        to_big = (conf[None, :] < np.nan_to_num(tt, nan=0.0)[:, None]) & m
+        right = np.where(to_big, bc[None, :], lc[None, :]) & m & v[None, :]
+        sl = slice(lo, lo + len(m))
+        cols["n"][sl] = m.sum(1)
+        cols["n_valid"][sl] = (m & v).sum(1)
+        cols["n_big"][sl] = np.where(np.isnan(tt), np.nan, to_big.sum(1))
+        cols["n_correct"][sl] = np.where(np.isnan(tt), np.nan, right.sum(1))
+        cols["little_n_correct"][sl] = (m & v & lc).sum(1)
+        cols["big_n_correct"][sl] = (m & v & bc).sum(1)
+    table = pd.DataFrame({"threshold": t, **cols})
+    table["frac_big"] = table["n_big"] / table["n"]
+    for what in ["", "little_", "big_"]:
+        table[f"{what}accuracy"] = 100.0 * table[f"{what}n_correct"] / table["n_valid"]
+    if little_gmacs is not None and big_gmacs is not None:
+        table["gmacs"] = little_gmacs + table["frac_big"] * big_gmacs
+        table["macs_reduction"] = 100.0 * (1.0 - table["gmacs"] / big_gmacs)
+    return table
+
+
+TRANSFER_COLUMNS = ["little", "big", "threshold", "accuracy", "big_accuracy", "little_accuracy",
+                    "accuracy_change", "frac_big", "gmacs", "macs_reduction"]
+
+
+def transfer_table(pairs: pd.DataFrame, records: dict[str, Predictions],
+                   correct: dict[str, np.ndarray] | None = None, valid=None) -> pd.DataFrame:
+    """Thresholds fixed elsewhere (a `pairs_table`), applied to other predictions.
+
+    `records` holds the models' Predictions on the evaluation set (another dataset, or the same
+    images); `correct` optionally overrides each model's correctness and `valid` masks the
+    samples that count (e.g. ReaL labels and exclusions). Pairs without a threshold or without
+    both models in `records` are left out. accuracy_change = cascade - big, in points.
+    GMACs are the pairs table's (per image, the same on any dataset at the same input size).
+    """
+    rows = []
+    for _, p in pairs.iterrows():
+        if np.isnan(p["threshold"]) or p["little"] not in records or p["big"] not in records:
+            continue
+        little, big = align(records[p["little"]], records[p["big"]])
+        if correct is None:
+            lc, bc = little.correct, big.correct
+        elif np.array_equal(big.sample_ids, records[p["big"]].sample_ids):
+            lc, bc = correct[p["little"]], correct[p["big"]]
+        else:
+            raise ValueError(f"'{p['little']}' and '{p['big']}' list their samples in different "
+                             "orders; `correct` and `valid` need records in one order (align them)")
+        r = evaluate_thresholds(little.conf, lc, bc, [p["threshold"]], valid=valid,
+                                little_gmacs=p["little_gmacs"], big_gmacs=p["big_gmacs"]).iloc[0]
+        rows.append(dict(little=p["little"], big=p["big"], threshold=p["threshold"],
+                         accuracy=r["accuracy"], big_accuracy=r["big_accuracy"],
+                         little_accuracy=r["little_accuracy"],
+                         accuracy_change=r["accuracy"] - r["big_accuracy"], frac_big=r["frac_big"],
+                         gmacs=r["gmacs"], macs_reduction=r["macs_reduction"]))
+    return pd.DataFrame(rows, columns=TRANSFER_COLUMNS)

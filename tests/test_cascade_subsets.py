@@ -1,0 +1,147 @@
+"""Thresholds chosen on one subset and applied to another, against per-subset loops."""
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra.numpy import arrays
+
+from littlebig_utils import cascade
+from littlebig_utils.predictions import Predictions
+
+GRID = [0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0]  # few values: ties, 0 and 1 are frequent
+
+case = st.integers(2, 120).flatmap(lambda n: st.tuples(
+    arrays(np.float64, n, elements=st.sampled_from(GRID)),
+    arrays(bool, n), arrays(bool, n), arrays(bool, n),
+    arrays(bool, (5, n))))
+
+
+def loop_thresholds(conf, lc, bc, masks, valid):
+    """One subset at a time, through the reference sweep and its no-loss point."""
+    out = []
+    for m in masks:
+        if not m.any():
+            out.append(np.nan)
+            continue
+        table = cascade.sweep_arrays(conf[m], lc[m], bc[m], valid=valid[m])
+        point = cascade.no_loss_point(table)
+        out.append(np.nan if point is None else float(point["threshold"]))
+    return np.array(out)
+
+
+@settings(max_examples=300, deadline=None)
+@given(case)
+def test_no_loss_thresholds_equal_the_per_subset_sweep(data):
+    conf, lc, bc, valid, masks = data
+    masks[:, 0] = True  # no empty subset
+    got = cascade.no_loss_thresholds(conf, lc, bc, masks, valid=valid, chunk=2)
+    np.testing.assert_array_equal(got, loop_thresholds(conf, lc, bc, masks, valid))
+
+
+def test_no_loss_thresholds_on_real_predictions():
+    from littlebig_utils import data
+    little = data.load_imagenet_predictions("mixnet_m")
+    big = data.load_imagenet_predictions("resnet101")
+    masks = cascade.split_masks(len(little), 0.2, range(6))
+    valid = np.ones(len(little), bool)
+    got = cascade.no_loss_thresholds(little.conf, little.correct, big.correct, masks)
+    np.testing.assert_array_equal(got, loop_thresholds(little.conf, little.correct, big.correct,
+                                                       masks, valid))
+    # different splits choose different thresholds: the seeds really resample
+    assert len(np.unique(got)) > 1
+
+
+def brute_evaluate(conf, lc, bc, t, m, valid):
+    to_big = (conf < t) & m
+    right = np.where(to_big, bc, lc) & m & valid
+    return to_big.sum(), right.sum(), (m & valid).sum()
+
+
+@settings(max_examples=200, deadline=None)
+@given(case)
+def test_evaluate_thresholds_equals_a_loop(data):
+    conf, lc, bc, valid, masks = data
+    masks[:, 0] = True
+    valid[0] = True
+    t = np.array(GRID[:5])
+    t[2] = np.nan  # "no threshold found"
+    table = cascade.evaluate_thresholds(conf, lc, bc, t, masks, valid=valid, little_gmacs=1.0,
+                                        big_gmacs=5.0, chunk=2)
+    for s in range(5):
+        row = table.iloc[s]
+        if np.isnan(t[s]):
+            assert np.isnan(row["accuracy"]) and np.isnan(row["gmacs"])
+            continue
+        n_big, n_correct, n_valid = brute_evaluate(conf, lc, bc, t[s], masks[s], valid)
+        assert row["n_big"] == n_big and row["n_correct"] == n_correct
+        assert row["accuracy"] == pytest.approx(100 * n_correct / n_valid)
+        assert row["big_accuracy"] == pytest.approx(100 * (bc & masks[s] & valid).sum() / n_valid)
+        assert row["gmacs"] == pytest.approx(1.0 + 5.0 * n_big / masks[s].sum())
+
+
+def test_evaluate_thresholds_matches_sweep_on_all_samples():
+    rng = np.random.default_rng(0)
+    conf = rng.uniform(size=300)
+    lc, bc = rng.uniform(size=300) < conf, rng.uniform(size=300) < 0.8
+    t = np.array([0.0, 0.3, 0.77, 1.0])
+    got = cascade.evaluate_thresholds(conf, lc, bc, t, little_gmacs=1.0, big_gmacs=3.0)
+    ref = cascade.sweep_arrays(conf, lc, bc, thresholds=t, little_gmacs=1.0, big_gmacs=3.0)
+    for col in ["n_big", "n_correct", "frac_big", "accuracy", "gmacs", "macs_reduction"]:
+        np.testing.assert_allclose(got[col].to_numpy(float), ref[col].to_numpy(float), err_msg=col)
+
+
+def test_split_masks_sizes_and_reproducibility():
+    a = cascade.split_masks(1000, 0.2, [3, 4, 5])
+    assert a.shape == (3, 1000) and (a.sum(1) == 200).all()
+    assert np.array_equal(cascade.split_masks(1000, 0.2, [5])[0], a[2])  # seed, not position
+    assert not np.array_equal(a[0], a[1])
+    for bad in [0.0, 1.0, 1.5]:
+        with pytest.raises(ValueError):
+            cascade.split_masks(1000, bad, [0])
+
+
+def _record(name, ids, labels, preds, conf, gmacs):
+    return Predictions(ids, labels, preds, conf, model={"name": name, "gmacs": gmacs})
+
+
+def test_transfer_table_applies_fixed_thresholds_to_other_predictions(tmp_path):
+    """Thresholds fixed on one dataset, applied to another saved as Predictions files."""
+    rng = np.random.default_rng(1)
+    n = 400
+    gm = {"s": 1.0, "m": 2.0, "l": 8.0}
+    labels = rng.integers(0, 10, n)
+
+    def make(ids, acc, seed):
+        r = np.random.default_rng(seed)
+        out = {}
+        for k, a in acc.items():
+            right = r.uniform(size=len(ids)) < a
+            conf = np.clip(r.uniform(size=len(ids)) * 0.5 + 0.5 * right, 0, 1)
+            out[k] = _record(k, ids, labels[:len(ids)], np.where(right, labels[:len(ids)],
+                             (labels[:len(ids)] + 1) % 10), conf, gm[k])
+        return out
+
+    fix = make([f"a{i}" for i in range(n)], {"s": 0.6, "m": 0.7, "l": 0.8}, 2)
+    other = make([f"b{i}" for i in range(300)], {"s": 0.5, "m": 0.65, "l": 0.7}, 3)
+    # a second dataset read back from Predictions files, with one record in another order
+    for k, p in other.items():
+        p.save(tmp_path / f"{k}.npz")
+    loaded = {k: Predictions.load(tmp_path / f"{k}.npz") for k in gm}
+    loaded["l"] = loaded["l"].subset(np.arange(300)[::-1])
+    pairs = cascade.pairs_table(fix, gm)
+    out = cascade.transfer_table(pairs, loaded)
+    assert list(out.columns) == cascade.TRANSFER_COLUMNS
+    assert len(out) == pairs["threshold"].notna().sum()
+    for _, r in out.iterrows():
+        little, big = other[r["little"]], other[r["big"]]
+        to_big = little.conf < r["threshold"]
+        acc = 100 * np.where(to_big, big.correct, little.correct).mean()
+        assert r["accuracy"] == pytest.approx(acc)
+        assert r["accuracy_change"] == pytest.approx(acc - 100 * big.accuracy)
+        assert r["gmacs"] == pytest.approx(gm[r["little"]] + to_big.mean() * gm[r["big"]])
+    # overriding correctness (as with ReaL labels) changes accuracy, not the routing
+    correct = {k: np.ones(300, bool) for k in gm}
+    same = cascade.transfer_table(pairs, other, correct=correct)
+    assert (same["accuracy"] == 100).all() and np.allclose(same["frac_big"], out["frac_big"])
+    with pytest.raises(ValueError, match="orders"):
+        cascade.transfer_table(pairs, loaded, correct=correct)

@@ -1,0 +1,155 @@
+"""N-stage cascades against a per-sample loop, and the 2-stage case against cascade.sweep."""
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra.numpy import arrays
+
+from littlebig_utils import cascade, multistage
+from littlebig_utils.predictions import Predictions
+
+VALUES = [0.0, 0.2, 0.5, 0.5, 0.8, 1.0]  # ties, 0 and 1 frequent
+
+
+def brute_force(confs, corrects, gmacs, thresholds, valid):
+    """Straight from the definition: walk each sample through the stages."""
+    n_correct, cost, reach = 0, 0.0, np.zeros(len(corrects), int)
+    for i in range(len(corrects[0])):
+        for k in range(len(corrects)):
+            cost += gmacs[k]
+            reach[k] += 1
+            if k == len(corrects) - 1 or confs[k][i] >= thresholds[k]:
+                n_correct += int(corrects[k][i] and valid[i])
+                break
+    return n_correct, cost / len(corrects[0]), reach
+
+
+case = st.tuples(st.integers(2, 4), st.integers(1, 60)).flatmap(lambda sn: st.tuples(
+    arrays(np.float64, (sn[0], sn[1]), elements=st.sampled_from(VALUES)),
+    arrays(bool, (sn[0], sn[1])), arrays(bool, sn[1])))
+
+
+@settings(max_examples=150, deadline=None)
+@given(case)
+def test_grid_equals_per_sample_loop(data):
+    confs, corrects, valid = data
+    valid[0] = True
+    n_stages = len(corrects)
+    gmacs = [1.0, 2.5, 7.0, 20.0][:n_stages]
+    grids = [[0.0, 0.2, 0.5, 0.9, 1.0]] * (n_stages - 1)
+    table = multistage.evaluate_grid(list(confs), list(corrects), gmacs, grids, valid)
+    assert len(table) == 5 ** (n_stages - 1)
+    for _, row in table.iterrows():
+        t = [row[f"threshold_{k + 1}"] for k in range(n_stages - 1)]
+        n_correct, cost, reach = brute_force(confs, corrects, gmacs, t, valid)
+        assert row["n_correct"] == n_correct
+        assert row["gmacs"] == pytest.approx(cost)
+        for k in range(2, n_stages + 1):
+            assert row[f"n_reach_{k}"] == reach[k - 1]
+        one = multistage.evaluate(list(confs), list(corrects), gmacs, t, valid)
+        assert one["n_correct"] == n_correct and one["gmacs"] == pytest.approx(cost)
+        assert one["frac_exit"].sum() == pytest.approx(1.0)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 200).flatmap(lambda n: st.tuples(
+    arrays(np.float64, n, elements=st.sampled_from(VALUES)), arrays(bool, n), arrays(bool, n),
+    arrays(bool, n))))
+def test_two_stages_reduce_exactly_to_cascade_sweep(data):
+    conf, lc, bc, valid = data
+    valid[0] = True
+    ref = cascade.sweep_arrays(conf, lc, bc, valid=valid, little_gmacs=1.5, big_gmacs=6.0)
+    got = multistage.evaluate_grid([conf], [lc, bc], [1.5, 6.0], [cascade.candidate_thresholds(conf)],
+                                   valid)
+    assert np.array_equal(got["threshold_1"], ref["threshold"])
+    assert np.array_equal(got["n_reach_2"], ref["n_big"])
+    assert np.array_equal(got["n_correct"], ref["n_correct"])
+    np.testing.assert_allclose(got["accuracy"], ref["accuracy"])
+    np.testing.assert_allclose(got["frac_reach_2"], ref["frac_big"])
+    assert np.array_equal(got["gmacs"], ref["gmacs"])
+    np.testing.assert_allclose(got["macs_reduction"], ref["macs_reduction"])
+    p, q = multistage.no_loss_point(got), cascade.no_loss_point(ref)
+    assert (p is None) == (q is None)
+    if p is not None:
+        assert p["threshold_1"] == q["threshold"] and p["gmacs"] == q["gmacs"]
+
+
+def test_two_stages_on_real_pair_match_sweep_no_loss_point():
+    from littlebig_utils import data
+    a = data.load_imagenet_predictions("mixnet_m")
+    b = data.load_imagenet_predictions("resnext50_32x4d")
+    grid = cascade.candidate_thresholds(a.conf)
+    got = multistage.no_loss_point(multistage.evaluate_grid([a.conf], [a.correct, b.correct],
+                                                            [0.34, 4.23], [grid]))
+    ref = cascade.no_loss_point(cascade.sweep(a, b, little_gmacs=0.34, big_gmacs=4.23))
+    assert got["threshold_1"] == ref["threshold"] and got["n_correct"] == ref["n_correct"]
+
+
+def _records(n=600, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, n)
+    ids = [f"x{i}" for i in range(n)]
+    hard = rng.uniform(size=n)
+    out, gm = {}, {}
+    for k, (skill, g) in enumerate([(0.2, 1.0), (0.45, 3.0), (0.6, 9.0), (0.8, 30.0)]):
+        right = rng.uniform(size=n) < np.clip(skill + 0.5 - hard, 0, 1)
+        conf = np.clip(0.5 * right + 0.5 * rng.uniform(size=n), 0, 1)
+        name = f"m{k}"
+        out[name] = Predictions(ids, labels, np.where(right, labels, (labels + 1) % 10), conf,
+                                model={"name": name})
+        gm[name] = g
+    return out, gm
+
+
+def test_search_finds_the_grid_optimum_and_respects_pruning():
+    recs, gm = _records()
+    levels = np.linspace(0, 1, 21)
+    res = multistage.search(recs, gm, n_stages=3, levels=levels)
+    assert len(res) == 1 + 3  # pairs of cheaper models: m2 has 1, m3 has 3, m0 and m1 none
+    for _, row in res.iterrows():
+        stages = row["stages"].split(" \u2192 ")
+        assert [gm[s] for s in stages] == sorted(gm[s] for s in stages)
+        grids = [multistage.threshold_grid(recs[s].conf, levels) for s in stages[:-1]]
+        confs = [recs[s].conf for s in stages[:-1]]
+        corr = [recs[s].correct for s in stages]
+        g = [gm[s] for s in stages]
+        # exhaustive loop over the same grid, one evaluate() per combination
+        best = None
+        for t in itertools.product(*grids):
+            r = multistage.evaluate(confs, corr, g, t)
+            if r["n_correct"] >= corr[-1].sum() and (best is None or r["gmacs"] < best[0] - 1e-12):
+                best = (r["gmacs"], t, r["accuracy"])
+        if best is None:
+            assert np.isnan(row["gmacs"])
+        else:
+            assert row["gmacs"] == pytest.approx(best[0]) and row["thresholds"] == best[1]
+            assert row["accuracy"] == pytest.approx(best[2])
+            assert row["accuracy"] >= row["big_accuracy"] - 1e-9
+    pruned = multistage.search(recs, gm, n_stages=3, levels=levels, prune_above={"m3": 3.0})
+    assert set(pruned[pruned.big == "m3"]["stages"]) == {"m0 \u2192 m1 \u2192 m3",
+                                                         "m0 \u2192 m2 \u2192 m3"}
+
+
+def test_misuse_is_refused():
+    with pytest.raises(ValueError, match="two stages"):
+        multistage.evaluate_grid([], [np.ones(3, bool)], [1.0], [])
+    with pytest.raises(ValueError, match="thresholds"):
+        multistage.evaluate([np.ones(3)], [np.ones(3, bool)] * 2, [1.0, 2.0], [0.5, 0.5])
+    with pytest.raises(ValueError, match="threshold"):
+        multistage.evaluate_grid([np.ones(3)], [np.ones(3, bool)] * 2, [1.0, 2.0], [[0.5, 1.5]])
+
+
+def test_search_scores_against_supplied_correctness_and_refuses_misaligned_records():
+    recs, gm = _records(n=300, seed=2)
+    levels = np.linspace(0, 1, 11)
+    # every model right everywhere: threshold 0 (the cheapest stage answers all) is no-loss,
+    # and every combination is degenerate
+    right = {k: np.ones(300, bool) for k in recs}
+    res = multistage.search(recs, gm, n_stages=3, levels=levels, correct=right)
+    assert res["degenerate"].all() and (res["thresholds"].map(lambda t: t[0]) == 0.0).all()
+    assert np.allclose(res["gmacs"], [gm[s.split(" \u2192 ")[0]] for s in res["stages"]])
+    shuffled = dict(recs, m1=recs["m1"].subset(np.arange(300)[::-1]))
+    with pytest.raises(ValueError, match="orders"):
+        multistage.search(shuffled, gm, n_stages=3, levels=levels, correct=right)
