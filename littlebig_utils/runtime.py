@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import gc
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -51,9 +52,17 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _free(device: torch.device) -> None:
-    """Return a dropped model's memory: collect cycles, then CUDA's cached blocks."""
-    gc.collect()
+def _free(device: torch.device, dropped: weakref.ref) -> None:
+    """Return a dropped model's memory to the system (CUDA: its cached blocks too).
+
+    Reference counting frees a model as soon as its last reference goes; a full garbage
+    collection (half a second with a large heap) is paid only when a reference cycle kept it.
+    """
+    if dropped() is not None:
+        gc.collect()
+    if dropped() is not None:
+        raise RuntimeError("a model the swapped executor dropped is still referenced elsewhere "
+                           "(a hook or a global?); it would stay in memory beside the other one")
     if device.type == "cuda":
         torch.cuda.empty_cache()
 
@@ -131,6 +140,7 @@ class ModelRun:
     conf: np.ndarray
     latency_s: np.ndarray
     wall_s: float
+    cpu_s: float = float("nan")  # process CPU time: robust to other jobs on a shared CPU
 
     @property
     def n(self) -> int:
@@ -157,6 +167,7 @@ class CascadeRun:
     to_big: np.ndarray         # escalated to the big model
     latency_s: np.ndarray      # per input: answer ready minus batch/chunk/request taken
     wall_s: float              # first input taken to last answer ready, loading included
+    cpu_s: float = float("nan")  # process CPU time over the same span
     little_s: float = 0.0      # time inside the little model's calls (transfers included)
     big_s: float = 0.0
     load_s: float = 0.0        # swapped mode: reading and building models (counted in wall_s)
@@ -265,7 +276,8 @@ class _Answers:
         self.taken = np.full(n, np.nan)
         self.ready = np.full(n, np.nan)
 
-    def run(self, mode, device, batch_size, wall_s, **kw) -> CascadeRun:
+    def run(self, mode, device, batch_size, wall_s, cpu0, **kw) -> CascadeRun:
+        kw["cpu_s"] = time.process_time() - cpu0
         assert not np.isnan(self.ready).any(), "executor left inputs unanswered"
         return CascadeRun(mode, str(device), batch_size, self.preds, self.conf,
                           self.little_conf, self.to_big, self.ready - self.taken, wall_s, **kw)
@@ -295,7 +307,7 @@ def _run_resident(little, big, inputs, big_inputs, router, device, bs, warmup) -
         big_sizes.append(len(idx))
 
     _sync(device)
-    t0 = time.perf_counter()
+    cpu0, t0 = time.process_time(), time.perf_counter()
     for start in range(0, n, bs):
         idx = np.arange(start, min(start + bs, n))
         t = time.perf_counter()
@@ -314,7 +326,7 @@ def _run_resident(little, big, inputs, big_inputs, router, device, bs, warmup) -
     if len(queue):
         run_big(queue, t0)  # flush the final partial batch
     wall = time.perf_counter() - t0
-    return out.run("resident", device, bs, wall, little_s=little_s, big_s=big_s,
+    return out.run("resident", device, bs, wall, cpu0, little_s=little_s, big_s=big_s,
                    big_batch_sizes=big_sizes)
 
 
@@ -325,13 +337,14 @@ def _run_swapped(little, big, inputs, big_inputs, router, device, bs, chunk,
         for spec, x in ((little, inputs[:bs]), (big, big_inputs[:bs])):
             m = spec.load(device)
             _warm(m, x, device)
+            ref = weakref.ref(m)
             del m
-            _free(device)
+            _free(device, ref)
     out = _Answers(n)
     little_s = big_s = load_s = 0.0
     big_sizes, loads = [], 0
     _sync(device)
-    t0 = time.perf_counter()
+    cpu0, t0 = time.process_time(), time.perf_counter()
     for c0 in range(0, n, chunk):
         chunk_idx = np.arange(c0, min(c0 + chunk, n))
         out.taken[chunk_idx] = time.perf_counter() - t0
@@ -350,8 +363,9 @@ def _run_swapped(little, big, inputs, big_inputs, router, device, bs, chunk,
             out.little_conf[idx], out.to_big[idx] = conf, esc
             keep = idx[~esc]
             out.preds[keep], out.conf[keep], out.ready[keep] = pred[~esc], conf[~esc], now - t0
+        ref = weakref.ref(model)
         del model
-        _free(device)
+        _free(device, ref)
         escalated = chunk_idx[out.to_big[chunk_idx]]
         if len(escalated) == 0:
             continue
@@ -368,10 +382,11 @@ def _run_swapped(little, big, inputs, big_inputs, router, device, bs, chunk,
             big_s += now - t
             out.preds[idx], out.conf[idx], out.ready[idx] = pred, conf, now - t0
             big_sizes.append(len(idx))
+        ref = weakref.ref(model)
         del model
-        _free(device)
+        _free(device, ref)
     wall = time.perf_counter() - t0
-    return out.run("swapped", device, bs, wall, little_s=little_s, big_s=big_s, load_s=load_s,
+    return out.run("swapped", device, bs, wall, cpu0, little_s=little_s, big_s=big_s, load_s=load_s,
                    big_batch_sizes=big_sizes, loads=loads)
 
 
@@ -383,7 +398,7 @@ def _run_online(little, big, inputs, big_inputs, router, device, warmup) -> Casc
     out = _Answers(n)
     little_s = big_s = 0.0
     _sync(device)
-    t0 = time.perf_counter()
+    cpu0, t0 = time.process_time(), time.perf_counter()
     for i in range(n):
         idx = np.array([i])
         t = time.perf_counter()
@@ -399,7 +414,7 @@ def _run_online(little, big, inputs, big_inputs, router, device, warmup) -> Casc
             big_s += now - t
         out.preds[i], out.conf[i], out.ready[i] = pred[0], conf[0], now - t0
     wall = time.perf_counter() - t0
-    return out.run("online", device, 1, wall, little_s=little_s, big_s=big_s,
+    return out.run("online", device, 1, wall, cpu0, little_s=little_s, big_s=big_s,
                    big_batch_sizes=[1] * int(out.to_big.sum()))
 
 
@@ -416,15 +431,15 @@ def run_model(model, inputs: torch.Tensor, *, device=None, batch_size: int = 32,
         conf = np.empty(n)
         latency = np.empty(n)
         _sync(device)
-        t0 = time.perf_counter()
+        cpu0, t0 = time.process_time(), time.perf_counter()
         for start in range(0, n, batch_size):
             t = time.perf_counter()
             sl = slice(start, start + batch_size)
             preds[sl], conf[sl] = _forward(m, inputs[sl], device)
             latency[sl] = time.perf_counter() - t
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     name = name or getattr(model, "name", type(m).__name__)
-    return ModelRun(name, str(device), batch_size, preds, conf, latency, wall)
+    return ModelRun(name, str(device), batch_size, preds, conf, latency, wall, cpu)
 
 
 # ------------------------------------------------------------------------------------ protocol
@@ -449,7 +464,7 @@ def benchmark(little: ModelSpec, big: ModelSpec, inputs: torch.Tensor, *,
 
     def record(repeat, run, r):
         row = dict(repeat=repeat, run=run, device=str(device), n=len(r.preds),
-                   batch_size=r.batch_size, wall_s=r.wall_s, throughput=r.throughput,
+                   batch_size=r.batch_size, wall_s=r.wall_s, cpu_s=r.cpu_s, throughput=r.throughput,
                    mean_latency_ms=1e3 * float(np.mean(r.latency_s)),
                    p95_latency_ms=1e3 * float(np.percentile(r.latency_s, 95)))
         if isinstance(r, CascadeRun):
@@ -492,6 +507,8 @@ def summarize(raw: pd.DataFrame, little_gmacs: float, big_gmacs: float) -> pd.Da
     median taken afterwards. Time-predicted wall time = n * t_little + n_big * t_big from the
     models alone at the same batch size (batch 1 for online); overhead = measured / predicted - 1.
     In swapped mode the overhead includes loading; `overhead_no_load` leaves it out.
+    `overhead_cpu` and `speedup_cpu` are the same ratios in process CPU time, which other jobs
+    on a shared CPU disturb far less than wall-clock time (meaningful on CPU, with one thread).
     """
     rows = []
     for mode in [m for m in MODES if m in set(raw["run"])]:
@@ -515,7 +532,11 @@ def summarize(raw: pd.DataFrame, little_gmacs: float, big_gmacs: float) -> pd.Da
                 speedup_macs=big_gmacs / (little_gmacs + frac * big_gmacs),
                 overhead=c["wall_s"] / predicted - 1.0,
                 overhead_no_load=(c["wall_s"] - c["load_s"]) / predicted - 1.0,
-                load_s=c["load_s"], t_little_ms=1e3 * t_little, t_big_ms=1e3 * t_big))
+                load_s=c["load_s"],
+                overhead_cpu=c["cpu_s"] / (c["n"] * lt["cpu_s"] / lt["n"]
+                                           + c["n_big"] * bt["cpu_s"] / bt["n"]) - 1.0,
+                speedup_cpu=(c["n"] * bt["cpu_s"] / bt["n"]) / c["cpu_s"],
+                t_little_ms=1e3 * t_little, t_big_ms=1e3 * t_big))
         med = pd.DataFrame(per_repeat).median()
         first = raw[raw["run"] == mode].iloc[0]
         rows.append(dict(mode=mode, device=first["device"], n=int(first["n"]),

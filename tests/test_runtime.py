@@ -16,6 +16,15 @@ from littlebig_utils.predictions import Predictions
 MODES = runtime.MODES
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """On a shared CPU, OpenMP threads waiting for each other make small models crawl."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def gap_threshold(conf: np.ndarray) -> float:
     """A threshold in the middle of the widest gap between confidences near the median.
 
