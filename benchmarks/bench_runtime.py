@@ -20,7 +20,8 @@ from littlebig_utils import paths, runtime, runtime_settings
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default=runtime.default_device())
     ap.add_argument("--settings", nargs="+", default=list(runtime_settings.SETTINGS))
     ap.add_argument("--n-cifar", type=int, default=2048)
@@ -36,7 +37,8 @@ def main(argv=None):
                     help="torch CPU threads (default 1: on a shared CPU, OpenMP threads that wait "
                          "for each other make timings erratic; 0 keeps torch's default)")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat")
-    ap.add_argument("--out", default=None, help="CSV of the summary (default results/bench_runtime)")
+    ap.add_argument("--out", default=None,
+                    help="CSV of the summary (default results/bench_runtime/summary_DEVICE.csv)")
     args = ap.parse_args(argv)
     if args.smoke:
         args.n_cifar, args.n_imagenet, args.online_cifar, args.online_imagenet = 256, 4, 32, 2

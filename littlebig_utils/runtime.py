@@ -454,7 +454,9 @@ def benchmark(little: ModelSpec, big: ModelSpec, inputs: torch.Tensor, *,
     Each repeat times little alone, big alone and each batch-mode cascade over all `inputs`
     (order rotated from one repeat to the next, so slow drifts in machine load do not favour
     one run), then, if "online" is in `modes`, the same three at batch 1 on the first
-    `n_online` inputs. Resident baselines and cascades load their models once, outside the clock.
+    `n_online` inputs. Resident baselines and cascades load their models once, outside the clock;
+    those copies stay loaded while the swapped runs time their own loads (timing only: the
+    swapped executor itself never holds both models, as tests/test_runtime.py checks).
     """
     device = torch.device(device or default_device())
     big_inputs = _check_inputs(inputs, big_inputs)
@@ -490,7 +492,8 @@ def benchmark(little: ModelSpec, big: ModelSpec, inputs: torch.Tensor, *,
         if "online" in modes and n_online:
             x, bx = inputs[:n_online], big_inputs[:n_online]
             esc = None if escalate is None else np.asarray(escalate)[:n_online]
-            online = [("little_online", lambda: run_model(little_m, x, device=device, batch_size=1)),
+            online = [("little_online",
+                       lambda: run_model(little_m, x, device=device, batch_size=1)),
                       ("big_online", lambda: run_model(big_m, bx, device=device, batch_size=1)),
                       ("online", lambda: run_cascade(little_m, big_m, x, threshold, mode="online",
                                                      big_inputs=bx, escalate=esc, device=device))]

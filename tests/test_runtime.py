@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-import gc
 import weakref
 
 import numpy as np
@@ -184,7 +183,7 @@ def tracked(registry: weakref.WeakSet, seen: list, shift: int) -> nn.Module:
     registry.add(model)
 
     def count_alive(module, args):
-        gc.collect()
+        # no gc.collect(): the executor must free a dropped model itself (refcount or GC)
         seen.append(sum(1 for m in registry if not m.scale.is_meta))
 
     model.register_forward_pre_hook(count_alive)
