@@ -6,6 +6,7 @@ printed): the little model alone, the big model alone and the cascade in each mo
     python benchmarks/bench_runtime.py                 # CPU, book defaults (a few minutes)
     python benchmarks/bench_runtime.py --smoke         # under a minute
     python benchmarks/bench_runtime.py --device cuda --n-imagenet 512 --batch-imagenet 32
+    python benchmarks/bench_runtime.py --settings 'efficientnet_b1->efficientnet_b3a'  # quote: '>'
 """
 from __future__ import annotations
 

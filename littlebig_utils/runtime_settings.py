@@ -55,15 +55,23 @@ class Setting:
 
 
 def stratified_subset(to_big: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
-    """n sample indices (sorted) whose escalated share is round(n * frac_big) of the full set's."""
+    """n sample indices, round(n * frac_big) of them escalated, spread evenly through the order.
+
+    The samples are drawn at random within each group (escalated, kept); escalated ones are
+    placed at evenly spaced positions so that every prefix (the online benchmark times the
+    first requests) keeps the full set's fraction sent to big as nearly as possible.
+    """
     to_big = np.asarray(to_big, dtype=bool)
     if not 0 < n <= len(to_big):
         raise ValueError(f"n must be in 1..{len(to_big)}, got {n}")
     rng = np.random.default_rng(seed)
     k = int(round(n * to_big.mean()))
-    esc = rng.choice(np.flatnonzero(to_big), k, replace=False)
-    kept = rng.choice(np.flatnonzero(~to_big), n - k, replace=False)
-    return np.sort(np.concatenate([esc, kept]))
+    order = np.empty(n, dtype=np.int64)
+    slots = np.zeros(n, dtype=bool)
+    slots[np.floor((np.arange(k) + 0.5) * n / k).astype(int)] = True
+    order[slots] = rng.choice(np.flatnonzero(to_big), k, replace=False)
+    order[~slots] = rng.choice(np.flatnonzero(~to_big), n - k, replace=False)
+    return order
 
 
 def _pair(name: str) -> tuple[str, str]:

@@ -247,3 +247,16 @@ def test_benchmark_summary_ratios(echo_specs):
         overheads.append(g.loc["resident", "wall_s"] / predicted - 1)
     assert summary.loc["resident", "overhead"] == pytest.approx(np.median(overheads))
     assert summary.loc["swapped", "load_s"] > 0 and summary.loc["resident", "load_s"] == 0
+
+
+def test_stratified_subset_keeps_the_fraction_in_every_prefix():
+    from littlebig_utils.runtime_settings import stratified_subset
+    to_big = np.random.default_rng(0).random(5000) < 0.42
+    idx = stratified_subset(to_big, 12, seed=1)
+    assert len(np.unique(idx)) == 12
+    chosen = to_big[idx]
+    assert chosen.sum() == round(12 * to_big.mean())
+    prefix = np.cumsum(chosen) / np.arange(1, 13)
+    assert np.abs(prefix[3:] - to_big.mean()).max() < 0.15
+    with pytest.raises(ValueError, match="n must be"):
+        stratified_subset(to_big, 0)
