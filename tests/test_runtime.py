@@ -1,0 +1,262 @@
+"""The cascade executor: same answers as the Little-Big rule, in input order, in every mode."""
+from __future__ import annotations
+
+import functools
+import weakref
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+from littlebig_utils import cascade, runtime
+from littlebig_utils.predictions import Predictions
+
+MODES = runtime.MODES
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """On a shared CPU, OpenMP threads waiting for each other make small models crawl."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def gap_threshold(conf: np.ndarray) -> float:
+    """A threshold in the middle of the widest gap between confidences near the median.
+
+    Lying far from every confidence, it routes the same way however the batch composition
+    perturbs the last bits of the logits, so executor and reference must agree exactly.
+    """
+    c = np.sort(conf)
+    lo, hi = len(c) // 4, 3 * len(c) // 4
+    k = lo + int(np.argmax(np.diff(c[lo:hi + 1])))
+    assert c[k + 1] - c[k] > 1e-5, "no usable gap between confidences"
+    return float((c[k] + c[k + 1]) / 2)
+
+
+def check_rule(run, little, big, threshold, ids):
+    """Executor output equals cascade.apply on the two models' own outputs."""
+    n = len(ids)
+    labels = np.zeros(n, dtype=np.int64)
+    lp = Predictions(ids, labels, little.preds, little.conf, model=dict(name="little"))
+    bp = Predictions(ids, labels, big.preds, big.conf, model=dict(name="big"))
+    expected, to_big = cascade.apply(lp, bp, threshold)
+    assert 0 < to_big.sum() < n, "the test needs both kept and escalated samples"
+    np.testing.assert_array_equal(run.to_big, to_big)
+    np.testing.assert_array_equal(run.preds, expected)
+    np.testing.assert_allclose(run.little_conf, little.conf, atol=1e-5)
+    np.testing.assert_allclose(run.conf, np.where(to_big, big.conf, little.conf), atol=1e-5)
+    assert run.n_big == int(to_big.sum())
+    assert (run.latency_s > 0).all() and run.wall_s >= run.latency_s.max()
+
+
+# ------------------------------------------------------------------ real CIFAR ResNets
+
+@pytest.fixture(scope="module")
+def cifar_setup(tmp_path_factory):
+    timm = pytest.importorskip("timm")
+    from littlebig_utils import cifar
+    try:
+        images, _, _ = cifar.load_jpeg_split("test")
+    except Exception as e:  # no data here: say so instead of failing obscurely
+        pytest.skip(f"CIFAR-10 JPEG test set unavailable: {e}")
+    folder = tmp_path_factory.mktemp("cifar_weights")
+    specs = [runtime.ModelSpec.from_module(
+        arch, timm.create_model(arch, pretrained=True),
+        functools.partial(timm.create_model, arch), folder)
+        for arch in ("cifar_resnet20", "cifar_resnet56")]
+    x = cifar.to_tensor(images[:240])
+    alone = [runtime.run_model(s, x, device="cpu", batch_size=len(x)) for s in specs]
+    return specs, x, alone
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", MODES)
+def test_cifar_resnets_follow_the_rule(cifar_setup, mode):
+    (little, big), x, (little_alone, big_alone) = cifar_setup
+    # real pretrained models: far better than chance on their own
+    threshold = gap_threshold(little_alone.conf)
+    run = runtime.run_cascade(little, big, x, threshold, mode=mode, device="cpu",
+                              batch_size=32, chunk_size=100)
+    check_rule(run, little_alone, big_alone, threshold, np.arange(len(x)).astype(str))
+
+
+# ------------------------------------------------------------------ random-weight timm models
+
+@pytest.fixture(scope="module")
+def timm_setup(tmp_path_factory):
+    pytest.importorskip("timm")
+    folder = tmp_path_factory.mktemp("timm_weights")
+    little = runtime.ModelSpec.from_timm("resnet10t", folder, num_classes=20, seed=1)
+    big = runtime.ModelSpec.from_timm("resnet18", folder, num_classes=20, seed=2)
+    g = torch.Generator().manual_seed(0)
+    x_little = torch.randn(70, 3, 48, 48, generator=g)
+    # the big model sees the same samples at its own (larger) input size
+    x_big = nn.functional.interpolate(x_little, size=64, mode="bilinear", align_corners=False)
+    alone = (runtime.run_model(little, x_little, device="cpu", batch_size=70),
+             runtime.run_model(big, x_big, device="cpu", batch_size=70))
+    return (little, big), (x_little, x_big), alone
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_random_timm_models_follow_the_rule(timm_setup, mode):
+    (little, big), (x_little, x_big), (little_alone, big_alone) = timm_setup
+    threshold = gap_threshold(little_alone.conf)
+    run = runtime.run_cascade(little, big, x_little, threshold, mode=mode, big_inputs=x_big,
+                              device="cpu", batch_size=16, chunk_size=30)
+    check_rule(run, little_alone, big_alone, threshold, np.arange(len(x_little)).astype(str))
+
+
+# ------------------------------------------------------------------ order, flushing, memory
+
+class Echo(nn.Module):
+    """Answers class (sample id + shift) mod C with the max softmax the input asks for.
+
+    Input row i is (id, wanted confidence); the little (shift 0) and big (shift 1) models
+    therefore disagree on every sample, so a mis-ordered or mis-routed answer is visible.
+    """
+
+    def __init__(self, num_classes: int = 97, shift: int = 0):
+        super().__init__()
+        self.num_classes, self.shift = num_classes, shift
+        self.scale = nn.Parameter(torch.ones(()))
+
+    def forward(self, x):
+        c = self.num_classes
+        cls = (x[:, 0].long() + self.shift) % c
+        conf = x[:, 1].clamp(1.0 / c + 1e-3, 1 - 1e-6)
+        logit = torch.log(conf * (c - 1) / (1 - conf)) * self.scale
+        out = torch.zeros(len(x), c, device=x.device)
+        out[torch.arange(len(x)), cls] = logit
+        return out
+
+
+def echo_inputs(n: int, seed: int = 0) -> torch.Tensor:
+    rng = np.random.default_rng(seed)
+    return torch.tensor(np.stack([np.arange(n), rng.uniform(0.05, 0.99, n)], 1),
+                        dtype=torch.float32)
+
+
+@pytest.fixture
+def echo_specs(tmp_path):
+    little = runtime.ModelSpec.from_module("little", Echo(shift=0),
+                                           functools.partial(Echo, shift=0), tmp_path)
+    big = runtime.ModelSpec.from_module("big", Echo(shift=1), functools.partial(Echo, shift=1),
+                                        tmp_path)
+    return little, big
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_answers_come_back_in_input_order(echo_specs, mode):
+    x = echo_inputs(90)
+    threshold = 0.6
+    run = runtime.run_cascade(*echo_specs, x, threshold, mode=mode, device="cpu",
+                              batch_size=8, chunk_size=40)
+    ids = np.arange(90)
+    to_big = x[:, 1].numpy() < threshold
+    np.testing.assert_array_equal(run.to_big, to_big)
+    np.testing.assert_array_equal(run.preds, np.where(to_big, ids + 1, ids) % 97)
+    np.testing.assert_allclose(run.little_conf, x[:, 1].numpy(), atol=1e-5)
+
+
+def test_final_partial_batch_is_flushed(echo_specs):
+    n, bs = 50, 8
+    escalate = np.zeros(n, dtype=bool)
+    escalate[np.random.default_rng(3).choice(n, 19, replace=False)] = True
+    # replayed routing: the recorded mask decides, whatever the little model's confidence
+    run = runtime.run_cascade(*echo_specs, echo_inputs(n), escalate=escalate, device="cpu",
+                              batch_size=bs)
+    assert run.big_batch_sizes == [8, 8, 3]
+    np.testing.assert_array_equal(run.to_big, escalate)
+    np.testing.assert_array_equal(run.preds, np.where(escalate, np.arange(n) + 1, np.arange(n)))
+    # an escalated sample waits in the queue: its answer comes after its batch's kept ones
+    last = np.flatnonzero(escalate)[-1]
+    assert run.latency_s[last] >= run.latency_s[~escalate].min()
+
+
+def tracked(registry: weakref.WeakSet, seen: list, shift: int) -> nn.Module:
+    """An Echo that is registered while alive and notes, at each call, how many Echos live."""
+    model = Echo(shift=shift)
+    registry.add(model)
+
+    def count_alive(module, args):
+        # no gc.collect(): the executor must free a dropped model itself (refcount or GC)
+        seen.append(sum(1 for m in registry if not m.scale.is_meta))
+
+    model.register_forward_pre_hook(count_alive)
+    return model
+
+
+@pytest.mark.parametrize("mode,expected_alive", [("swapped", 1), ("resident", 2)])
+def test_swapped_mode_holds_one_model_at_a_time(tmp_path, mode, expected_alive):
+    registry, seen = weakref.WeakSet(), []
+    specs = [runtime.ModelSpec.from_module(name, Echo(shift=s),
+                                           functools.partial(tracked, registry, seen, s), tmp_path)
+             for name, s in (("little", 0), ("big", 1))]
+    x = echo_inputs(60)
+    run = runtime.run_cascade(*specs, x, 0.6, mode=mode, device="cpu", batch_size=8,
+                              chunk_size=20, warmup=False)
+    assert 0 < run.n_big < len(x)
+    assert max(seen) == expected_alive
+    if mode == "swapped":
+        # every chunk loads the little model, and the big one if anything was escalated
+        chunks_escalating = sum(run.to_big[i:i + 20].any() for i in range(0, 60, 20))
+        assert run.loads == 3 + chunks_escalating
+        assert run.load_s > 0
+
+
+def test_bad_arguments_are_refused(echo_specs):
+    x = echo_inputs(10)
+    with pytest.raises(ValueError, match="exactly one"):
+        runtime.run_cascade(*echo_specs, x, 0.5, escalate=np.zeros(10, bool), device="cpu")
+    with pytest.raises(ValueError, match="exactly one"):
+        runtime.run_cascade(*echo_specs, x, device="cpu")
+    with pytest.raises(ValueError, match="mode"):
+        runtime.run_cascade(*echo_specs, x, 0.5, mode="lazy", device="cpu")
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        runtime.run_cascade(*echo_specs, x, 1.5, device="cpu")
+    with pytest.raises(TypeError, match="ModelSpec"):
+        runtime.run_cascade(Echo(), Echo(1), x, 0.5, mode="swapped", device="cpu")
+    with pytest.raises(ValueError, match="same samples"):
+        runtime.run_cascade(*echo_specs, x, 0.5, big_inputs=x[:5], device="cpu")
+
+
+# ------------------------------------------------------------------ the timing protocol
+
+def test_benchmark_summary_ratios(echo_specs):
+    x = echo_inputs(40)
+    raw = runtime.benchmark(*echo_specs, x, threshold=0.5, device="cpu", batch_size=8,
+                            n_online=10, repeats=2)
+    assert set(raw["run"]) == {"little", "big", "resident", "swapped", "little_online",
+                               "big_online", "online"}
+    summary = runtime.summarize(raw, little_gmacs=1.0, big_gmacs=10.0).set_index("mode")
+    assert list(summary.index) == ["resident", "swapped", "online"]
+    frac = float((x[:, 1] < 0.5).float().mean())
+    assert summary.loc["resident", "frac_big"] == pytest.approx(frac)
+    assert summary.loc["resident", "speedup_macs"] == pytest.approx(10 / (1 + 10 * frac))
+    assert summary.loc["online", "n"] == 10
+    # overhead = measured / (n t_little + n_big t_big) - 1 within each repeat, then the median
+    overheads = []
+    for _, g in raw.groupby("repeat"):
+        g = g.set_index("run")
+        t_little, t_big = g.loc["little", "wall_s"] / 40, g.loc["big", "wall_s"] / 40
+        predicted = 40 * t_little + g.loc["resident", "n_big"] * t_big
+        overheads.append(g.loc["resident", "wall_s"] / predicted - 1)
+    assert summary.loc["resident", "overhead"] == pytest.approx(np.median(overheads))
+    assert summary.loc["swapped", "load_s"] > 0 and summary.loc["resident", "load_s"] == 0
+
+
+def test_stratified_subset_keeps_the_fraction_in_every_prefix():
+    from littlebig_utils.runtime_settings import stratified_subset
+    to_big = np.random.default_rng(0).random(5000) < 0.42
+    idx = stratified_subset(to_big, 12, seed=1)
+    assert len(np.unique(idx)) == 12
+    chosen = to_big[idx]
+    assert chosen.sum() == round(12 * to_big.mean())
+    prefix = np.cumsum(chosen) / np.arange(1, 13)
+    assert np.abs(prefix[3:] - to_big.mean()).max() < 0.15
+    with pytest.raises(ValueError, match="n must be"):
+        stratified_subset(to_big, 0)
