@@ -265,7 +265,15 @@ class TrainConfig:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
 
     def key(self) -> str:
-        blob = json.dumps(dataclasses.asdict(self), sort_keys=True)
+        """Hash of the settings that affect this objective; the others are hashed at their
+        defaults, so e.g. changing ``hard_frac`` does not retrain the labels-only student."""
+        d = dataclasses.asdict(self)
+        defaults = dataclasses.asdict(TrainConfig())
+        unused = {"labels": ("temperature", "alpha", "hard_rule", "hard_frac", "hard_weight"),
+                  "hinton": ("hard_rule", "hard_frac", "hard_weight"), "titans": ()}
+        for k in unused[self.objective]:
+            d[k] = defaults[k]
+        blob = json.dumps(d, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
     def name(self) -> str:
@@ -273,7 +281,10 @@ class TrainConfig:
 
 
 def train_subset(n_train: int | None, seed: int = 0):
-    """(images, labels, ids) of the JPEG training set, or a random subset of n_train (fixed seed, the same for every student)."""
+    """(images, labels, ids) of the JPEG training set, or a random subset of `n_train` of them.
+
+    The subset's seed is fixed (not the training seed): every student sees the same images.
+    """
     images, labels, ids = cifar.load_jpeg_split("train")
     if n_train is not None and n_train < len(labels):
         rows = np.sort(np.random.default_rng(seed).permutation(len(labels))[:n_train])
@@ -291,8 +302,8 @@ def train_student(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray,
                   t_logits: np.ndarray | None = None, log=print):
     """Train a student from scratch; returns (model, history DataFrame-ready list of dicts).
 
-    Deterministic for a given config on a given machine: weights from ``torch.manual_seed``,
-    batch order and augmentation from a dedicated generator, 2 CPU threads.
+    Deterministic for a given config, machine and thread count: weights from
+    ``torch.manual_seed(seed)``, batch order and augmentation from a generator seeded alike.
     """
     if cfg.objective != "labels" and t_logits is None:
         raise ValueError(f"objective {cfg.objective!r} needs the teacher's logits (t_logits)")

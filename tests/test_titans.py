@@ -153,6 +153,13 @@ def test_config_key_changes_with_any_setting():
     assert a.key() == titans.TrainConfig().key()
     assert a.key() != titans.TrainConfig(seed=1).key()
     assert a.key() != titans.TrainConfig(hard_frac=0.3).key()
+    # settings an objective does not use do not change its key (no needless retraining)
+    assert titans.TrainConfig(objective="labels", hard_frac=0.4, alpha=0.5).key() == \
+        titans.TrainConfig(objective="labels").key()
+    assert titans.TrainConfig(objective="hinton", hard_frac=0.4).key() == \
+        titans.TrainConfig(objective="hinton").key()
+    assert titans.TrainConfig(objective="hinton", alpha=0.5).key() != \
+        titans.TrainConfig(objective="hinton").key()
     with pytest.raises(ValueError, match="objective"):
         titans.TrainConfig(objective="nope")
 
