@@ -1,0 +1,202 @@
+"""Titans distillation: losses on hand-computed cases, augmentation, deferral, a smoke training run.
+
+Expected values are worked out by hand in the comments (small logits chosen so that the softmax
+is a simple fraction), never by calling the function under test.
+"""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from littlebig_utils import titans
+
+LN3 = math.log(3.0)
+# logits [ln 3, 0] -> softmax [3/4, 1/4];  [2 ln 3, 0] -> [9/10, 1/10];  [0, 0] -> [1/2, 1/2]
+
+
+def t(rows):
+    return torch.tensor(rows, dtype=torch.float64)
+
+
+def test_label_loss_is_cross_entropy_on_labels():
+    logits = t([[LN3, 0.0], [LN3, 0.0]])
+    per = titans.label_loss(logits, torch.tensor([0, 1]), reduction="none")
+    # -ln(3/4) = ln(4/3);  -ln(1/4) = ln 4
+    np.testing.assert_allclose(per.numpy(), [math.log(4 / 3), math.log(4)], rtol=1e-12)
+    np.testing.assert_allclose(float(titans.label_loss(logits, torch.tensor([0, 1]))),
+                               (math.log(4 / 3) + math.log(4)) / 2, rtol=1e-12)
+
+
+def test_distillation_kl_temperature_one_and_two():
+    teacher = t([[0.0, 0.0]])  # uniform at any temperature
+    # T=1: KL([1/2,1/2] || [3/4,1/4]) = 1/2 ln(2/3) + 1/2 ln 2 = 1/2 ln(4/3)
+    np.testing.assert_allclose(float(titans.distillation_kl(t([[LN3, 0.0]]), teacher, 1.0)),
+                               0.5 * math.log(4 / 3), rtol=1e-12)
+    # T=2 on logits [2 ln 3, 0]: softened student is again [3/4, 1/4]; times T^2 = 4
+    np.testing.assert_allclose(float(titans.distillation_kl(t([[2 * LN3, 0.0]]), teacher, 2.0)),
+                               4 * 0.5 * math.log(4 / 3), rtol=1e-12)
+    # identical distributions: zero
+    assert float(titans.distillation_kl(t([[1.0, 2.0, 3.0]]), t([[1.0, 2.0, 3.0]]), 3.0)) == \
+        pytest.approx(0.0, abs=1e-12)
+
+
+def test_hinton_loss_mixes_teacher_and_label_terms():
+    student, teacher, y = t([[2 * LN3, 0.0]]), t([[0.0, 0.0]]), torch.tensor([0])
+    # alpha=0.5, T=2: 0.5 * 4 * 1/2 ln(4/3) + 0.5 * CE(label 0, [9/10, 1/10]) = ln(4/3) + 0.5 ln(10/9)
+    got = float(titans.hinton_loss(student, teacher, y, temperature=2.0, alpha=0.5))
+    assert got == pytest.approx(math.log(4 / 3) + 0.5 * math.log(10 / 9), rel=1e-12)
+    # alpha=0 is label-only, alpha=1 teacher-only
+    assert float(titans.hinton_loss(student, teacher, y, 2.0, 0.0)) == pytest.approx(math.log(10 / 9))
+    assert float(titans.hinton_loss(student, teacher, y, 2.0, 1.0)) == pytest.approx(
+        2 * math.log(4 / 3))
+    with pytest.raises(ValueError, match="alpha"):
+        titans.hinton_loss(student, teacher, y, 2.0, 1.5)
+
+
+def test_uniform_kl():
+    # KL(u || [3/4, 1/4]) = 1/2 ln((1/2)/(3/4)) + 1/2 ln((1/2)/(1/4)) = 1/2 ln(4/3)
+    per = titans.uniform_kl(t([[LN3, 0.0], [5.0, 5.0]]), reduction="none")
+    np.testing.assert_allclose(per.numpy(), [0.5 * math.log(4 / 3), 0.0], atol=1e-12)
+
+
+def test_hard_mask_student_loss_picks_largest_losses():
+    losses = torch.tensor([0.1, 3.0, 0.5, 2.0])
+    assert titans.hard_mask_student_loss(losses, 0.5).tolist() == [False, True, False, True]
+    assert titans.hard_mask_student_loss(losses, 0.25).tolist() == [False, True, False, False]
+    # ceil: 0.3 * 4 = 1.2 -> 2 hard examples
+    assert titans.hard_mask_student_loss(losses, 0.3).tolist() == [False, True, False, True]
+    assert not titans.hard_mask_student_loss(losses, 0.0).any()
+    with pytest.raises(ValueError, match="hard_frac"):
+        titans.hard_mask_student_loss(losses, 1.0)
+
+
+def test_hard_mask_teacher_prob_picks_least_confident_on_true_label():
+    # teacher probability on the true label: 3/4, 1/4, 1/2, 9/10
+    logits = np.array([[LN3, 0.0], [LN3, 0.0], [0.0, 0.0], [0.0, 2 * LN3]])
+    labels = np.array([0, 1, 0, 1])
+    assert titans.hard_mask_teacher_prob(logits, labels, 0.5).tolist() == [False, True, True, False]
+    assert titans.hard_mask_teacher_prob(logits, labels, 0.25).tolist() == [False, True, False, False]
+
+
+def test_titans_loss_distils_easy_and_flattens_hard():
+    student = t([[2 * LN3, 0.0], [LN3, 0.0]])
+    teacher = t([[0.0, 0.0], [0.0, 0.0]])
+    y = torch.tensor([0, 0])
+    easy = math.log(4 / 3) + 0.5 * math.log(10 / 9)  # hinton, alpha=0.5, T=2 (see above)
+    hard = 0.5 * math.log(4 / 3)                     # KL(u || [3/4, 1/4])
+    per = titans.titans_loss(student, teacher, y, hard_mask=[False, True], temperature=2.0,
+                             alpha=0.5, hard_weight=2.0, reduction="none")
+    np.testing.assert_allclose(per.numpy(), [easy, 2.0 * hard], rtol=1e-12)
+    # no hard examples: exactly standard distillation
+    per0 = titans.titans_loss(student, teacher, y, hard_mask=[False, False], temperature=2.0,
+                              alpha=0.5, reduction="none")
+    np.testing.assert_allclose(per0.numpy()[0], easy, rtol=1e-12)
+    # default split ("student_loss" rule): the example with the larger distillation loss is hard.
+    # example 2 (student [3/4, 1/4] at T=1, [~0.634, ~0.366] at T=2) is closer to the uniform
+    # teacher than example 1, so example 1 has the larger loss and is the hard one.
+    auto = titans.titans_loss(student, teacher, y, hard_frac=0.5, temperature=2.0, alpha=0.5,
+                              reduction="none")
+    # example 1 hard: KL(u || [9/10, 1/10]) = 1/2 ln((1/2)/(9/10)) + 1/2 ln((1/2)/(1/10)) = 1/2 ln(25/9)
+    assert float(auto[0]) == pytest.approx(0.5 * math.log(25 / 9), rel=1e-12)
+    with pytest.raises(ValueError, match="hard_mask"):
+        titans.titans_loss(student, teacher, y, hard_mask=[True])
+
+
+def test_titans_gradient_on_hard_example_pushes_towards_uniform():
+    student = torch.tensor([[2.0, 0.0]], requires_grad=True)
+    titans.titans_loss(student, t([[5.0, 0.0]]).float(), torch.tensor([0]),
+                       hard_mask=[True]).backward()
+    # descending the gradient lowers the top logit and raises the other one
+    assert student.grad[0, 0] > 0 > student.grad[0, 1]
+
+
+def test_augment_is_a_padded_crop_or_its_mirror():
+    g = torch.Generator().manual_seed(0)
+    images = torch.arange(2 * 3 * 6 * 6, dtype=torch.float32).reshape(2, 3, 6, 6) + 1
+    out = titans.augment(images, g, pad=2)
+    assert out.shape == images.shape
+    padded = torch.nn.functional.pad(images, (2, 2, 2, 2))
+    for i in range(2):
+        crops = [c for dy in range(5) for dx in range(5)
+                 for c in (padded[i, :, dy:dy + 6, dx:dx + 6],
+                           padded[i, :, dy:dy + 6, dx:dx + 6].flip(-1))]
+        assert any(torch.equal(out[i], c) for c in crops)
+    # deterministic for a seed; both flips and several offsets occur over many images
+    again = titans.augment(images, torch.Generator().manual_seed(0), pad=2)
+    assert torch.equal(out, again)
+    many = titans.augment(torch.arange(36.0).reshape(1, 1, 6, 6).repeat(400, 1, 1, 1) + 1,
+                          torch.Generator().manual_seed(1), pad=2)
+    assert len({tuple(m.flatten().tolist()) for m in many}) > 20
+
+
+def test_deferral_curve_endpoints_and_cost():
+    # 4 samples; student conf 0.9, 0.8, 0.6, 0.55 (2 classes: logits [ln(c/(1-c)), 0])
+    conf = np.array([0.9, 0.8, 0.6, 0.55])
+    s_logits = np.stack([np.log(conf / (1 - conf)), np.zeros(4)], axis=1)
+    s_correct_labels = np.array([0, 0, 1, 1])      # student predicts 0 everywhere: right on 2
+    t_logits = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])  # right on first 3
+    table = titans.deferral_curve(s_logits, t_logits, s_correct_labels, 0.1, 1.0)
+    first = table.iloc[0]           # threshold 0: nothing deferred
+    assert first["frac_big"] == 0 and first["accuracy"] == pytest.approx(50.0)
+    assert first["gmacs"] == pytest.approx(0.1)
+    last = table.iloc[-1]           # threshold 1: everything deferred
+    assert last["frac_big"] == 1 and last["accuracy"] == pytest.approx(75.0)
+    assert last["gmacs"] == pytest.approx(1.1)
+    # deferring the two least confident (0.55, 0.6): student right on 0.9, 0.8; teacher on 0.6
+    row = table[np.isclose(table["threshold"], 0.8)].iloc[0]
+    assert row["frac_big"] == 0.5 and row["accuracy"] == pytest.approx(75.0)
+
+
+def test_config_key_changes_with_any_setting():
+    a = titans.TrainConfig()
+    assert a.key() == titans.TrainConfig().key()
+    assert a.key() != titans.TrainConfig(seed=1).key()
+    assert a.key() != titans.TrainConfig(hard_frac=0.3).key()
+    # settings an objective does not use do not change its key (no needless retraining)
+    assert titans.TrainConfig(objective="labels", hard_frac=0.4, alpha=0.5).key() == \
+        titans.TrainConfig(objective="labels").key()
+    assert titans.TrainConfig(objective="hinton", hard_frac=0.4).key() == \
+        titans.TrainConfig(objective="hinton").key()
+    assert titans.TrainConfig(objective="hinton", alpha=0.5).key() != \
+        titans.TrainConfig(objective="hinton").key()
+    with pytest.raises(ValueError, match="objective"):
+        titans.TrainConfig(objective="nope")
+
+
+# ------------------------------------------------------------------- smoke: real images
+
+@pytest.fixture(scope="module")
+def jpeg_ok():
+    from littlebig_utils import cifar
+    try:
+        cifar.load_jpeg_split("train")
+        cifar.load_jpeg_split("test")
+    except Exception as e:  # data not provided on this machine
+        pytest.skip(f"CIFAR-10 JPEG copy not available: {e}")
+
+
+@pytest.mark.parametrize("objective", ["labels", "titans"])
+def test_smoke_training_learns(jpeg_ok, objective, tmp_path, monkeypatch):
+    """1,000 real training images, 3 epochs: loss drops and test accuracy beats chance (10 %)."""
+    monkeypatch.setenv("LITTLEBIG_RESULTS_DIR", str(tmp_path))
+    torch.set_num_threads(2)
+    from littlebig_utils import cifar
+    cfg = titans.TrainConfig(arch="cifar_resnet8", objective=objective, epochs=3, n_train=1000,
+                             batch_size=50, lr=0.05)
+    model, history = titans.load_or_train(cfg, log=None)
+    assert history[-1]["loss"] < 0.9 * history[0]["loss"], history
+    images, labels, _ = cifar.load_jpeg_split("test")
+    logits = titans.predict_logits(model, images[:1000])
+    accuracy = (logits.argmax(1) == labels[:1000]).mean()
+    assert accuracy > 0.2, f"test accuracy {accuracy:.3f} is not above chance (0.1)"
+    if objective == "titans":
+        assert history[0]["hard_frac"] == pytest.approx(0.2, abs=0.02)
+
+    # cached: a second call loads the same weights without training
+    def no_training(*a, **k):
+        raise AssertionError("retrained although the weights were cached")
+    monkeypatch.setattr(titans, "train_student", no_training)
+    again, history2 = titans.load_or_train(cfg, log=None)
+    assert history2 == history
+    np.testing.assert_array_equal(titans.predict_logits(again, images[:50]), logits[:50])
