@@ -276,6 +276,14 @@ class _Answers:
         self.taken = np.full(n, np.nan)
         self.ready = np.full(n, np.nan)
 
+    def answer_big(self, model, big_inputs, idx, device, t0) -> float:
+        """Run the big model on the escalated inputs `idx`, record its answers; seconds taken."""
+        t = time.perf_counter()
+        pred, conf = _forward(model, big_inputs[torch.from_numpy(idx)], device)
+        now = time.perf_counter()
+        self.preds[idx], self.conf[idx], self.ready[idx] = pred, conf, now - t0
+        return now - t
+
     def run(self, mode, device, batch_size, wall_s, cpu0, **kw) -> CascadeRun:
         kw["cpu_s"] = time.process_time() - cpu0
         if np.isnan(self.ready).any():  # a bug in the executor, never the caller's fault
@@ -300,11 +308,7 @@ def _run_resident(little, big, inputs, big_inputs, router, device, bs, warmup) -
 
     def run_big(idx, t0):
         nonlocal big_s
-        t = time.perf_counter()
-        pred, conf = _forward(big, big_inputs[torch.from_numpy(idx)], device)
-        now = time.perf_counter()
-        big_s += now - t
-        out.preds[idx], out.conf[idx], out.ready[idx] = pred, conf, now - t0
+        big_s += out.answer_big(big, big_inputs, idx, device, t0)
         big_sizes.append(len(idx))
 
     _sync(device)
@@ -377,11 +381,7 @@ def _run_swapped(little, big, inputs, big_inputs, router, device, bs, chunk,
         loads += 1
         for s in range(0, len(escalated), bs):
             idx = escalated[s:s + bs]
-            t = time.perf_counter()
-            pred, conf = _forward(model, big_inputs[torch.from_numpy(idx)], device)
-            now = time.perf_counter()
-            big_s += now - t
-            out.preds[idx], out.conf[idx], out.ready[idx] = pred, conf, now - t0
+            big_s += out.answer_big(model, big_inputs, idx, device, t0)
             big_sizes.append(len(idx))
         ref = weakref.ref(model)
         del model
