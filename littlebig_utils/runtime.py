@@ -276,6 +276,17 @@ class _Answers:
         self.taken = np.full(n, np.nan)
         self.ready = np.full(n, np.nan)
 
+    def answer_little(self, model, x, idx, router, device, t0) -> tuple[float, np.ndarray]:
+        """Run the little model on inputs `idx`, keep its confident answers; (seconds, escalated)."""
+        t = time.perf_counter()
+        pred, conf = _forward(model, x, device)
+        now = time.perf_counter()
+        esc = router(idx, conf)
+        self.little_conf[idx], self.to_big[idx] = conf, esc
+        keep = idx[~esc]
+        self.preds[keep], self.conf[keep], self.ready[keep] = pred[~esc], conf[~esc], now - t0
+        return now - t, esc
+
     def answer_big(self, model, big_inputs, idx, device, t0) -> float:
         """Run the big model on the escalated inputs `idx`, record its answers; seconds taken."""
         t = time.perf_counter()
@@ -315,15 +326,9 @@ def _run_resident(little, big, inputs, big_inputs, router, device, bs, warmup) -
     cpu0, t0 = time.process_time(), time.perf_counter()
     for start in range(0, n, bs):
         idx = np.arange(start, min(start + bs, n))
-        t = time.perf_counter()
-        out.taken[idx] = t - t0
-        pred, conf = _forward(little, inputs[start:start + bs], device)
-        now = time.perf_counter()
-        little_s += now - t
-        esc = router(idx, conf)
-        out.little_conf[idx], out.to_big[idx] = conf, esc
-        keep = idx[~esc]
-        out.preds[keep], out.conf[keep], out.ready[keep] = pred[~esc], conf[~esc], now - t0
+        out.taken[idx] = time.perf_counter() - t0
+        secs, esc = out.answer_little(little, inputs[start:start + bs], idx, router, device, t0)
+        little_s += secs
         queue = np.concatenate([queue, idx[esc]])
         while len(queue) >= bs:
             run_big(queue[:bs], t0)
@@ -360,14 +365,8 @@ def _run_swapped(little, big, inputs, big_inputs, router, device, bs, chunk,
         loads += 1
         for start in range(c0, chunk_idx[-1] + 1, bs):
             idx = np.arange(start, min(start + bs, chunk_idx[-1] + 1))
-            t = time.perf_counter()
-            pred, conf = _forward(model, inputs[idx[0]:idx[-1] + 1], device)
-            now = time.perf_counter()
-            little_s += now - t
-            esc = router(idx, conf)
-            out.little_conf[idx], out.to_big[idx] = conf, esc
-            keep = idx[~esc]
-            out.preds[keep], out.conf[keep], out.ready[keep] = pred[~esc], conf[~esc], now - t0
+            secs, _ = out.answer_little(model, inputs[idx[0]:idx[-1] + 1], idx, router, device, t0)
+            little_s += secs
         ref = weakref.ref(model)
         del model
         _free(device, ref)
