@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["softmax", "max_softmax", "margin", "neg_entropy", "fit_temperature",
+__all__ = ["softmax", "as_probabilities", "max_softmax", "margin", "neg_entropy", "fit_temperature",
            "temperature_softmax", "SCORES", "score"]
 
 
@@ -27,6 +27,26 @@ def softmax(logits, temperature: float = 1.0) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
+
+
+def as_probabilities(values, what: str = "scores", atol: float = 1e-6) -> np.ndarray:
+    """(n, C) probabilities from logits or probabilities, detected per array.
+
+    Rows that are all non-negative and sum to 1 within `atol` are taken as probabilities (all
+    rows must be, or the array is logits); anything else is softmaxed as logits. NaN or
+    infinite values are refused.
+    """
+    x = np.asarray(values)
+    if x.dtype.kind not in "iuf":
+        raise ValueError(f"{what} must be numbers (logits or probabilities), got dtype {x.dtype}")
+    x = x.astype(np.float64)
+    if x.ndim != 2 or x.shape[1] < 2:
+        raise ValueError(f"{what} must be 2-D (samples, classes >= 2), got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError(f"{what}: {int((~np.isfinite(x)).sum())} values are NaN or infinite")
+    if len(x) and (x >= 0).all() and np.allclose(x.sum(axis=1), 1.0, rtol=0, atol=atol):
+        return x
+    return softmax(x)
 
 
 def max_softmax(logits, temperature: float = 1.0) -> np.ndarray:
