@@ -152,12 +152,13 @@ class Cascade:
                 _fail(f"score {self.score!r} needs logits, but the Predictions of "
                       f"'{little.name}' hold none: use score='max_softmax' (the stored "
                       "confidence) or predictions saved with logits")
-            probs = _scores.as_probabilities(little.logits, f"logits of '{little.name}'")
+            raw, what = little.logits, f"logits of '{little.name}'"
         else:
-            try:
-                probs = _scores.as_probabilities(little, "little")
-            except ValueError as e:
-                _fail(str(e))
+            raw, what = little, "little"
+        try:
+            logits, probs = _scores.as_logits_and_probabilities(raw, what)
+        except ValueError as e:
+            _fail(str(e))
         if callable(self.score):
             s = np.asarray(self.score(probs), dtype=np.float64)
             if s.shape != (len(probs),):
@@ -166,9 +167,8 @@ class Cascade:
                 _fail("the score callable must return finite values in [0, 1] (higher = keep "
                       "with little); map it there, e.g. with a sigmoid")
             return s
-        # SCORES take logits; log-probabilities are logits of the same softmax
-        with np.errstate(divide="ignore"):
-            logits = np.log(np.clip(probs, 1e-300, None))
+        if self.score == "max_softmax":
+            return probs.max(axis=1)  # = scores.max_softmax(logits), bit for bit
         return _scores.SCORES[self.score](logits)
 
     def _data(self, little, big, y) -> _Data:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["softmax", "as_probabilities", "max_softmax", "margin", "neg_entropy", "fit_temperature",
+__all__ = ["softmax", "is_probabilities", "as_probabilities", "as_logits_and_probabilities", "max_softmax", "margin", "neg_entropy", "fit_temperature",
            "temperature_softmax", "SCORES", "score"]
 
 
@@ -29,13 +29,7 @@ def softmax(logits, temperature: float = 1.0) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def as_probabilities(values, what: str = "scores", atol: float = 1e-6) -> np.ndarray:
-    """(n, C) probabilities from logits or probabilities, detected per array.
-
-    Rows that are all non-negative and sum to 1 within `atol` are taken as probabilities (all
-    rows must be, or the array is logits); anything else is softmaxed as logits. NaN or
-    infinite values are refused.
-    """
+def _checked(values, what: str) -> np.ndarray:
     x = np.asarray(values)
     if x.dtype.kind not in "iuf":
         raise ValueError(f"{what} must be numbers (logits or probabilities), got dtype {x.dtype}")
@@ -44,9 +38,31 @@ def as_probabilities(values, what: str = "scores", atol: float = 1e-6) -> np.nda
         raise ValueError(f"{what} must be 2-D (samples, classes >= 2), got shape {x.shape}")
     if not np.isfinite(x).all():
         raise ValueError(f"{what}: {int((~np.isfinite(x)).sum())} values are NaN or infinite")
-    if len(x) and (x >= 0).all() and np.allclose(x.sum(axis=1), 1.0, rtol=0, atol=atol):
-        return x
-    return softmax(x)
+    return x
+
+
+def is_probabilities(x, atol: float = 1e-6) -> bool:
+    """True when every row is non-negative and sums to 1 within `atol` (else: logits)."""
+    x = np.asarray(x)
+    return bool(len(x) and (x >= 0).all() and np.allclose(x.sum(axis=1), 1.0, rtol=0, atol=atol))
+
+
+def as_logits_and_probabilities(values, what: str = "scores") -> tuple[np.ndarray, np.ndarray]:
+    """(logits, probabilities) of an (n, C) array of either, detected by `is_probabilities`.
+
+    Probabilities give log-probabilities as logits (the same softmax); logits are softmaxed.
+    NaN or infinite values are refused.
+    """
+    x = _checked(values, what)
+    if is_probabilities(x):
+        with np.errstate(divide="ignore"):
+            return np.log(np.clip(x, 1e-300, None)), x
+    return x, softmax(x)
+
+
+def as_probabilities(values, what: str = "scores") -> np.ndarray:
+    """(n, C) probabilities from logits or probabilities (see `as_logits_and_probabilities`)."""
+    return as_logits_and_probabilities(values, what)[1]
 
 
 def max_softmax(logits, temperature: float = 1.0) -> np.ndarray:
