@@ -240,39 +240,50 @@ def _cut_candidates(sc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return valid, np.r_[0.0, sc[1:], 1.0]
 
 
-def _pair_rows(little_name, conf, little_correct, bigs: dict, n_valid_div: int,
+def _pair_rows(little_name, conf, little_correct, big_names, big_correct, n_valid_div: int,
                little_gmacs: float, big_gmacs: dict) -> list[dict]:
-    """Pairs-table rows of one little model against many big models (see `pairs_table`)."""
+    """Pairs-table rows of one little model against many big models (see `pairs_table`).
+
+    `big_correct` is (big models, n samples) int8, samples in the records' order.
+    """
     n = len(conf)
-    order = np.argsort(conf, kind="stable")
-    valid_cut, cut_threshold = _cut_candidates(conf[order])
-    lc = little_correct[order]
-    names = list(bigs)
-    big_correct = np.stack([bigs[b] for b in names])[:, order]  # (big models, n) booleans
-    little_n = int(lc.sum())
-    need = big_correct.sum(axis=1, dtype=np.int64) - little_n  # gain needed to reach each big
-    # gain[:, k] = (big right - little right) over the k least confident samples
-    gain = np.empty((len(names), n + 1), dtype=np.int32)
-    gain[:, 0] = 0
-    np.cumsum(big_correct.view(np.int8) - lc.view(np.int8)[None, :], axis=1, dtype=np.int32,
-              out=gain[:, 1:])
-    reached = gain >= need[:, None].astype(np.int32)
-    reached &= valid_cut
-    first = reached.argmax(axis=1)  # cuts ascend, so the first is the cheapest, lowest T
-    found = reached[np.arange(len(names)), first]
+    # ties need no stable order: only cuts between distinct confidences are candidates
+    order = np.argsort(conf)
+    sc = conf[order]
+    starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])  # first position of each value
+    # candidate cuts (escalate the k least confident samples): each distinct confidence's
+    # first position (T = that confidence, T = 0 for the first) and n (T = 1, unless some
+    # confidence equals 1: conf == 1 is never escalated)
+    cut = np.r_[starts, n] if sc[-1] < 1.0 else starts
+    threshold = np.where(cut < n, sc[np.minimum(cut, n - 1)], 1.0)
+    threshold[0] = 0.0
+    # correct counts over the k least confident samples, at the candidate cuts only
+    cum_big = np.cumsum(np.take(big_correct, order, axis=1), axis=1, dtype=np.int32)
+    at = np.maximum(cut - 1, 0)
+    big_at = np.where(cut > 0, np.take(cum_big, at, axis=1), 0)            # (bigs, cuts)
+    cum_little = np.cumsum(little_correct[order], dtype=np.int32)
+    little_n = int(cum_little[-1])
+    little_at = np.where(cut > 0, cum_little[at], 0)
+    big_n = cum_big[:, -1].astype(np.int64)
+    # cascade correct at cut k = big right below k + little right from k on
+    n_correct = big_at + (little_n - little_at)
+    reached = n_correct >= big_n[:, None]
+    first = reached.argmax(axis=1)  # cuts ascend: the first is the cheapest, lowest T
+    found = reached[np.arange(len(big_names)), first]
     rows = []
-    for i, b in enumerate(names):
+    for i, b in enumerate(big_names):
+        bn = int(big_n[i])
         row = dict(little=little_name, big=b, threshold=np.nan, accuracy=np.nan,
                    little_accuracy=100.0 * little_n / n_valid_div,
-                   big_accuracy=100.0 * (need[i] + little_n) / n_valid_div,
+                   big_accuracy=100.0 * bn / n_valid_div,
                    gmacs=np.nan, little_gmacs=little_gmacs, big_gmacs=big_gmacs[b],
-                   macs_reduction=np.nan, frac_big=np.nan, degenerate=bool(need[i] <= 0))
+                   macs_reduction=np.nan, frac_big=np.nan, degenerate=bool(little_n >= bn))
         if found[i]:
             k = int(first[i])
-            frac = k / n
+            frac = int(cut[k]) / n
             cost = little_gmacs + frac * big_gmacs[b]
-            row.update(threshold=float(cut_threshold[k]),
-                       accuracy=100.0 * (little_n + int(gain[i, k])) / n_valid_div,
+            row.update(threshold=float(threshold[k]),
+                       accuracy=100.0 * int(n_correct[i, k]) / n_valid_div,
                        gmacs=cost, macs_reduction=100.0 * (1.0 - cost / big_gmacs[b]),
                        frac_big=frac)
         rows.append(row)
@@ -304,13 +315,17 @@ def pairs_table(records: dict[str, Predictions], gmacs: dict[str, float]) -> pd.
     n = len(aligned[names[0]])
     if n == 0:
         raise ValueError("the predictions hold no samples")
-    correct = {k: aligned[k].correct for k in names}
+    # correctness of every model, one int8 column per model ordered by cost, so that the big
+    # models of a little one are a contiguous block of columns (one row gather per little model)
+    names = sorted(names, key=lambda k: g[k])
+    costs = np.array([g[k] for k in names])
+    correct = np.stack([aligned[k].correct for k in names]).view(np.int8)  # (models, n)
     rows = []
     for a in names:
-        bigs = {b: correct[b] for b in names if g[a] < g[b]}
-        if bigs:
-            rows += _pair_rows(a, aligned[a].conf, correct[a], bigs, n, g[a],
-                               {b: g[b] for b in bigs})
+        lo = int(np.searchsorted(costs, g[a], side="right"))  # first strictly costlier model
+        if lo < len(names):
+            rows += _pair_rows(a, aligned[a].conf, aligned[a].correct, names[lo:],
+                               correct[lo:], n, g[a], g)
     df = pd.DataFrame(rows, columns=PAIR_COLUMNS)
     return df.sort_values(["big_gmacs", "big", "little_gmacs", "little"]).reset_index(drop=True)
 
@@ -325,8 +340,8 @@ def pair_summary(little: Predictions, big: Predictions, little_gmacs: float | No
     little, big = align(little, big)
     if len(little) == 0:
         raise ValueError("the predictions hold no samples")
-    return _pair_rows(little.name, little.conf, little.correct, {big.name: big.correct},
-                      len(little), lg, {big.name: bg})[0]
+    return _pair_rows(little.name, little.conf, little.correct, [big.name],
+                      big.correct[None, :].view(np.int8), len(little), lg, {big.name: bg})[0]
 
 
 def best_little_per_big(pairs: pd.DataFrame, degenerate: bool = False) -> pd.DataFrame:
