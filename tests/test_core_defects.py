@@ -221,3 +221,16 @@ def test_split_study_every_rule_equals_its_direct_call():
         got = df[df["split"] == s].set_index("rule")["threshold"]
         for rule, t in want.items():
             assert got[rule] == pytest.approx(np.nan if t is None else t, nan_ok=True), rule
+
+
+def test_two_stage_multistage_equals_the_fixed_threshold_evaluator():
+    from littlebig_utils import multistage
+    rng = np.random.default_rng(4)
+    conf, lc, bc = draw(rng, 700)
+    valid = rng.random(700) < 0.8
+    for t in (0.0, 0.3, 0.777, 1.0):
+        m = multistage.evaluate([conf], [lc, bc], [1.0, 6.0], [t], valid)
+        e = th.evaluate_thresholds(conf, lc, bc, [t], valid=valid, little_gmacs=1.0,
+                                   big_gmacs=6.0).iloc[0]
+        assert m["n_correct"] == e["n_correct"] and m["accuracy"] == pytest.approx(e["accuracy"])
+        assert m["gmacs"] == pytest.approx(e["gmacs"])
