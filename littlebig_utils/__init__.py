@@ -1,8 +1,11 @@
-"""littlebig: confidence-threshold model cascades (Little-Big, Titans), reproducibly."""
-import warnings
+"""littlebig: confidence-threshold model cascades (Little-Big, Titans), reproducibly.
 
-# tqdm.auto (imported by timm's hub code) warns in notebooks without ipywidgets; our progress
-# bars are plain text on purpose, so the warning is noise in the rendered book.
-warnings.filterwarnings("ignore", message="IProgress not found")
+    from littlebig_utils import Cascade, Predictions
+
+Importing the package is light (numpy, pandas, scipy; no torch).
+"""
+from .estimator import Cascade, CascadeReport  # noqa: F401
+from .predictions import Predictions  # noqa: F401
 
 __version__ = "0.1.0"
+__all__ = ["Cascade", "CascadeReport", "Predictions", "__version__"]

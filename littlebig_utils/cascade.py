@@ -16,11 +16,10 @@ import pandas as pd
 from .predictions import Predictions, align
 
 __all__ = [
-    "check_threshold", "route", "apply", "candidate_thresholds", "sweep", "sweep_arrays",
-    "no_loss_point", "matched_accuracy_point", "budget_point", "pair_summary", "pairs_table",
+    "check_threshold", "check_conf", "check_gmacs", "as_correct", "route",
+    "candidate_thresholds", "sweep", "sweep_arrays", "SWEEP_TOTALS", "total", "no_loss_point",
+    "max_loss_point", "matched_accuracy_point", "budget_point", "pair_summary", "pairs_table",
     "PAIR_COLUMNS", "best_little_per_big", "cheapest_cascade_at",
-    "pairs_table_fast", "split_masks", "no_loss_thresholds", "evaluate_thresholds",
-    "transfer_table", "TRANSFER_COLUMNS",
 ]
 
 PAIR_COLUMNS = ["little", "big", "threshold", "accuracy", "little_accuracy", "big_accuracy",
@@ -44,16 +43,62 @@ def route(conf: np.ndarray, threshold: float) -> np.ndarray:
     return np.asarray(conf) < check_threshold(threshold)
 
 
-def apply(little: Predictions, big: Predictions, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """(cascade predictions, mask sent to big) at one threshold, after aligning the two records."""
-    little, big = align(little, big)
-    to_big = route(little.conf, threshold)
-    return np.where(to_big, big.preds, little.preds), to_big
-
-
 def candidate_thresholds(conf: np.ndarray) -> np.ndarray:
     """Every threshold that changes the routing: 0, each distinct confidence, and 1."""
     return np.unique(np.concatenate([[0.0, 1.0], np.asarray(conf, dtype=np.float64)]))
+
+
+def check_gmacs(value, what: str = "GMACs") -> float:
+    """A cost must be a finite positive number (NaN, 0 or negative costs give nonsense reductions)."""
+    try:
+        g = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a positive number, got {value!r}") from None
+    if not math.isfinite(g) or g <= 0:
+        raise ValueError(f"{what} must be a finite positive number, got {value!r}; "
+                         "give the model's cost per sample (e.g. GMACs from costs.gmacs)")
+    return g
+
+
+def as_correct(values, what: str, n: int | None = None) -> np.ndarray:
+    """A correctness vector: booleans, or numbers that are all exactly 0 or 1; else refused."""
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise ValueError(f"{what} must be 1-d (one value per sample), got shape {arr.shape}")
+    if arr.dtype != bool:
+        if arr.dtype.kind not in "iuf" or not np.isin(arr, (0, 1)).all():
+            raise ValueError(f"{what} must be booleans (or 0/1), got dtype {arr.dtype} with other "
+                             "values; pass preds == labels")
+        arr = arr.astype(bool)
+    if n is not None and len(arr) != n:
+        raise ValueError(f"{what} has {len(arr)} values, expected {n} (one per sample)")
+    return arr
+
+
+def check_conf(conf, what: str = "conf") -> np.ndarray:
+    """Confidences: 1-d, finite, in [0, 1] (max softmax probabilities, not logits)."""
+    conf = np.asarray(conf, dtype=np.float64)
+    if conf.ndim != 1:
+        raise ValueError(f"{what} must be 1-d (one confidence per sample), got shape {conf.shape}")
+    bad = ~np.isfinite(conf)
+    if bad.any():
+        raise ValueError(f"{int(bad.sum())} of {len(conf)} {what} values are NaN or infinite")
+    if len(conf) and (conf.min() < 0 or conf.max() > 1):
+        raise ValueError(f"{what} must lie in [0, 1] (max softmax probabilities, not logits), found "
+                         f"[{conf.min():.4g}, {conf.max():.4g}]")
+    return conf
+
+
+SWEEP_TOTALS = ["n", "n_valid", "little_n_correct", "big_n_correct"]
+
+
+def total(table: pd.DataFrame, key: str) -> int:
+    """A sweep's total (one of SWEEP_TOTALS), read from its constant column (survives a CSV)."""
+    if key not in table.columns:
+        raise KeyError(f"not a sweep table: column '{key}' missing (make it with cascade.sweep)")
+    if table.empty:
+        raise ValueError("empty sweep table")
+    return int(table[key].iloc[0])
 
 
 def sweep_arrays(conf, little_correct, big_correct, thresholds=None, valid=None,
@@ -61,17 +106,19 @@ def sweep_arrays(conf, little_correct, big_correct, thresholds=None, valid=None,
     """Sweep on raw arrays; `valid` masks samples that count for accuracy (e.g. ReaL exclusions).
 
     Cost counts every sample (all are run through the little model), accuracy only valid ones.
+    The totals (n, n_valid, little_n_correct, big_n_correct) are constant columns, so a sweep
+    saved as CSV and read back still gives its operating points.
     """
-    conf = np.asarray(conf, dtype=np.float64)
+    conf = check_conf(conf)
     n = len(conf)
-    if not np.isfinite(conf).all():
-        raise ValueError(f"{int((~np.isfinite(conf)).sum())} confidences are NaN or infinite")
-    lc = np.asarray(little_correct, dtype=bool)
-    bc = np.asarray(big_correct, dtype=bool)
-    if len(lc) != n or len(bc) != n:
-        raise ValueError(f"conf ({n}), little_correct ({len(lc)}) and big_correct ({len(bc)}) "
-                         "must have the same length")
-    v = np.ones(n, dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
+    lc = as_correct(little_correct, "little_correct", n)
+    bc = as_correct(big_correct, "big_correct", n)
+    v = np.ones(n, dtype=bool) if valid is None else as_correct(valid, "valid", n)
+    if (little_gmacs is None) != (big_gmacs is None):
+        raise ValueError("give both little_gmacs and big_gmacs, or neither")
+    if little_gmacs is not None:
+        little_gmacs = check_gmacs(little_gmacs, "little_gmacs")
+        big_gmacs = check_gmacs(big_gmacs, "big_gmacs")
     if thresholds is None:
         thresholds = candidate_thresholds(conf)
     else:
@@ -91,12 +138,22 @@ def sweep_arrays(conf, little_correct, big_correct, thresholds=None, valid=None,
         "n_correct": n_correct.astype(np.int64),
         "accuracy": 100.0 * n_correct / n_valid if n_valid else np.nan,
     })
-    if little_gmacs is not None and big_gmacs is not None:
+    if little_gmacs is not None:
         table["gmacs"] = little_gmacs + table["frac_big"] * big_gmacs
         table["macs_reduction"] = 100.0 * (1.0 - table["gmacs"] / big_gmacs)
-    table.attrs.update(n=n, n_valid=n_valid, little_n_correct=int((lc & v).sum()),
-                       big_n_correct=int((bc & v).sum()))
+    table["n"] = n
+    table["n_valid"] = n_valid
+    table["little_n_correct"] = int((lc & v).sum())
+    table["big_n_correct"] = int((bc & v).sum())
     return table
+
+
+def _positions(ids_from, ids_to) -> np.ndarray:
+    """Index array p with ids_from[p] == ids_to (same id sets assumed, as checked by align)."""
+    if len(ids_from) == len(ids_to) and np.array_equal(ids_from, ids_to):
+        return np.arange(len(ids_to))
+    pos = {s: i for i, s in enumerate(ids_from)}
+    return np.array([pos[s] for s in ids_to], dtype=np.int64)
 
 
 def sweep(little: Predictions, big: Predictions, thresholds=None,
@@ -105,17 +162,28 @@ def sweep(little: Predictions, big: Predictions, thresholds=None,
     """Accuracy (percent), fraction sent to big and mean GMACs at every distinct threshold.
 
     GMACs default to the records' metadata (``model['gmacs']``). `little_correct` /
-    `big_correct` override correctness, e.g. to score against ReaL instead of the original labels.
+    `big_correct` override correctness, e.g. to score against ReaL instead of the original labels;
+    each override is in its own record's sample order (`valid` in the little record's), and is
+    realigned by sample id together with the records.
     """
+    n_little, n_big = len(little), len(big)
+    for what, arr, n_rec in (("little_correct", little_correct, n_little),
+                             ("big_correct", big_correct, n_big), ("valid", valid, n_little)):
+        if arr is not None and len(np.asarray(arr)) != n_rec:
+            raise ValueError(f"{what} has {len(np.asarray(arr))} values but its record has "
+                             f"{n_rec} samples: give one value per sample, in the record's order")
+    big_ids = big.sample_ids
     little, big = align(little, big)
+    if big_correct is not None:
+        big_correct = np.asarray(big_correct)[_positions(big_ids, little.sample_ids)]
     lg = little_gmacs if little_gmacs is not None else little.model.get("gmacs")
     bg = big_gmacs if big_gmacs is not None else big.model.get("gmacs")
-    table = sweep_arrays(little.conf,
-                         little.correct if little_correct is None else little_correct,
-                         big.correct if big_correct is None else big_correct,
-                         thresholds=thresholds, valid=valid, little_gmacs=lg, big_gmacs=bg)
-    table.attrs.update(little=little.name, big=big.name)
-    return table
+    if lg is None or bg is None:
+        lg = bg = None
+    return sweep_arrays(little.conf,
+                        little.correct if little_correct is None else little_correct,
+                        big.correct if big_correct is None else big_correct,
+                        thresholds=thresholds, valid=valid, little_gmacs=lg, big_gmacs=bg)
 
 
 def _first(table: pd.DataFrame, mask) -> pd.Series | None:
@@ -129,7 +197,13 @@ def _first(table: pd.DataFrame, mask) -> pd.Series | None:
 
 def no_loss_point(table: pd.DataFrame) -> pd.Series | None:
     """Cheapest threshold whose accuracy is at least the big model's (exact, in counts)."""
-    return _first(table, table["n_correct"] >= table.attrs["big_n_correct"])
+    return _first(table, table["n_correct"] >= total(table, "big_n_correct"))
+
+
+def max_loss_point(table: pd.DataFrame, max_loss: float) -> pd.Series | None:
+    """Cheapest threshold losing at most `max_loss` (a fraction) of accuracy against big, in counts."""
+    nv = total(table, "n_valid")
+    return _first(table, table["n_correct"] >= total(table, "big_n_correct") - max_loss * nv - 1e-9)
 
 
 def matched_accuracy_point(table: pd.DataFrame, accuracy: float) -> pd.Series | None:
@@ -149,37 +223,125 @@ def budget_point(table: pd.DataFrame, gmacs: float | None = None,
     return rows.sort_values(["n_correct", "n_big"], ascending=[False, True], kind="stable").iloc[0]
 
 
-def pair_summary(little: Predictions, big: Predictions, little_gmacs: float | None = None,
-                 big_gmacs: float | None = None) -> dict:
-    """One row of the pairs table (DESIGN.md contract) at the no-accuracy-loss point."""
-    table = sweep(little, big, little_gmacs=little_gmacs, big_gmacs=big_gmacs)
-    lg = little_gmacs if little_gmacs is not None else little.model.get("gmacs")
-    bg = big_gmacs if big_gmacs is not None else big.model.get("gmacs")
-    n = table.attrs["n_valid"]
-    la = 100.0 * table.attrs["little_n_correct"] / n
-    ba = 100.0 * table.attrs["big_n_correct"] / n
-    row = dict(little=little.name, big=big.name, threshold=np.nan, accuracy=np.nan,
-               little_accuracy=la, big_accuracy=ba, gmacs=np.nan, little_gmacs=lg, big_gmacs=bg,
-               macs_reduction=np.nan, frac_big=np.nan,
-               degenerate=bool(table.attrs["little_n_correct"] >= table.attrs["big_n_correct"]))
-    point = no_loss_point(table)
-    if point is not None:
-        row.update(threshold=float(point["threshold"]), accuracy=float(point["accuracy"]),
-                   frac_big=float(point["frac_big"]))
-        if "gmacs" in point:
-            row.update(gmacs=float(point["gmacs"]), macs_reduction=float(point["macs_reduction"]))
-    return row
+def _cut_candidates(sc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For confidences sorted ascending: which cuts k (escalate the k least confident) some
+    candidate threshold makes, and the lowest such threshold per cut.
+
+    Cut 0 is T = 0; a cut at the first position of each distinct confidence v is T = v; the cut
+    of T = 1 is the number of confidences below 1 (n when none equals 1). Exactly the thresholds
+    of `candidate_thresholds`, each reduced to the prefix it escalates.
+    """
+    n = len(sc)
+    valid = np.zeros(n + 1, dtype=bool)
+    valid[0] = True
+    if n:
+        valid[np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])] = True
+    valid[int(np.searchsorted(sc, 1.0, side="left"))] = True
+    return valid, np.r_[0.0, sc[1:], 1.0]
 
 
-def pairs_table(records: dict[str, Predictions], gmacs: dict[str, float]) -> pd.DataFrame:
-    """Every ordered pair with little_gmacs < big_gmacs, at its no-loss point."""
+def _pair_rows(little_name, conf, little_correct, big_names, big_correct, n_valid_div: int,
+               little_gmacs: float, big_gmacs: dict) -> list[dict]:
+    """Pairs-table rows of one little model against many big models (see `pairs_table`).
+
+    `big_correct` is (big models, n samples) int8, samples in the records' order.
+    """
+    n = len(conf)
+    # ties need no stable order: only cuts between distinct confidences are candidates
+    order = np.argsort(conf)
+    sc = conf[order]
+    starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])  # first position of each value
+    # candidate cuts (escalate the k least confident samples): each distinct confidence's
+    # first position (T = that confidence, T = 0 for the first) and n (T = 1, unless some
+    # confidence equals 1: conf == 1 is never escalated)
+    cut = np.r_[starts, n] if sc[-1] < 1.0 else starts
+    threshold = np.where(cut < n, sc[np.minimum(cut, n - 1)], 1.0)
+    threshold[0] = 0.0
+    # correct counts over the k least confident samples, at the candidate cuts only
+    cum_big = np.cumsum(np.take(big_correct, order, axis=1), axis=1, dtype=np.int32)
+    at = np.maximum(cut - 1, 0)
+    big_at = np.where(cut > 0, np.take(cum_big, at, axis=1), 0)            # (bigs, cuts)
+    cum_little = np.cumsum(little_correct[order], dtype=np.int32)
+    little_n = int(cum_little[-1])
+    little_at = np.where(cut > 0, cum_little[at], 0)
+    big_n = cum_big[:, -1].astype(np.int64)
+    # cascade correct at cut k = big right below k + little right from k on
+    n_correct = big_at + (little_n - little_at)
+    reached = n_correct >= big_n[:, None]
+    first = reached.argmax(axis=1)  # cuts ascend: the first is the cheapest, lowest T
+    found = reached[np.arange(len(big_names)), first]
+    rows = []
+    for i, b in enumerate(big_names):
+        bn = int(big_n[i])
+        row = dict(little=little_name, big=b, threshold=np.nan, accuracy=np.nan,
+                   little_accuracy=100.0 * little_n / n_valid_div,
+                   big_accuracy=100.0 * bn / n_valid_div,
+                   gmacs=np.nan, little_gmacs=little_gmacs, big_gmacs=big_gmacs[b],
+                   macs_reduction=np.nan, frac_big=np.nan, degenerate=bool(little_n >= bn))
+        if found[i]:
+            k = int(first[i])
+            frac = int(cut[k]) / n
+            cost = little_gmacs + frac * big_gmacs[b]
+            row.update(threshold=float(threshold[k]),
+                       accuracy=100.0 * int(n_correct[i, k]) / n_valid_div,
+                       gmacs=cost, macs_reduction=100.0 * (1.0 - cost / big_gmacs[b]),
+                       frac_big=frac)
+        rows.append(row)
+    return rows
+
+
+def _check_records(records: dict, gmacs: dict) -> dict[str, float]:
+    if len(records) < 2:
+        raise ValueError(f"a pairs table needs at least two models, got {len(records)}")
     missing = sorted(set(records) - set(gmacs))
     if missing:
         raise KeyError(f"no GMACs for {missing}")
-    rows = [pair_summary(records[a], records[b], gmacs[a], gmacs[b])
-            for a in records for b in records if gmacs[a] < gmacs[b]]
+    return {k: check_gmacs(gmacs[k], f"GMACs of '{k}'") for k in records}
+
+
+def pairs_table(records: dict[str, Predictions], gmacs: dict[str, float]) -> pd.DataFrame:
+    """Every ordered pair with little_gmacs < big_gmacs, at its no-loss point (DESIGN.md columns).
+
+    Each little model's confidences are sorted once; for all its big models at once, the number
+    of correct answers after escalating the k least confident samples is the little model's
+    count plus a cumulative sum of (big correct - little correct) in that order (one int32
+    matrix row per big model). The no-loss point is the first candidate cut reaching the big
+    model's count; when none does (samples with confidence exactly 1 are never escalated, since
+    conf < T), the row keeps empty operating-point columns.
+    """
+    g = _check_records(records, gmacs)
+    names = list(records)
+    aligned = dict(zip(names, align(*[records[k] for k in names])))
+    n = len(aligned[names[0]])
+    if n == 0:
+        raise ValueError("the predictions hold no samples")
+    # correctness of every model, one int8 column per model ordered by cost, so that the big
+    # models of a little one are a contiguous block of columns (one row gather per little model)
+    names = sorted(names, key=lambda k: g[k])
+    costs = np.array([g[k] for k in names])
+    correct = np.stack([aligned[k].correct for k in names]).view(np.int8)  # (models, n)
+    rows = []
+    for a in names:
+        lo = int(np.searchsorted(costs, g[a], side="right"))  # first strictly costlier model
+        if lo < len(names):
+            rows += _pair_rows(a, aligned[a].conf, aligned[a].correct, names[lo:],
+                               correct[lo:], n, g[a], g)
     df = pd.DataFrame(rows, columns=PAIR_COLUMNS)
     return df.sort_values(["big_gmacs", "big", "little_gmacs", "little"]).reset_index(drop=True)
+
+
+def pair_summary(little: Predictions, big: Predictions, little_gmacs: float | None = None,
+                 big_gmacs: float | None = None) -> dict:
+    """One row of the pairs table (DESIGN.md contract) at the no-accuracy-loss point."""
+    lg = check_gmacs(little_gmacs if little_gmacs is not None else little.model.get("gmacs"),
+                     f"GMACs of '{little.name}'")
+    bg = check_gmacs(big_gmacs if big_gmacs is not None else big.model.get("gmacs"),
+                     f"GMACs of '{big.name}'")
+    little, big = align(little, big)
+    if len(little) == 0:
+        raise ValueError("the predictions hold no samples")
+    return _pair_rows(little.name, little.conf, little.correct, [big.name],
+                      big.correct[None, :].view(np.int8), len(little), lg, {big.name: bg})[0]
 
 
 def best_little_per_big(pairs: pd.DataFrame, degenerate: bool = False) -> pd.DataFrame:
@@ -232,202 +394,3 @@ def cheapest_cascade_at(records: dict[str, Predictions], gmacs: dict[str, float]
                                         "frac_big": float(point["frac_big"]),
                                         "gmacs": float(point["gmacs"])}))
     return None if best is None else best[1]
-
-
-def pairs_table_fast(records: dict[str, Predictions], gmacs: dict[str, float]) -> pd.DataFrame:
-    """The same table as `pairs_table`, computed for all big models of a little model at once.
-
-    Each little model's confidences are sorted once; for every big model the number of correct
-    answers after escalating the k least confident samples is the little model's count plus a
-    cumulative sum of (big correct - little correct) in that order, one matrix row per big
-    model. The no-loss point is the first candidate threshold reaching the big model's count;
-    when none does (samples with confidence exactly 1 are never escalated, since conf < T), the
-    row keeps empty operating-point columns, as in `pairs_table`. For the paper's 1,953 pairs.
-    """
-    missing = sorted(set(records) - set(gmacs))
-    if missing:
-        raise KeyError(f"no GMACs for {missing}")
-    names = list(records)
-    aligned = dict(zip(names, align(*[records[k] for k in names])))
-    n = len(aligned[names[0]])
-    correct = {k: aligned[k].correct for k in names}
-    rows = []
-    for a in names:
-        bigs = [b for b in names if gmacs[a] < gmacs[b]]
-        if not bigs:
-            continue
-        conf = aligned[a].conf
-        order = np.argsort(conf, kind="stable")
-        thresholds = candidate_thresholds(conf)
-        n_big = np.searchsorted(conf[order], thresholds, side="left")  # count of conf < t
-        lc = correct[a][order]
-        big_correct = np.stack([correct[b][order] for b in bigs])
-        gain = np.zeros((len(bigs), n + 1), dtype=np.int64)
-        np.cumsum(big_correct.astype(np.int64) - lc, axis=1, out=gain[:, 1:])
-        little_n = int(lc.sum())
-        need = big_correct.sum(axis=1)
-        n_correct = little_n + gain[:, n_big]  # (big models, thresholds)
-        reached = n_correct >= need[:, None]
-        first = reached.argmax(axis=1)  # thresholds ascend, so the first is the cheapest
-        for i, b in enumerate(bigs):
-            row = dict(little=a, big=b, threshold=np.nan, accuracy=np.nan,
-                       little_accuracy=100.0 * little_n / n, big_accuracy=100.0 * need[i] / n,
-                       gmacs=np.nan, little_gmacs=gmacs[a], big_gmacs=gmacs[b],
-                       macs_reduction=np.nan, frac_big=np.nan, degenerate=bool(little_n >= need[i]))
-            if reached[i].any():
-                j = first[i]
-                frac = n_big[j] / n
-                cost = gmacs[a] + frac * gmacs[b]
-                row.update(threshold=float(thresholds[j]), accuracy=100.0 * n_correct[i, j] / n,
-                           gmacs=cost, macs_reduction=100.0 * (1.0 - cost / gmacs[b]), frac_big=frac)
-            rows.append(row)
-    df = pd.DataFrame(rows, columns=PAIR_COLUMNS)
-    return df.sort_values(["big_gmacs", "big", "little_gmacs", "little"]).reset_index(drop=True)
-
-
-# ---------------------------------------------------------------- thresholds chosen on one set,
-# evaluated on another (held-out splits, cross-dataset transfer)
-
-def split_masks(n: int, frac: float, seeds) -> np.ndarray:
-    """Boolean (len(seeds), n): row s marks round(frac * n) samples drawn at random with seed s.
-
-    Each row depends on its own seed only (``default_rng(seed).permutation``), so the split of a
-    seed is the same whatever the other seeds are.
-    """
-    if not 0.0 < frac < 1.0:
-        raise ValueError(f"frac must lie strictly between 0 and 1, got {frac!r}")
-    seeds = np.atleast_1d(seeds)
-    k = int(round(frac * n))
-    if not 0 < k < n:
-        raise ValueError(f"a {frac:.0%} split of {n} samples is empty or the whole set")
-    masks = np.zeros((len(seeds), n), dtype=bool)
-    for row, seed in enumerate(seeds):
-        masks[row, np.random.default_rng(int(seed)).permutation(n)[:k]] = True
-    return masks
-
-
-def no_loss_thresholds(conf, little_correct, big_correct, masks, valid=None,
-                       chunk: int = 32) -> np.ndarray:
-    """The no-loss threshold chosen on each row's subset of samples, for many subsets at once.
-
-    Row s equals ``no_loss_point(sweep_arrays(conf[m], little_correct[m], big_correct[m],
-    valid=valid[m]))["threshold"]`` with ``m = masks[s]`` (NaN where no threshold reaches the
-    big model's accuracy on that subset), without a Python loop over rows: sort all samples by
-    confidence once; a threshold then escalates a prefix of that order ("cut" k), and the
-    subset's accuracy at every cut is a row of cumulative sums. A cut is a candidate for a row
-    only if it is 0 (T = 0), the cut of T = 1, or the cut of one of that row's own confidences —
-    exactly the thresholds `sweep_arrays` would try on the subset. The first qualifying cut is
-    the cheapest on the subset and, among equals, the lowest threshold, as in `no_loss_point`.
-    """
-    conf = np.asarray(conf, dtype=np.float64)
-    n = len(conf)
-    masks = np.atleast_2d(np.asarray(masks, dtype=bool))
-    if masks.shape[1] != n:
-        raise ValueError(f"masks have {masks.shape[1]} columns, expected {n} (one per sample)")
-    v = np.ones(n, bool) if valid is None else np.asarray(valid, dtype=bool)
-    order = np.argsort(conf, kind="stable")
-    sc = conf[order]
-    lc = (np.asarray(little_correct, dtype=bool) & v)[order]
-    bc = (np.asarray(big_correct, dtype=bool) & v)[order]
-    starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])  # first position of each distinct value
-    cut_one = int(np.searchsorted(sc, 1.0, side="left"))
-    # threshold of each cut: 0 for cut 0, else the confidence at that position (1 past the end)
-    cut_threshold = np.r_[0.0, sc[1:], 1.0]
-    out = np.full(len(masks), np.nan)
-    for lo in range(0, len(masks), chunk):
-        m = masks[lo:lo + chunk][:, order]
-        zero = np.zeros((len(m), 1), np.int32)
-        # diff[k] = (big right - little right) over the k least confident samples of the subset;
-        # the cascade at cut k is at least as accurate as big iff diff[k] >= diff[n]
-        diff = np.concatenate([zero, np.cumsum((bc & m).astype(np.int32) -
-                                               (lc & m).astype(np.int32), axis=1)], axis=1)
-        cand = np.zeros((len(m), n + 1), dtype=bool)
-        cand[:, starts] = np.logical_or.reduceat(m, starts, axis=1)
-        cand[:, 0] = True
-        cand[:, cut_one] = True
-        qual = cand & (diff >= diff[:, -1:])
-        first = np.argmax(qual, axis=1)
-        out[lo:lo + chunk] = np.where(qual.any(axis=1), cut_threshold[first], np.nan)
-    return out
-
-
-def evaluate_thresholds(conf, little_correct, big_correct, thresholds, masks=None, valid=None,
-                        little_gmacs: float | None = None, big_gmacs: float | None = None,
-                        chunk: int = 32) -> pd.DataFrame:
-    """Each row's threshold applied to that row's subset of samples (default: all samples).
-
-    One row per threshold: n, n_big, frac_big, n_correct, accuracy, little_accuracy and
-    big_accuracy on the subset (percent, valid samples only), and gmacs / macs_reduction when
-    both costs are given. A NaN threshold (none found) gives NaN results.
-    """
-    conf = np.asarray(conf, dtype=np.float64)
-    n = len(conf)
-    t = np.atleast_1d(np.asarray(thresholds, dtype=np.float64))
-    for x in t[np.isfinite(t)]:
-        check_threshold(x)
-    if np.isinf(t).any():
-        raise ValueError("thresholds must lie in [0, 1] (or be NaN for 'none found')")
-    masks = np.ones((len(t), n), bool) if masks is None else np.atleast_2d(np.asarray(masks, bool))
-    if masks.shape != (len(t), n):
-        raise ValueError(f"masks have shape {masks.shape}, expected ({len(t)}, {n})")
-    v = np.ones(n, bool) if valid is None else np.asarray(valid, dtype=bool)
-    lc = np.asarray(little_correct, dtype=bool)
-    bc = np.asarray(big_correct, dtype=bool)
-    cols = {k: np.full(len(t), np.nan) for k in
-            ["n", "n_valid", "n_big", "n_correct", "little_n_correct", "big_n_correct"]}
-    for lo in range(0, len(t), chunk):
-        m = masks[lo:lo + chunk]
-        tt = t[lo:lo + chunk]
-        to_big = (conf[None, :] < np.nan_to_num(tt, nan=0.0)[:, None]) & m
-        right = np.where(to_big, bc[None, :], lc[None, :]) & m & v[None, :]
-        sl = slice(lo, lo + len(m))
-        cols["n"][sl] = m.sum(1)
-        cols["n_valid"][sl] = (m & v).sum(1)
-        cols["n_big"][sl] = np.where(np.isnan(tt), np.nan, to_big.sum(1))
-        cols["n_correct"][sl] = np.where(np.isnan(tt), np.nan, right.sum(1))
-        cols["little_n_correct"][sl] = (m & v & lc).sum(1)
-        cols["big_n_correct"][sl] = (m & v & bc).sum(1)
-    table = pd.DataFrame({"threshold": t, **cols})
-    table["frac_big"] = table["n_big"] / table["n"]
-    for what in ["", "little_", "big_"]:
-        table[f"{what}accuracy"] = 100.0 * table[f"{what}n_correct"] / table["n_valid"]
-    if little_gmacs is not None and big_gmacs is not None:
-        table["gmacs"] = little_gmacs + table["frac_big"] * big_gmacs
-        table["macs_reduction"] = 100.0 * (1.0 - table["gmacs"] / big_gmacs)
-    return table
-
-
-TRANSFER_COLUMNS = ["little", "big", "threshold", "accuracy", "big_accuracy", "little_accuracy",
-                    "accuracy_change", "frac_big", "gmacs", "macs_reduction"]
-
-
-def transfer_table(pairs: pd.DataFrame, records: dict[str, Predictions],
-                   correct: dict[str, np.ndarray] | None = None, valid=None) -> pd.DataFrame:
-    """Thresholds fixed elsewhere (a `pairs_table`), applied to other predictions.
-
-    `records` holds the models' Predictions on the evaluation set (another dataset, or the same
-    images); `correct` optionally overrides each model's correctness and `valid` masks the
-    samples that count (e.g. ReaL labels and exclusions). Pairs without a threshold or without
-    both models in `records` are left out. accuracy_change = cascade - big, in points.
-    GMACs are the pairs table's (per image, the same on any dataset at the same input size).
-    """
-    rows = []
-    for _, p in pairs.iterrows():
-        if np.isnan(p["threshold"]) or p["little"] not in records or p["big"] not in records:
-            continue
-        little, big = align(records[p["little"]], records[p["big"]])
-        if correct is None:
-            lc, bc = little.correct, big.correct
-        elif np.array_equal(big.sample_ids, records[p["big"]].sample_ids):
-            lc, bc = correct[p["little"]], correct[p["big"]]
-        else:
-            raise ValueError(f"'{p['little']}' and '{p['big']}' list their samples in different "
-                             "orders; `correct` and `valid` need records in one order (align them)")
-        r = evaluate_thresholds(little.conf, lc, bc, [p["threshold"]], valid=valid,
-                                little_gmacs=p["little_gmacs"], big_gmacs=p["big_gmacs"]).iloc[0]
-        rows.append(dict(little=p["little"], big=p["big"], threshold=p["threshold"],
-                         accuracy=r["accuracy"], big_accuracy=r["big_accuracy"],
-                         little_accuracy=r["little_accuracy"],
-                         accuracy_change=r["accuracy"] - r["big_accuracy"], frac_big=r["frac_big"],
-                         gmacs=r["gmacs"], macs_reduction=r["macs_reduction"]))
-    return pd.DataFrame(rows, columns=TRANSFER_COLUMNS)

@@ -66,7 +66,7 @@ def cmd_threshold(args) -> None:
     # check the cheap arguments before loading anything
     th.check_epsilon(args.epsilon)
     th.check_delta(args.delta)
-    th.split_indices(2, args.calib_frac, 0)
+    th.check_calib_frac(args.calib_frac)
     _check_dataset(args.dataset)
     little = _load_side("little", args.little, args.little_file)
     big = _load_side("big", args.big, args.big_file)

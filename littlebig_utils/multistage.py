@@ -25,7 +25,7 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from .cascade import check_threshold
+from .cascade import check_threshold, total
 from .predictions import Predictions, align
 
 __all__ = ["exit_stage", "evaluate", "evaluate_grid", "no_loss_point", "default_levels",
@@ -85,8 +85,8 @@ def evaluate_grid(confs, corrects, gmacs, grids, valid=None) -> pd.DataFrame:
 
     Columns: threshold_1..threshold_{N-1}, n_correct, accuracy (percent of valid samples),
     n_reach_2..n_reach_N (samples that run stage k), frac_reach_k, gmacs (mean per sample) and
-    macs_reduction (percent, against the last stage alone). attrs: n, n_valid, big_n_correct
-    (last stage alone) and stage_n_correct.
+    macs_reduction (percent, against the last stage alone), and the totals as constant columns
+    (they survive a CSV): n, n_valid, big_n_correct (last stage alone), stage_k_n_correct.
     """
     arrays = _grid_arrays(confs, corrects, gmacs, grids, valid)
     n_stages = len(corrects)
@@ -99,11 +99,12 @@ def evaluate_grid(confs, corrects, gmacs, grids, valid=None) -> pd.DataFrame:
         cols[f"frac_reach_{k}"] = cols[f"n_reach_{k}"] / arrays["n"]
     cols["gmacs"] = arrays["gmacs"].ravel()
     cols["macs_reduction"] = 100.0 * (1.0 - cols["gmacs"] / gmacs[-1])
-    table = pd.DataFrame(cols)
-    table.attrs.update(n=arrays["n"], n_valid=arrays["n_valid"],
-                       big_n_correct=arrays["stage_n_correct"][-1],
-                       stage_n_correct=arrays["stage_n_correct"])
-    return table
+    cols["n"] = arrays["n"]
+    cols["n_valid"] = arrays["n_valid"]
+    cols["big_n_correct"] = arrays["stage_n_correct"][-1]
+    for k, c in enumerate(arrays["stage_n_correct"], start=1):
+        cols[f"stage_{k}_n_correct"] = c
+    return pd.DataFrame(cols)
 
 
 def _grid_arrays(confs, corrects, gmacs, grids, valid=None) -> dict:
@@ -151,7 +152,7 @@ def _grid_arrays(confs, corrects, gmacs, grids, valid=None) -> dict:
 def no_loss_point(table: pd.DataFrame) -> pd.Series | None:
     """Cheapest combination at least as accurate as the last stage alone (exact, in counts);
     among equally cheap ones the lowest thresholds."""
-    rows = table[table["n_correct"] >= table.attrs["big_n_correct"]]
+    rows = table[table["n_correct"] >= total(table, "big_n_correct")]
     if rows.empty:
         return None
     keys = ["gmacs"] + [c for c in table.columns if c.startswith("threshold_")]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["softmax", "max_softmax", "margin", "neg_entropy", "fit_temperature",
+__all__ = ["softmax", "is_probabilities", "as_probabilities", "as_logits_and_probabilities", "max_softmax", "margin", "neg_entropy", "fit_temperature",
            "temperature_softmax", "SCORES", "score"]
 
 
@@ -27,6 +27,42 @@ def softmax(logits, temperature: float = 1.0) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
+
+
+def _checked(values, what: str) -> np.ndarray:
+    x = np.asarray(values)
+    if x.dtype.kind not in "iuf":
+        raise ValueError(f"{what} must be numbers (logits or probabilities), got dtype {x.dtype}")
+    x = x.astype(np.float64)
+    if x.ndim != 2 or x.shape[1] < 2:
+        raise ValueError(f"{what} must be 2-D (samples, classes >= 2), got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError(f"{what}: {int((~np.isfinite(x)).sum())} values are NaN or infinite")
+    return x
+
+
+def is_probabilities(x, atol: float = 1e-6) -> bool:
+    """True when every row is non-negative and sums to 1 within `atol` (else: logits)."""
+    x = np.asarray(x)
+    return bool(len(x) and (x >= 0).all() and np.allclose(x.sum(axis=1), 1.0, rtol=0, atol=atol))
+
+
+def as_logits_and_probabilities(values, what: str = "scores") -> tuple[np.ndarray, np.ndarray]:
+    """(logits, probabilities) of an (n, C) array of either, detected by `is_probabilities`.
+
+    Probabilities give log-probabilities as logits (the same softmax); logits are softmaxed.
+    NaN or infinite values are refused.
+    """
+    x = _checked(values, what)
+    if is_probabilities(x):
+        with np.errstate(divide="ignore"):
+            return np.log(np.clip(x, 1e-300, None)), x
+    return x, softmax(x)
+
+
+def as_probabilities(values, what: str = "scores") -> np.ndarray:
+    """(n, C) probabilities from logits or probabilities (see `as_logits_and_probabilities`)."""
+    return as_logits_and_probabilities(values, what)[1]
 
 
 def max_softmax(logits, temperature: float = 1.0) -> np.ndarray:

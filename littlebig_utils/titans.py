@@ -201,10 +201,10 @@ def predict_logits(model: torch.nn.Module, images: np.ndarray, batch_size: int =
 
 
 def softmax_conf(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(max softmax probability, argmax) of each row."""
-    p = torch.softmax(torch.as_tensor(logits, dtype=torch.float64), dim=1)
-    conf, pred = p.max(dim=1)
-    return conf.numpy(), pred.numpy()
+    """(max softmax probability, argmax) of each row (scores.softmax: the one softmax)."""
+    from .scores import softmax
+    p = softmax(logits)
+    return p.max(axis=1), p.argmax(axis=1)
 
 
 def teacher_logits(split: str, teacher: str = "cifar_resnet56", ids=None) -> np.ndarray:

@@ -99,12 +99,10 @@ def test_sweep_on_real_pair_matches_brute_force():
     assert full["n_correct"].iloc[0] == big.correct.sum()
 
 
-def test_apply_matches_sweep_and_routes_below_threshold():
+def test_route_sends_strictly_below_threshold():
     conf = np.array([0.2, 0.5, 0.5, 0.9])
-    little, big = records(conf, np.array([0, 1, 0, 1], bool), np.array([1, 1, 1, 0], bool))
-    preds, to_big = cascade.apply(little, big, 0.5)
+    to_big = cascade.route(conf, 0.5)
     assert to_big.tolist() == [True, False, False, False]  # 0.5 is not below 0.5
-    assert np.array_equal(preds, np.where(to_big, big.preds, little.preds))
 
 
 @pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan"), float("inf"), "high", None])
@@ -114,7 +112,7 @@ def test_threshold_outside_unit_interval_is_refused(bad):
     conf = np.array([0.3, 0.6])
     little, big = records(conf, np.array([1, 0], bool), np.array([1, 1], bool))
     with pytest.raises(ValueError, match=r"threshold"):
-        cascade.apply(little, big, bad)
+        cascade.route(little.conf, bad)
     with pytest.raises(ValueError, match=r"threshold"):
         cascade.sweep(little, big, thresholds=[0.5, bad])
 

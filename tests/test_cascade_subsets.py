@@ -6,6 +6,7 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
 from littlebig_utils import cascade
+from littlebig_utils import thresholds as th
 from littlebig_utils.predictions import Predictions
 
 GRID = [0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0]  # few values: ties, 0 and 1 are frequent
@@ -34,7 +35,7 @@ def loop_thresholds(conf, lc, bc, masks, valid):
 def test_no_loss_thresholds_equal_the_per_subset_sweep(data):
     conf, lc, bc, valid, masks = data
     masks[:, 0] = True  # no empty subset
-    got = cascade.no_loss_thresholds(conf, lc, bc, masks, valid=valid, chunk=2)
+    got = th.no_loss_thresholds(conf, lc, bc, masks, valid=valid, chunk=2)
     np.testing.assert_array_equal(got, loop_thresholds(conf, lc, bc, masks, valid))
 
 
@@ -42,9 +43,9 @@ def test_no_loss_thresholds_on_real_predictions():
     from littlebig_utils import data
     little = data.load_imagenet_predictions("mixnet_m")
     big = data.load_imagenet_predictions("resnet101")
-    masks = cascade.split_masks(len(little), 0.2, range(6))
+    masks = th.split_masks(len(little), 0.2, range(6))
     valid = np.ones(len(little), bool)
-    got = cascade.no_loss_thresholds(little.conf, little.correct, big.correct, masks)
+    got = th.no_loss_thresholds(little.conf, little.correct, big.correct, masks)
     np.testing.assert_array_equal(got, loop_thresholds(little.conf, little.correct, big.correct,
                                                        masks, valid))
     # different splits choose different thresholds: the seeds really resample
@@ -65,7 +66,7 @@ def test_evaluate_thresholds_equals_a_loop(data):
     valid[0] = True
     t = np.array(GRID[:5])
     t[2] = np.nan  # "no threshold found"
-    table = cascade.evaluate_thresholds(conf, lc, bc, t, masks, valid=valid, little_gmacs=1.0,
+    table = th.evaluate_thresholds(conf, lc, bc, t, masks, valid=valid, little_gmacs=1.0,
                                         big_gmacs=5.0, chunk=2)
     for s in range(5):
         row = table.iloc[s]
@@ -84,20 +85,20 @@ def test_evaluate_thresholds_matches_sweep_on_all_samples():
     conf = rng.uniform(size=300)
     lc, bc = rng.uniform(size=300) < conf, rng.uniform(size=300) < 0.8
     t = np.array([0.0, 0.3, 0.77, 1.0])
-    got = cascade.evaluate_thresholds(conf, lc, bc, t, little_gmacs=1.0, big_gmacs=3.0)
+    got = th.evaluate_thresholds(conf, lc, bc, t, little_gmacs=1.0, big_gmacs=3.0)
     ref = cascade.sweep_arrays(conf, lc, bc, thresholds=t, little_gmacs=1.0, big_gmacs=3.0)
     for col in ["n_big", "n_correct", "frac_big", "accuracy", "gmacs", "macs_reduction"]:
         np.testing.assert_allclose(got[col].to_numpy(float), ref[col].to_numpy(float), err_msg=col)
 
 
 def test_split_masks_sizes_and_reproducibility():
-    a = cascade.split_masks(1000, 0.2, [3, 4, 5])
+    a = th.split_masks(1000, 0.2, [3, 4, 5])
     assert a.shape == (3, 1000) and (a.sum(1) == 200).all()
-    assert np.array_equal(cascade.split_masks(1000, 0.2, [5])[0], a[2])  # seed, not position
+    assert np.array_equal(th.split_masks(1000, 0.2, [5])[0], a[2])  # seed, not position
     assert not np.array_equal(a[0], a[1])
     for bad in [0.0, 1.0, 1.5]:
         with pytest.raises(ValueError):
-            cascade.split_masks(1000, bad, [0])
+            th.split_masks(1000, bad, [0])
 
 
 def _record(name, ids, labels, preds, conf, gmacs):
@@ -129,8 +130,8 @@ def test_transfer_table_applies_fixed_thresholds_to_other_predictions(tmp_path):
     loaded = {k: Predictions.load(tmp_path / f"{k}.npz") for k in gm}
     loaded["l"] = loaded["l"].subset(np.arange(300)[::-1])
     pairs = cascade.pairs_table(fix, gm)
-    out = cascade.transfer_table(pairs, loaded)
-    assert list(out.columns) == cascade.TRANSFER_COLUMNS
+    out = th.transfer_table(pairs, loaded)
+    assert list(out.columns) == th.TRANSFER_COLUMNS
     assert len(out) == pairs["threshold"].notna().sum()
     for _, r in out.iterrows():
         little, big = other[r["little"]], other[r["big"]]
@@ -141,7 +142,7 @@ def test_transfer_table_applies_fixed_thresholds_to_other_predictions(tmp_path):
         assert r["gmacs"] == pytest.approx(gm[r["little"]] + to_big.mean() * gm[r["big"]])
     # overriding correctness (as with ReaL labels) changes accuracy, not the routing
     correct = {k: np.ones(300, bool) for k in gm}
-    same = cascade.transfer_table(pairs, other, correct=correct)
+    same = th.transfer_table(pairs, other, correct=correct)
     assert (same["accuracy"] == 100).all() and np.allclose(same["frac_big"], out["frac_big"])
     with pytest.raises(ValueError, match="orders"):
-        cascade.transfer_table(pairs, loaded, correct=correct)
+        th.transfer_table(pairs, loaded, correct=correct)

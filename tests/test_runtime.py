@@ -38,12 +38,13 @@ def gap_threshold(conf: np.ndarray) -> float:
 
 
 def check_rule(run, little, big, threshold, ids):
-    """Executor output equals cascade.apply on the two models' own outputs."""
+    """Executor output equals the rule (cascade.route) on the two models' own outputs."""
     n = len(ids)
     labels = np.zeros(n, dtype=np.int64)
     lp = Predictions(ids, labels, little.preds, little.conf, model=dict(name="little"))
     bp = Predictions(ids, labels, big.preds, big.conf, model=dict(name="big"))
-    expected, to_big = cascade.apply(lp, bp, threshold)
+    to_big = cascade.route(lp.conf, threshold)
+    expected = np.where(to_big, bp.preds, lp.preds)
     assert 0 < to_big.sum() < n, "the test needs both kept and escalated samples"
     np.testing.assert_array_equal(run.to_big, to_big)
     np.testing.assert_array_equal(run.preds, expected)
