@@ -10,6 +10,7 @@ import argparse
 import math
 import os
 import sys
+import textwrap
 from pathlib import Path
 
 from ._names import (CIFAR_RESNETS, IMAGE_DATASETS, PAIRS_DATASETS, REFERENCE_DATASETS,
@@ -227,16 +228,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="CSV file to write (default: stdout)")
     p.set_defaults(func=cmd_models)
 
-    datasets = "; ".join(f"{k}: {v}" for k, v in PAIRS_DATASETS.items())
+    datasets = "\n".join(textwrap.fill(f"{k}: {v}", 88, initial_indent="  ",
+                                        subsequent_indent="    ", break_on_hyphens=False)
+                          for k, v in PAIRS_DATASETS.items())
     p = sub.add_parser(
         "pairs", help="every little/big pair at its no-accuracy-loss threshold",
-        description="One row per ordered pair with little GMACs < big GMACs, at the cheapest "
-                    "threshold whose cascade accuracy reaches the big model's (accuracies in "
-                    "percent). Either reference predictions (--dataset) or your own Predictions "
-                    "files (--files, e.g. made by `littlebig predict`), aligned by sample id.")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=textwrap.fill(
+            "One row per ordered pair with little GMACs < big GMACs, at the cheapest threshold "
+            "whose cascade accuracy reaches the big model's (accuracies in percent). Either "
+            "reference predictions (--dataset) or your own Predictions files (--files, e.g. "
+            "made by `littlebig predict`), aligned by sample id.", 88)
+        + "\n\ndatasets with reference predictions (--dataset):\n" + datasets)
     src = p.add_mutually_exclusive_group()
     src.add_argument("--dataset", default="imagenet-val",
-                     help=f"reference predictions (default: imagenet-val). {datasets}")
+                     help="reference predictions, one of the datasets below "
+                          "(default: imagenet-val)")
     src.add_argument("--files", nargs="+", metavar="FILE.npz",
                      help="two or more Predictions files of the same samples; model names from "
                           "their metadata, else the file name")
