@@ -18,6 +18,10 @@ PACKAGE   := $(wildcard littlebig_utils/*.py) pyproject.toml
 PAPERMILL_ARGS ?=
 TEST_WORKERS ?= 2
 MUTATION_WORKERS ?= 2
+# mutants run (mutmut name patterns): the whole core modules, and of runtime.py only summarize
+MUTANTS ?= 'littlebig_utils.cascade.*' 'littlebig_utils.thresholds.*' \
+           'littlebig_utils.multistage.*' 'littlebig_utils.predictions.*' \
+           'littlebig_utils.runtime.x_summarize__mutmut_*'
 PYTEST_ARGS ?=
 
 # MathJax is served from the book itself (no CDN): the npm package, fetched once at build time
@@ -65,10 +69,10 @@ browser:
 test: $(STAMP) $(MATHJAX) browser
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
-# mutants of cascade, thresholds, multistage, predictions and runtime ([tool.mutmut] in
-# pyproject.toml) against the fast unit tests; resumable (mutmut keeps results in mutants/)
+# mutants of cascade, thresholds, multistage, predictions and runtime.summarize ([tool.mutmut] in
+# pyproject.toml, MUTANTS above) against the fast unit tests; resumable (state in mutants/)
 mutation: $(STAMP)
-	$(BIN)/mutmut run --max-children $(MUTATION_WORKERS)
+	$(BIN)/mutmut run --max-children $(MUTATION_WORKERS) $(MUTANTS)
 	$(BIN)/mutmut results --all true | $(BIN)/python .ci/mutation_scores.py
 
 # one executed notebook per source notebook; re-run only when the notebook or the package changed

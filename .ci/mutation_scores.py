@@ -2,10 +2,10 @@
 
     mutmut results --all true | python .ci/mutation_scores.py
 
-Score = killed / (all mutants that ran), per mutated module; runtime.summarize is listed on its
-own (only it of runtime.py is in the scope of the mutation run; the rest of runtime.py is the
-executor, tested for behaviour on real models). Mutants mutmut could not run (no tests, skipped,
-suspicious, timeout) are counted and listed by status, not as killed.
+Score = killed / checked mutants, per mutated module; runtime.summarize is listed on its own
+(`make mutation` runs only it of runtime.py; the rest of runtime.py is the executor, tested for
+behaviour on real models). Mutants not run ("not checked") are left out of the score and
+counted; other statuses (survived, no tests, timeout, suspicious) count as not killed.
 """
 import re
 import sys
@@ -30,12 +30,16 @@ def main(lines) -> int:
     if not counts:
         print("no mutants found: run `make mutation` (mutmut run) first", file=sys.stderr)
         return 1
-    print(f"{'module':45s} {'killed':>7s} {'total':>6s} {'score':>7s}  other")
+    print(f"{'module':40s} {'killed':>7s} {'checked':>8s} {'score':>7s}  not killed / not checked")
     for module in sorted(counts):
         c = counts[module]
+        unchecked = c.pop("not checked", 0)
         total, killed = sum(c.values()), c["killed"]
+        if not total:
+            continue  # outside the run (e.g. runtime.py beyond summarize)
         other = ", ".join(f"{k} {v}" for k, v in sorted(c.items()) if k != "killed")
-        print(f"{module:45s} {killed:7d} {total:6d} {100 * killed / total:6.1f}%  {other}")
+        print(f"{module:40s} {killed:7d} {total:8d} {100 * killed / total:6.1f}%  "
+              f"{other or '-'} / {unchecked}")
     return 0
 
 
