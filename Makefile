@@ -17,6 +17,11 @@ PACKAGE   := $(wildcard littlebig_utils/*.py) pyproject.toml
 # extra papermill arguments, e.g. make book PAPERMILL_ARGS="-p smoke True"
 PAPERMILL_ARGS ?=
 TEST_WORKERS ?= 2
+MUTATION_WORKERS ?= 2
+# mutants run (mutmut name patterns): the whole core modules, and of runtime.py only summarize
+MUTANTS ?= 'littlebig_utils.cascade.*' 'littlebig_utils.thresholds.*' \
+           'littlebig_utils.multistage.*' 'littlebig_utils.predictions.*' \
+           'littlebig_utils.runtime.x_summarize__mutmut_*'
 PYTEST_ARGS ?=
 
 # MathJax is served from the book itself (no CDN): the npm package, fetched once at build time
@@ -25,7 +30,7 @@ MATHJAX := book/_extra/mathjax/tex-mml-chtml.js
 # the browser check in the tests drives Debian's chromium
 CHROMIUM ?= $(shell command -v chromium 2>/dev/null || echo /usr/bin/chromium)
 
-.PHONY: all install test book lab notebooks clean clean-book help browser
+.PHONY: all install test book lab notebooks clean clean-book help browser mutation
 .DELETE_ON_ERROR:
 
 all: test
@@ -34,6 +39,7 @@ help:
 	@echo "make book   - install, execute every notebook (cached), build book/_build/html"
 	@echo "make test   - install, run the test suite"
 	@echo "make lab    - JupyterLab on notebooks/ with the project's environment"
+	@echo "make mutation - mutation testing of the cascade core (mutmut; long: hours on 2 cores)"
 	@echo "make clean  - remove executed notebooks and the built book"
 
 $(STAMP): pyproject.toml
@@ -63,6 +69,12 @@ browser:
 test: $(STAMP) $(MATHJAX) browser
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
+# mutants of cascade, thresholds, multistage, predictions and runtime.summarize ([tool.mutmut] in
+# pyproject.toml, MUTANTS above) against the fast unit tests; resumable (state in mutants/)
+mutation: $(STAMP)
+	$(BIN)/mutmut run --max-children $(MUTATION_WORKERS) $(MUTANTS)
+	$(BIN)/mutmut results --all true | $(BIN)/python .ci/mutation_scores.py
+
 # one executed notebook per source notebook; re-run only when the notebook or the package changed
 book/generated/%.ipynb: notebooks/%.ipynb $(PACKAGE) $(STAMP)
 	@mkdir -p book/generated
@@ -84,4 +96,4 @@ clean-book:
 	rm -rf book/_build
 
 clean: clean-book
-	rm -rf book/generated
+	rm -rf book/generated mutants

@@ -17,14 +17,19 @@ import time
 import pandas as pd
 import torch
 
-from littlebig_utils import paths, runtime, runtime_settings
+from littlebig_utils import paths, runtime
+
+# the pairs of notebooks/tabA4_throughput_latency.ipynb (experiment configuration, not library)
+SETTINGS = ("cifar_resnet20->cifar_resnet56",
+            "mobilenetv3_large_100->gluon_senet154",
+            "efficientnet_b1->efficientnet_b3a")
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default=runtime.default_device())
-    ap.add_argument("--settings", nargs="+", default=list(runtime_settings.SETTINGS))
+    ap.add_argument("--settings", nargs="+", default=list(SETTINGS))
     ap.add_argument("--n-cifar", type=int, default=2048)
     ap.add_argument("--n-imagenet", type=int, default=16)
     ap.add_argument("--batch-cifar", type=int, default=128)
@@ -49,7 +54,7 @@ def main(argv=None):
     print(f"device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads")
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
-        summary, raw, _ = runtime_settings.measure(
+        summary, raw, _ = runtime.measure_settings(
             args.settings, folder, device=args.device,
             n_samples=dict(cifar=args.n_cifar, imagenet=args.n_imagenet),
             batch_size=dict(cifar=args.batch_cifar, imagenet=args.batch_imagenet),

@@ -1,18 +1,35 @@
-"""`littlebig` command line: thin wrappers over the package, tables written atomically."""
+"""`littlebig` command line: thin wrappers over the package, tables written atomically.
+
+Building the parser imports nothing heavy (no numpy, pandas or torch), so `--help` and argument
+errors answer at once; each command imports what it needs when it runs. Every output path is
+checked before any work (`outputs.check_output`) and written atomically.
+"""
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
+import textwrap
 from pathlib import Path
 
-import pandas as pd
-
-from .predictions import atomic_write
-
-DATASETS = ("imagenet-val",)
+from ._names import (CIFAR_RESNETS, IMAGE_DATASETS, PAIRS_DATASETS, REFERENCE_DATASETS,
+                     THRESHOLD_METHODS)
+from .outputs import atomic_write, check_output
 
 
-def write_table(df: pd.DataFrame, out: str | None) -> None:
+def _protected() -> list[str]:
+    """Folders an output must never be written into: the reference data."""
+    folder = os.environ.get("LITTLEBIG_DATA_DIR")
+    return [folder] if folder else []
+
+
+def _check_out(out: str | None, inputs=()) -> None:
+    if out not in (None, "-"):
+        check_output(out, inputs=inputs, protected=_protected())
+
+
+def write_table(df, out: str | None) -> None:
     """CSV to `out` (atomically: a failed run leaves no partial file) or to stdout."""
     if out in (None, "-"):
         df.to_csv(sys.stdout, index=False)
@@ -22,25 +39,117 @@ def write_table(df: pd.DataFrame, out: str | None) -> None:
     print(f"wrote {len(df)} rows to {out}", file=sys.stderr)
 
 
-def _check_dataset(name: str) -> None:
-    if name not in DATASETS:
-        raise SystemExit(f"littlebig: unknown dataset '{name}'; choose one of {', '.join(DATASETS)}")
+def _check_dataset(name: str, known=REFERENCE_DATASETS) -> None:
+    if name not in known:
+        raise SystemExit(f"littlebig: unknown dataset '{name}'; choose one of {', '.join(known)}")
 
 
 def cmd_models(args) -> None:
-    from .reference import models_table
     _check_dataset(args.dataset)
+    _check_out(args.out)
+    from .reference import models_table
     write_table(models_table(), args.out)
 
 
-def cmd_pairs(args) -> None:
-    from .cascade import pairs_table
-    from .reference import load_reference
-    _check_dataset(args.dataset)
-    records = load_reference()
-    gmacs = {k: p.model["gmacs"] for k, p in records.items()}
-    write_table(pairs_table(records, gmacs), args.out)
+# ------------------------------------------------------------------------------------ pairs
 
+def gmacs_arg(text: str) -> tuple[str, float]:
+    """`NAME=VALUE` of --gmacs: a model name and its positive, finite GMACs per sample."""
+    name, sep, value = text.rpartition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (e.g. resnet20=0.041), got '{text}'")
+    try:
+        v = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"GMACs of '{name}' must be a number, got '{value}'") from None
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"GMACs of '{name}' must be positive and finite, got {value}")
+    return name, v
+
+
+def _gmacs_overrides(pairs) -> dict[str, float]:
+    out = {}
+    for name, value in pairs or ():
+        if name in out:
+            raise ValueError(f"--gmacs gives '{name}' twice; give each model once")
+        out[name] = value
+    return out
+
+
+def _load_files(files) -> dict:
+    """Predictions files by model name (metadata name, else the file stem), aligned by sample id."""
+    from .predictions import Predictions, align
+    if len(files) < 2:
+        raise ValueError(f"--files needs at least two Predictions files to pair, got {len(files)}")
+    records, where = {}, {}
+    for f in files:
+        p = Predictions.load(f)
+        name = p.name or Path(f).stem
+        if name in records:
+            raise ValueError(f"two files hold a model named '{name}' ({where[name]} and {f}); "
+                             "give each file a distinct model name (metadata 'name' or file name)")
+        p.model["name"] = name
+        records[name], where[name] = p, f
+    aligned = align(*records.values())
+    return dict(zip(records, aligned)), where
+
+
+def _dataset_records(name: str) -> tuple[dict, dict]:
+    """Reference predictions of a dataset (PAIRS_DATASETS), by model name."""
+    if name == "imagenet-val":
+        from .reference import load_reference
+        records = load_reference()
+    elif name == "cifar10-test":
+        from .datasets import CIFAR10_REFERENCE, load_cifar10_reference
+        records = {m: load_cifar10_reference(m) for m in CIFAR10_REFERENCE}
+    else:  # cifar10-test-jpeg
+        from .predict import cached_predictions
+        records = {m: cached_predictions(m, name) for m in CIFAR_RESNETS}
+    return records, {m: f"reference model '{m}' of {name}" for m in records}
+
+
+def _gmacs_of(records: dict, where: dict, overrides: dict) -> dict[str, float]:
+    unknown = sorted(set(overrides) - set(records))
+    if unknown:
+        raise ValueError(f"--gmacs names unknown model(s) {', '.join(unknown)}; "
+                         f"the models are {', '.join(records)}")
+    gmacs = {}
+    for name, p in records.items():
+        if name in overrides:
+            gmacs[name] = overrides[name]
+            continue
+        g = p.model.get("gmacs")
+        if g is None:
+            raise ValueError(f"no GMACs for model '{name}' ({where[name]}); "
+                             f"give them with --gmacs {name}=VALUE (GMACs per sample)")
+        try:
+            g = float(g)
+        except (TypeError, ValueError):
+            g = float("nan")
+        if not (math.isfinite(g) and g > 0):
+            raise ValueError(f"GMACs of model '{name}' ({where[name]}) are {p.model.get('gmacs')!r}, "
+                             f"not a positive number; give them with --gmacs {name}=VALUE")
+        gmacs[name] = g
+    return gmacs
+
+
+def cmd_pairs(args) -> None:
+    overrides = _gmacs_overrides(args.gmacs)
+    if args.files:
+        _check_out(args.out, inputs=args.files)
+    else:
+        _check_dataset(args.dataset, tuple(PAIRS_DATASETS))
+        _check_out(args.out)
+    from . import cascade
+    if args.files:
+        records, where = _load_files(args.files)
+    else:
+        records, where = _dataset_records(args.dataset)
+    gmacs = _gmacs_of(records, where, overrides)
+    write_table(cascade.pairs_table(records, gmacs), args.out)
+
+
+# ------------------------------------------------------------------------------------ threshold
 
 def _load_side(side: str, name: str | None, file: str | None):
     """One model's Predictions: a reference ImageNet model by name, or a `littlebig predict` file."""
@@ -62,6 +171,7 @@ def _load_side(side: str, name: str | None, file: str | None):
 
 
 def cmd_threshold(args) -> None:
+    _check_out(args.out, inputs=[args.little_file, args.big_file])
     from . import thresholds as th
     # check the cheap arguments before loading anything
     th.check_epsilon(args.epsilon)
@@ -74,13 +184,16 @@ def cmd_threshold(args) -> None:
                                    args.seed, args.method), args.out)
 
 
+# ------------------------------------------------------------------------------------ predict
+
 def cmd_predict(args) -> None:
     """Validate everything cheap first, so that bad input fails before any model runs."""
-    from .datasets import DATASETS, ROOT_ENV, resolve_root
-    from .predict import check_model_name, predict
     out = Path(args.out)
     if out.suffix != ".npz":
         raise ValueError(f"--out must name an .npz file (Predictions are saved as npz), got {out}")
+    check_output(out, inputs=[args.data_root], protected=_protected())
+    from .datasets import DATASETS, ROOT_ENV, resolve_root
+    from .predict import check_model_name, predict
     if args.dataset not in DATASETS:
         import difflib
         close = difflib.get_close_matches(args.dataset, DATASETS, n=3, cutoff=0.3)
@@ -106,7 +219,8 @@ def cmd_predict(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="littlebig", description=__doc__)
+    """The parser; imports nothing heavy (tests/test_cli.py checks)."""
+    parser = argparse.ArgumentParser(prog="littlebig", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("models", help="reference models: timm tag, input size, top-1, ReaL, GMACs")
@@ -114,12 +228,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="CSV file to write (default: stdout)")
     p.set_defaults(func=cmd_models)
 
-    p = sub.add_parser("pairs", help="every little/big pair at its no-accuracy-loss threshold")
-    p.add_argument("--dataset", default="imagenet-val", help="dataset (default: imagenet-val)")
+    datasets = "\n".join(textwrap.fill(f"{k}: {v}", 88, initial_indent="  ",
+                                        subsequent_indent="    ", break_on_hyphens=False)
+                          for k, v in PAIRS_DATASETS.items())
+    p = sub.add_parser(
+        "pairs", help="every little/big pair at its no-accuracy-loss threshold",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=textwrap.fill(
+            "One row per ordered pair with little GMACs < big GMACs, at the cheapest threshold "
+            "whose cascade accuracy reaches the big model's (accuracies in percent). Either "
+            "reference predictions (--dataset) or your own Predictions files (--files, e.g. "
+            "made by `littlebig predict`), aligned by sample id.", 88)
+        + "\n\ndatasets with reference predictions (--dataset):\n" + datasets)
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--dataset", default="imagenet-val",
+                     help="reference predictions, one of the datasets below "
+                          "(default: imagenet-val)")
+    src.add_argument("--files", nargs="+", metavar="FILE.npz",
+                     help="two or more Predictions files of the same samples; model names from "
+                          "their metadata, else the file name")
+    p.add_argument("--gmacs", action="append", type=gmacs_arg, metavar="NAME=VALUE",
+                   help="GMACs per sample of model NAME (repeatable); needed for a model whose "
+                        "file has no GMACs in its metadata, and overrides the metadata otherwise")
     p.add_argument("--out", help="CSV file to write (default: stdout)")
     p.set_defaults(func=cmd_pairs)
 
-    from .thresholds import METHODS
     p = sub.add_parser(
         "threshold",
         help="threshold with a finite-sample guarantee (Learn-then-Test) vs the empirical one",
@@ -127,26 +260,27 @@ def build_parser() -> argparse.ArgumentParser:
                     "test part; choose T on the calibration part (empirical no-loss rule, "
                     "empirical at epsilon, and guaranteed: with probability >= 1 - delta the "
                     "accuracy loss against big on new exchangeable data is <= epsilon points); "
-                    "report each T on the test part.")
+                    "report each T on the test part. On the command line --epsilon and the "
+                    "accuracies are in accuracy points (0.5 = half a point); the Python API "
+                    "(littlebig_utils.Cascade) takes fractions (max_loss=0.005).")
     p.add_argument("--little", help="reference ImageNet model name of the little model")
     p.add_argument("--big", help="reference ImageNet model name of the big model")
     p.add_argument("--little-file", help="little model's Predictions .npz (`littlebig predict`)")
     p.add_argument("--big-file", help="big model's Predictions .npz (`littlebig predict`)")
     p.add_argument("--epsilon", type=float, default=0.5,
-                   help="accuracy points you accept to lose against big (default 0.5)")
+                   help="accuracy points (not a fraction) you accept to lose against big "
+                        "(default 0.5 points)")
     p.add_argument("--delta", type=float, default=0.05,
                    help="probability that the guarantee may fail, in (0, 1) (default 0.05)")
     p.add_argument("--calib-frac", type=float, default=0.2,
                    help="fraction of samples used for calibration (default 0.2)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random split (default 0)")
-    p.add_argument("--method", choices=METHODS, default="clopper-pearson",
+    p.add_argument("--method", choices=THRESHOLD_METHODS, default="clopper-pearson",
                    help="p-value of the guarantee (default clopper-pearson)")
     p.add_argument("--dataset", default="imagenet-val", help="dataset (default: imagenet-val)")
     p.add_argument("--out", help="CSV file to write (default: stdout)")
     p.set_defaults(func=cmd_threshold)
 
-
-    from .datasets import DATASETS as IMAGE_DATASETS
     p = sub.add_parser("predict", help="run a timm model over an image dataset into Predictions",
                        description="Labels, predictions, confidences and full logits of a timm "
                        "model on a dataset, saved as .npz. Resumable: run the same command "
@@ -154,8 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "(`torchrun --nproc-per-node 4 -m littlebig_utils.cli predict ...`).")
     p.add_argument("--model", required=True, help="timm model name, e.g. cifar_resnet20, "
                    "resnet50.a1_in1k")
-    p.add_argument("--dataset", required=True, choices=None,
-                   help="one of: " + ", ".join(IMAGE_DATASETS))
+    p.add_argument("--dataset", required=True, help="one of: " + ", ".join(IMAGE_DATASETS))
     p.add_argument("--out", required=True, help="Predictions file to write (.npz)")
     p.add_argument("--pretrained", action=argparse.BooleanOptionalAction, default=True,
                    help="load pretrained weights (default); --no-pretrained: seeded random init")

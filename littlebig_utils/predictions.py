@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .outputs import atomic_write
+
 __all__ = ["Predictions", "PredictionsError", "align", "atomic_write"]
 
 
@@ -108,29 +110,6 @@ class Predictions:
             return cls(z["sample_ids"], z["labels"], z["preds"], z["conf"],
                        z["logits"] if "logits" in z.files else None,
                        meta.get("model", {}), meta.get("dataset", ""))
-
-
-class atomic_write:
-    """Context manager yielding a temporary path beside `path`, renamed onto it on success."""
-
-    def __init__(self, path: str | os.PathLike, suffix: str = ""):
-        self.path = Path(path)
-        self.suffix = suffix or self.path.suffix
-
-    def __enter__(self) -> Path:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.",
-                                   suffix=".tmp" + self.suffix)
-        os.close(fd)
-        self.tmp = Path(tmp)
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
-        return False
 
 
 def align(*records: Predictions) -> tuple[Predictions, ...]:

@@ -250,8 +250,50 @@ def test_benchmark_summary_ratios(echo_specs):
     assert summary.loc["swapped", "load_s"] > 0 and summary.loc["resident", "load_s"] == 0
 
 
+def test_summarize_against_hand_computed_ratios():
+    """Distinct little / big throughputs, so that a ratio taken against the wrong model (or the
+    wrong mode's baselines) gives another number. Per repeat: little 100 samples in 1 s, big
+    100 in 4 s; the resident cascade sends 30 to big and takes 2.5 s; online (20 requests):
+    little 0.4 s, big 1.0 s, cascade 8 to big in 0.9 s."""
+    import pandas as pd
+    base = dict(device="cpu", batch_size=10, mean_latency_ms=1.0, p95_latency_ms=2.0,
+                load_s=0.0)
+    rows = []
+    for repeat, scale in ((0, 1.0), (1, 1.0), (2, 3.0)):  # a slow third repeat: medians ignore it
+        for run, n, wall, cpu, n_big in (("little", 100, 1.0, 0.8, None),
+                                         ("big", 100, 4.0, 3.2, None),
+                                         ("resident", 100, 2.5, 2.0, 30),
+                                         ("little_online", 20, 0.4, 0.4, None),
+                                         ("big_online", 20, 1.0, 1.0, None),
+                                         ("online", 20, 0.9, 0.9, 8)):
+            wall *= scale if run == "resident" else 1.0
+            row = dict(base, repeat=repeat, run=run, n=n, wall_s=wall, cpu_s=cpu,
+                       throughput=n / wall)
+            if n_big is not None:
+                row["n_big"] = n_big
+            rows.append(row)
+    s = runtime.summarize(pd.DataFrame(rows), little_gmacs=1.0, big_gmacs=10.0).set_index("mode")
+    assert list(s.index) == ["resident", "online"]
+    r = s.loc["resident"]
+    assert r["repeats"] == 3 and r["frac_big"] == pytest.approx(0.3)
+    assert r["little_throughput"] == pytest.approx(100) and r["big_throughput"] == pytest.approx(25)
+    assert r["throughput"] == pytest.approx(40)
+    assert r["speedup_measured"] == pytest.approx(40 / 25)        # not 40 / 100
+    assert r["speedup_time_predicted"] == pytest.approx(4.0 / 2.2)  # n t_big / (n t_l + n_big t_b)
+    assert r["speedup_macs"] == pytest.approx(10 / (1 + 0.3 * 10))
+    assert r["overhead"] == pytest.approx(2.5 / 2.2 - 1)
+    assert r["overhead_cpu"] == pytest.approx(2.0 / (0.8 + 30 * 0.032) - 1)
+    assert r["speedup_cpu"] == pytest.approx(3.2 / 2.0)
+    assert r["t_little_ms"] == pytest.approx(10) and r["t_big_ms"] == pytest.approx(40)
+    o = s.loc["online"]  # against the batch-1 baselines, not the batched ones
+    assert o["n"] == 20 and o["frac_big"] == pytest.approx(0.4)
+    assert o["speedup_measured"] == pytest.approx((20 / 0.9) / (20 / 1.0))
+    assert o["speedup_time_predicted"] == pytest.approx(1.0 / (0.4 + 8 * 0.05))
+    assert o["overhead"] == pytest.approx(0.9 / (0.4 + 8 * 0.05) - 1)
+
+
 def test_stratified_subset_keeps_the_fraction_in_every_prefix():
-    from littlebig_utils.runtime_settings import stratified_subset
+    from littlebig_utils.runtime import stratified_subset
     to_big = np.random.default_rng(0).random(5000) < 0.42
     idx = stratified_subset(to_big, 12, seed=1)
     assert len(np.unique(idx)) == 12
