@@ -242,3 +242,16 @@ def test_import_is_light():
     code = "import sys, littlebig_utils; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_import_leaves_warning_filters_alone_and_names_load_lazily():
+    """Importing the package must not change process-global state (no warnings filter)."""
+    import subprocess
+    import sys
+    code = ("import sys, warnings; before = list(warnings.filters); import littlebig_utils as lb; "
+            "assert warnings.filters == before, 'filters changed'; "
+            "assert 'pandas' not in sys.modules, 'pandas loaded at import'; "
+            "from littlebig_utils import Cascade, Predictions; print(Cascade.__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "Cascade"
