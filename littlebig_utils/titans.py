@@ -53,6 +53,7 @@ from .predictions import atomic_write
 __all__ = [
     "OBJECTIVES", "HARD_RULES", "label_loss", "hinton_loss", "uniform_kl", "titans_loss",
     "hard_mask_student_loss", "hard_mask_teacher_prob", "TrainConfig", "augment", "predict_logits",
+    "predictions_of",
     "teacher_logits", "train_student", "load_or_train", "deferral_curve", "softmax_conf",
 ]
 
@@ -191,13 +192,27 @@ def create(arch: str, pretrained: bool = False) -> torch.nn.Module:
     return timm.create_model(arch, pretrained=pretrained, num_classes=10)
 
 
-@torch.no_grad()
-def predict_logits(model: torch.nn.Module, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
-    """float32 logits (N, 10) of `model` on uint8 NHWC images (eval mode, no augmentation)."""
-    model.eval()
-    x = _nchw(images)
-    out = [model(_normalize(x[i:i + batch_size])) for i in range(0, len(x), batch_size)]
-    return torch.cat(out).numpy().astype(np.float32)
+def predict_logits(model: torch.nn.Module, images: np.ndarray, batch_size: int = 500,
+                   labels=None, ids=None, name: str = "") -> np.ndarray:
+    """float32 logits (N, 10) of `model` on uint8 NHWC images (eval mode, no augmentation).
+
+    Goes through `predict.predict` (the project's one model -> predictions path), on the
+    device the model already lives on; `labels` and `ids` only label the record.
+    """
+    return predictions_of(model, images, labels, ids, name, batch_size).logits
+
+
+def predictions_of(model: torch.nn.Module, images: np.ndarray, labels=None, ids=None,
+                   name: str = "", batch_size: int = 500, dataset_name: str = "cifar10-jpeg"):
+    """Predictions of `model` on in-memory CIFAR images via `predict.predict`."""
+    from .predict import predict
+    images = np.asarray(images)
+    labels = np.zeros(len(images), np.int64) if labels is None else np.asarray(labels)
+    ids = [f"{i:06d}" for i in range(len(images))] if ids is None else np.asarray(ids)
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    return predict(model, (images, labels, ids), name=name or None, dataset_name=dataset_name,
+                   batch_size=batch_size, device=device, progress=False, num_workers=0)
 
 
 def softmax_conf(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -207,14 +222,25 @@ def softmax_conf(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return conf.numpy(), pred.numpy()
 
 
+def _teacher_key(teacher: str, split: str) -> str:
+    """Key of cached teacher logits: the teacher's weights, the images and the prediction code."""
+    from . import data, datasets, predict, scores
+    blob = json.dumps({"weights": predict._weights_source(teacher, True),
+                       "data": data.TREES[f"cifar10/jpeg/{split}"],
+                       "format": predict.PREDICT_FORMAT,
+                       "code": data.code_digest(predict, datasets, cifar, scores)}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
 def teacher_logits(split: str, teacher: str = "cifar_resnet56", ids=None) -> np.ndarray:
     """Teacher logits on the JPEG `split` ('train' | 'test'), computed once and cached.
 
-    The cache (results_dir('titans')/teacher_<name>_<split>.npz) stores the sample ids; `ids`
+    The cache (results_dir('titans')/teacher_<name>_<split>_<key>.npz, the key naming the
+    teacher's weights, the images and the prediction code) stores the sample ids; `ids`
     selects and orders rows (a subset); ids missing from the cache are computed and added.
     """
     images, _, all_ids = cifar.load_jpeg_split(split)
-    path = results_dir("titans") / f"teacher_{teacher}_{split}.npz"
+    path = results_dir("titans") / f"teacher_{teacher}_{split}_{_teacher_key(teacher, split)}.npz"
     want = all_ids if ids is None else np.asarray(ids).astype(str)
     cached_ids, cached = np.array([], dtype=str), np.zeros((0, 10), np.float32)
     if path.is_file():
@@ -225,7 +251,8 @@ def teacher_logits(split: str, teacher: str = "cifar_resnet56", ids=None) -> np.
     if missing:
         pos = {s: i for i, s in enumerate(all_ids.astype(str))}
         rows = np.array([pos[s] for s in missing])
-        new = predict_logits(create(teacher, pretrained=True), images[rows])
+        new = predict_logits(create(teacher, pretrained=True), images[rows], ids=missing,
+                             name=teacher)
         cached_ids = np.concatenate([cached_ids, np.asarray(missing)])
         cached = np.concatenate([cached, new])
         with atomic_write(path, suffix=".npz") as tmp:

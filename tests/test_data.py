@@ -158,3 +158,32 @@ def test_code_digest_ignores_docstrings_and_comments_only(tmp_path, monkeypatch)
         (tmp_path / f"mod_cd{i}.py").write_text(body)
         digests.append(data.code_digest(importlib.import_module(f"mod_cd{i}")))
     assert digests[0] == digests[1] != digests[2]
+
+
+def test_decoded_cifar_cache_edited_is_not_used(tmp_path, monkeypatch):
+    """Labels edited inside the decoded cache must not reach the results."""
+    import warnings
+
+    from PIL import Image
+
+    from littlebig_utils import cifar
+    monkeypatch.setenv("LITTLEBIG_CACHE_DIR", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(6):
+        paths.append(tmp_path / f"{i}.png")
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(paths[-1])
+    labels = np.array([0, 1, 2, 3, 4, 5])
+    monkeypatch.setattr(cifar, "jpeg_test_paths", lambda: paths)
+    monkeypatch.setattr(cifar, "test_labels", lambda: labels)
+    images, got, ids = cifar.load_jpeg_split("test")
+    np.testing.assert_array_equal(got, labels)
+    (cache,) = (tmp_path / "cache" / "decoded").glob("*.npz")
+    np.savez(cache, images=images, labels=labels[::-1].copy(), ids=ids)  # edited in place
+    with pytest.warns(RuntimeWarning, match="does not match its stored sha256"):
+        again = cifar.load_jpeg_split("test")
+    np.testing.assert_array_equal(again[1], labels)
+    np.testing.assert_array_equal(again[0], images)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # rebuilt: read back silently
+        np.testing.assert_array_equal(cifar.load_jpeg_split("test")[1], labels)
