@@ -22,6 +22,7 @@ __all__ = [
     "DataError", "RefFile", "REGISTRY", "fetch", "sha256_of", "tree_digest",
     "IMAGENET_MODELS", "load_imagenet_predictions", "imagenet_sample_ids",
     "load_real_labels", "real_accuracy", "load_timm_results", "fetch_tree", "code_digest",
+    "load_timm_benchmark", "imagenet_val_paths", "imagenet_labels",
 ]
 
 
@@ -358,9 +359,16 @@ def _check_model(name: str) -> None:
 
 
 @functools.lru_cache(maxsize=1)
+def imagenet_val_paths() -> tuple[str, ...]:
+    """`<synset>/<file>.JPEG` of each val image in the row order of the prediction files
+    (the one loader of index_to_filepath.json)."""
+    return tuple(json.loads(fetch("imagenet/imagenet_val_set_index_to_filepath.json").read_text()))
+
+
+@functools.lru_cache(maxsize=1)
 def imagenet_sample_ids() -> np.ndarray:
     """Val file stems (ILSVRC2012_val_XXXXXXXX) in the row order of the prediction files."""
-    paths = json.loads(fetch("imagenet/imagenet_val_set_index_to_filepath.json").read_text())
+    paths = imagenet_val_paths()
     ids = np.array([Path(p).stem for p in paths])
     if len(ids) != IMAGENET_N:
         raise DataError(f"index_to_filepath has {len(ids)} rows, expected {IMAGENET_N}")
@@ -438,3 +446,12 @@ def load_timm_results(table: str = "imagenet") -> pd.DataFrame:
         raise DataError(f"unknown timm results table '{table}'")
     df = pd.read_csv(fetch(key), thousands=",")
     return df
+
+
+TIMM_BENCHMARK_KEY = "timm/benchmark-infer-fp32-nchw-pt240-cpu-i9_10940x-dynamo.csv"
+
+
+@functools.lru_cache(maxsize=1)
+def load_timm_benchmark() -> pd.DataFrame:
+    """timm's CPU inference benchmark table (infer_gmacs per model and input size)."""
+    return pd.read_csv(fetch(TIMM_BENCHMARK_KEY))

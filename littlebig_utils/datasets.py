@@ -191,8 +191,7 @@ class ImageFolderDataset(Dataset):
 
 def imagenet_synset_map() -> dict[str, int]:
     """ImageNet-1k synset -> class index (sorted synsets), from the val index in the registry."""
-    import json
-    paths = json.loads(data.fetch("imagenet/imagenet_val_set_index_to_filepath.json").read_text())
+    paths = data.imagenet_val_paths()
     synsets = sorted({Path(p).parent.name for p in paths})
     return {s: i for i, s in enumerate(synsets)}
 

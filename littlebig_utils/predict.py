@@ -34,7 +34,8 @@ from .scores import max_softmax
 
 __all__ = ["predict", "cached_predictions", "create_model", "model_metadata", "check_model_name",
            "default_device", "parse_device", "is_oom", "cached_path", "weights_digest",
-           "WorkLockedError", "PREDICT_FORMAT", "WeightsNotCachedError"]
+           "WorkLockedError", "PREDICT_FORMAT", "WeightsNotCachedError", "predict_images",
+           "cache_key"]
 
 _OOM_TYPES = tuple({getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError),
                     torch.cuda.OutOfMemoryError})
@@ -518,6 +519,28 @@ def _run(model, dataset, sample_ids, bounds, work, digest, meta, device, rank, w
     preds, conf = logits.argmax(1), max_softmax(logits)
     meta["num_classes"] = int(logits.shape[1])
     return Predictions(sample_ids, dataset.labels, preds, conf, logits, meta, dataset_name)
+
+
+def predict_images(model: torch.nn.Module, images: np.ndarray, labels=None, sample_ids=None, *,
+                   name: str = "", dataset_name: str = "arrays", device=None,
+                   batch_size: int = 256, progress: bool = False) -> Predictions:
+    """Predictions of a torch module on uint8 NHWC images held in memory (CIFAR-10).
+
+    The in-memory form of `predict` for callers that hold a model and images already (Titans,
+    the runtime tables): same transform, forward pass and record. `device` defaults to the
+    one the model's parameters live on, so the model is not moved; `labels` default to zeros
+    (then only the logits mean anything) and ids to 000000, 000001, ...
+    """
+    images = np.asarray(images)
+    labels = np.zeros(len(images), np.int64) if labels is None else np.asarray(labels)
+    if sample_ids is None:
+        sample_ids = [f"{i:06d}" for i in range(len(images))]
+    if device is None:
+        param = next(model.parameters(), None)
+        device = param.device if param is not None else torch.device("cpu")
+    return predict(model, (images, labels, sample_ids), name=name or None,
+                   dataset_name=dataset_name, batch_size=batch_size, device=device,
+                   progress=progress, num_workers=0)
 
 
 # --------------------------------------------------------------------------- cached results

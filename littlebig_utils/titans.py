@@ -204,15 +204,10 @@ def predict_logits(model: torch.nn.Module, images: np.ndarray, batch_size: int =
 
 def predictions_of(model: torch.nn.Module, images: np.ndarray, labels=None, ids=None,
                    name: str = "", batch_size: int = 500, dataset_name: str = "cifar10-jpeg"):
-    """Predictions of `model` on in-memory CIFAR images via `predict.predict`."""
-    from .predict import predict
-    images = np.asarray(images)
-    labels = np.zeros(len(images), np.int64) if labels is None else np.asarray(labels)
-    ids = [f"{i:06d}" for i in range(len(images))] if ids is None else np.asarray(ids)
-    param = next(model.parameters(), None)
-    device = param.device if param is not None else torch.device("cpu")
-    return predict(model, (images, labels, ids), name=name or None, dataset_name=dataset_name,
-                   batch_size=batch_size, device=device, progress=False, num_workers=0)
+    """Predictions of `model` on in-memory CIFAR images, via `predict.predict_images`."""
+    from .predict import predict_images
+    return predict_images(model, images, labels, ids, name=name, dataset_name=dataset_name,
+                          batch_size=batch_size)
 
 
 def softmax_conf(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
