@@ -222,7 +222,7 @@ class _WorkLock:
         import fcntl
         self.path.parent.mkdir(parents=True, exist_ok=True)
         for _ in range(100):
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -242,9 +242,12 @@ class _WorkLock:
 
     def release(self) -> None:
         if self.fd is not None:
+            import fcntl
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
-            os.close(self.fd)  # closing drops the flock
+            # unlock explicitly: forked DataLoader workers share the descriptor
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
             self.fd = None
 
     def __enter__(self):

@@ -534,3 +534,6 @@ def test_predict_accepts_in_memory_arrays_and_a_module_with_a_name():
     plain = predict(tiny_model(), (ds.images, ds.labels), progress=False)
     np.testing.assert_array_equal(plain.logits, ref.logits)
     assert plain.dataset == "arrays" and len(plain) == 9
+    from littlebig_utils.predict import predict_images
+    _same(predict_images(tiny_model(), ds.images, ds.labels, ds.sample_ids, name="tiny",
+                         dataset_name="tiny"), ref)
