@@ -53,7 +53,7 @@ from .predictions import atomic_write
 __all__ = [
     "OBJECTIVES", "HARD_RULES", "label_loss", "hinton_loss", "uniform_kl", "titans_loss",
     "hard_mask_student_loss", "hard_mask_teacher_prob", "TrainConfig", "augment", "predict_logits",
-    "predictions_of",
+    "predictions_of", "student_paths",
     "teacher_logits", "train_student", "load_or_train", "deferral_curve", "softmax_conf",
 ]
 
@@ -387,19 +387,36 @@ def train_student(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray,
     return model, history
 
 
+def student_paths(cfg: TrainConfig) -> tuple[Path, Path]:
+    """(weights .pt, metadata .json) of a trained student in results_dir('titans', 'students'):
+    named by the config, the code that trains it and (when it distils) the teacher's logits."""
+    import sys
+
+    from . import data
+    blob = json.dumps({"code": data.code_digest(sys.modules[__name__], cifar),
+                       "data": data.TREES["cifar10/jpeg/train"],
+                       "teacher": None if cfg.objective == "labels"
+                       else _teacher_key(cfg.teacher, "train")}, sort_keys=True)
+    stem = f"{cfg.name()}_{hashlib.sha256(blob.encode()).hexdigest()[:8]}"
+    folder = results_dir("titans", "students")
+    return folder / f"{stem}.pt", folder / f"{stem}.json"
+
+
 def load_or_train(cfg: TrainConfig, log=print):
     """(model, history) from the cache under results_dir('titans'), training on a miss.
 
-    The cache key is the hash of the whole config, so changing any setting retrains and a
+    The cache key is the hash of the whole config, of the training code and of the teacher's
+    cached logits (`student_paths`), so changing any setting or the code retrains and a
     rebuild with the same settings does not.
     """
-    folder = results_dir("titans", "students")
-    weights, meta = folder / f"{cfg.name()}.pt", folder / f"{cfg.name()}.json"
+    weights, meta = student_paths(cfg)
     model = create(cfg.arch)
     if weights.is_file() and meta.is_file():
-        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-        model.eval()
-        return model, json.loads(meta.read_text())["history"]
+        saved = json.loads(meta.read_text())
+        if saved.get("config") == dataclasses.asdict(cfg):
+            model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+            model.eval()
+            return model, saved["history"]
     images, labels, ids = train_subset(cfg.n_train, seed=0)
     t_logits = None if cfg.objective == "labels" else teacher_logits("train", cfg.teacher, ids)
     model, history = train_student(cfg, images, labels, t_logits, log=log)

@@ -244,3 +244,17 @@ def test_teacher_logits_cache_is_redone_when_the_prediction_code_changes(monkeyp
     monkeypatch.setattr(pr, "PREDICT_FORMAT", pr.PREDICT_FORMAT + 1)
     np.testing.assert_array_equal(titans.teacher_logits("test", "cifar_resnet20"), first)
     assert len(made) == 2  # another code version: computed again, not read from the old file
+
+
+def test_student_cache_is_named_by_the_training_code_and_the_teacher(monkeypatch):
+    import littlebig_utils.predict as pr
+    from littlebig_utils import data
+    labels_cfg = titans.TrainConfig(objective="labels")
+    hinton_cfg = titans.TrainConfig(objective="hinton")
+    before = {c: titans.student_paths(c)[0] for c in (labels_cfg, hinton_cfg)}
+    assert titans.student_paths(hinton_cfg)[0] == before[hinton_cfg]
+    monkeypatch.setattr(pr, "PREDICT_FORMAT", pr.PREDICT_FORMAT + 1)  # other teacher logits
+    assert titans.student_paths(hinton_cfg)[0] != before[hinton_cfg]
+    assert titans.student_paths(labels_cfg)[0] == before[labels_cfg]  # uses no teacher
+    monkeypatch.setattr(data, "code_digest", lambda *m: "f" * 16)  # other code
+    assert titans.student_paths(labels_cfg)[0] != before[labels_cfg]
