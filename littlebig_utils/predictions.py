@@ -95,8 +95,12 @@ class Predictions:
                       meta=np.array(json.dumps({"model": self.model, "dataset": self.dataset})))
         if self.logits is not None:
             arrays["logits"] = self.logits
-        with atomic_write(path, suffix=".npz") as tmp:
-            np.savez_compressed(tmp, **arrays)
+        try:
+            with atomic_write(path, suffix=".npz") as tmp:
+                np.savez_compressed(tmp, **arrays)
+        except OSError as exc:  # read-only or missing folder, disk full: one line, no traceback
+            raise PredictionsError(f"cannot write Predictions to {path} ({exc.strerror or exc}); "
+                                   "choose another output path") from None
         return path
 
     @classmethod

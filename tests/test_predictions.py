@@ -91,3 +91,10 @@ def test_unreadable_files_give_one_line_naming_the_file(tmp_path):
         text = str(e.value)
         assert str(path) in text and "\n" not in text and "littlebig predict" in text
         assert "allow_pickle" not in text  # numpy's unsafe advice never reaches the user
+
+
+def test_save_where_nothing_can_be_written_is_one_line(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(PredictionsError, match=r"cannot write Predictions to .*afile.*choose another"):
+        make().save(tmp_path / "afile" / "p.npz")
+    assert [p.name for p in tmp_path.iterdir()] == ["afile"]
