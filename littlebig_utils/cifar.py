@@ -9,6 +9,10 @@ Importing this module registers the models with timm.
 from __future__ import annotations
 
 import functools
+import hashlib
+import warnings
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -145,10 +149,15 @@ def cifar_resnet56(pretrained=False, **kwargs):
 
 # ------------------------------------------------------------------------------------ images
 
+LABELS_KEY = "cifar10/cifar10_test_set_original_labels.npy"
+
+
 @functools.lru_cache(maxsize=1)
 def test_labels() -> np.ndarray:
-    """CIFAR-10 test labels in the original order (that of CIFAR-10H and the python batches)."""
-    return np.load(data.fetch("cifar10/cifar10_test_set_original_labels.npy"), allow_pickle=False)
+    """CIFAR-10 test labels in the original order (that of CIFAR-10H and the python batches).
+
+    The one loader of this file: every CIFAR-10 label check and notebook goes through it."""
+    return np.load(data.fetch(LABELS_KEY), allow_pickle=False).astype(np.int64)
 
 
 def jpeg_test_paths() -> list:
@@ -188,18 +197,48 @@ def decode(paths) -> np.ndarray:
     return out
 
 
+def _decoded_cache(split: str) -> Path:
+    """Cache file of a decoded split, named by its sources' digests and the decoder's code."""
+    sources = f"{data.TREES[f'cifar10/jpeg/{split}']}/{data.REGISTRY[LABELS_KEY].sha256}"
+    key = hashlib.sha256(f"{sources}/{data.code_digest(_decoder_code())}".encode()).hexdigest()
+    return data.cache_dir() / "decoded" / f"cifar10_jpeg_{split}_{key[:16]}.npz"
+
+
+def _decoder_code():
+    import sys
+    return sys.modules[__name__]
+
+
+def _read_decoded(cache: Path):
+    """(images, labels, ids) of a decoded cache whose sha256 matches the one stored beside it."""
+    side = cache.with_name(cache.name + ".sha256")
+    try:
+        ok = side.read_text().strip() == data.sha256_of(cache)
+        if ok:
+            with np.load(cache, allow_pickle=False) as z:
+                return z["images"], z["labels"], z["ids"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        pass
+    warnings.warn(f"decoded CIFAR-10 cache {cache} does not match its stored sha256 (edited or "
+                  "truncated); decoding the JPEGs again", RuntimeWarning, stacklevel=3)
+    return None
+
+
 def load_jpeg_split(split: str = "test") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(images uint8 NHWC, labels, sample ids) of the JPEG copy; test in the original order.
 
     Decoded once and cached (npz, no pickle) under the local cache folder: 60,000 small JPEGs
-    take tens of seconds to decode, the cached array a fraction of a second to read.
+    take tens of seconds to decode, the cached array a fraction of a second to read. The cache
+    is named by the digests of its sources and of this module's code, and its own sha256 is
+    stored beside it and checked on every read, so an edited or stale cache is never used.
     """
     if split not in ("test", "train"):
         raise ValueError(f"split must be 'test' or 'train', got {split!r}")
-    cache = data.cache_dir() / "decoded" / f"cifar10_jpeg_{split}.npz"
+    cache = _decoded_cache(split)
     if cache.is_file():
-        with np.load(cache, allow_pickle=False) as z:
-            return z["images"], z["labels"], z["ids"]
+        got = _read_decoded(cache)
+        if got is not None:
+            return got
     if split == "test":
         paths = jpeg_test_paths()
         labels = test_labels().astype(np.int64)
@@ -209,8 +248,15 @@ def load_jpeg_split(split: str = "test") -> tuple[np.ndarray, np.ndarray, np.nda
         ids = np.array([f"train_{p.parent.name}_{p.stem}" for p in paths])
     images = decode(paths)
     from .predictions import atomic_write
-    with atomic_write(cache, suffix=".npz") as tmp:
-        np.savez(tmp, images=images, labels=labels, ids=ids)
+    try:
+        with atomic_write(cache, suffix=".npz") as tmp:
+            np.savez(tmp, images=images, labels=labels, ids=ids)
+            digest = data.sha256_of(tmp)
+        with atomic_write(cache.with_name(cache.name + ".sha256"), suffix=".sha256") as tmp:
+            tmp.write_text(digest + "\n")
+    except OSError as exc:  # a read-only cache only costs decoding again next time
+        warnings.warn(f"could not cache decoded CIFAR-10 at {cache}: {exc}", RuntimeWarning,
+                      stacklevel=2)
     return images, labels, ids
 
 

@@ -21,7 +21,8 @@ import pandas as pd
 __all__ = [
     "DataError", "RefFile", "REGISTRY", "fetch", "sha256_of", "tree_digest",
     "IMAGENET_MODELS", "load_imagenet_predictions", "imagenet_sample_ids",
-    "load_real_labels", "real_accuracy", "load_timm_results", "fetch_tree",
+    "load_real_labels", "real_accuracy", "load_timm_results", "fetch_tree", "code_digest",
+    "load_timm_benchmark", "imagenet_val_paths", "imagenet_labels",
 ]
 
 
@@ -175,13 +176,13 @@ def sha256_of(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-# (path, size, mtime_ns) -> verified; a file is hashed once per process, not per read.
-_VERIFIED: set[tuple[str, int, int]] = set()
+# (path, size, mtime_ns, ctime_ns, inode) -> verified; a file is hashed once per process.
+_VERIFIED: set[tuple] = set()
 
 
 def _verify(path: Path, ref: RefFile) -> Path:
     st = path.stat()
-    stamp = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    stamp = (str(path.resolve()), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
     if stamp in _VERIFIED:
         return path
     got = sha256_of(path)
@@ -192,6 +193,24 @@ def _verify(path: Path, ref: RefFile) -> Path:
             f"(or delete it so that it is downloaded again).")
     _VERIFIED.add(stamp)
     return path
+
+
+def code_digest(*modules) -> str:
+    """Short digest of the code of `modules` (their syntax trees without docstrings or
+    comments): keys caches of computed results, so that a change of the code redoes them."""
+    import ast
+    import inspect
+    h = hashlib.sha256()
+    for module in modules:
+        tree = ast.parse(inspect.getsource(module))
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                    and isinstance(getattr(body[0], "value", None), ast.Constant)
+                    and isinstance(body[0].value.value, str)):
+                node.body = body[1:] or [ast.Pass()]
+        h.update(ast.dump(tree).encode())
+    return h.hexdigest()[:16]
 
 
 def _offline() -> bool:
@@ -231,34 +250,85 @@ def fetch(key: str) -> Path:
     return Path(out)
 
 
+LEGACY_STAMP = ".littlebig-verified"  # written into data folders by littlebig < 0.2; ignored
+
+
+def _tree_files(folder: Path) -> list[str]:
+    return sorted("./" + p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                  if p.is_file() and p.name != LEGACY_STAMP)
+
+
 def tree_digest(folder: str | os.PathLike) -> str:
-    """MANIFEST.md's tree digest: `find . -type f | sort | xargs sha256sum | sha256sum`."""
+    """MANIFEST.md's tree digest: `find . -type f | sort | xargs sha256sum | sha256sum`.
+
+    A stamp file named `.littlebig-verified` (which old versions wrote into the data folder)
+    is left out, so that it cannot make intact data look corrupt.
+    """
     folder = Path(folder)
-    files = sorted("./" + p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
-    lines = "".join(f"{sha256_of(folder / f[2:])}  {f}\n" for f in files)
+    lines = "".join(f"{sha256_of(folder / f[2:])}  {f}\n" for f in _tree_files(folder))
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
+def _stat_digest(folder: Path) -> str:
+    """Digest of every file's (path, size, mtime_ns, inode, ctime_ns): changes when any file does."""
+    h = hashlib.sha256(str(folder.resolve()).encode())
+    for f in _tree_files(folder):
+        st = (folder / f[2:]).stat()
+        h.update(f"{f}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\0{st.st_ctime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def _verified_record(folder: Path) -> Path:
+    return cache_dir() / "verified" / (hashlib.sha256(str(folder.resolve()).encode())
+                                       .hexdigest()[:24] + ".json")
+
+
+def _verify_tree(folder: Path, key: str) -> None:
+    """Hash the tree unless the cache dir records it verified with exactly today's file stats.
+
+    The record lives in the cache folder, never in the data folder (reading reference data
+    writes nothing there). Known limit: a file changed in place with its size, mtime and ctime
+    all restored (which needs root to fake ctime) is not re-hashed; any ordinary edit or copy
+    changes mtime or ctime and is.
+    """
+    record = _verified_record(folder)
+    stats = _stat_digest(folder)
+    try:
+        old = json.loads(record.read_text())
+        if old == {"folder": str(folder.resolve()), "tree": TREES[key], "stats": stats}:
+            return
+    except (OSError, ValueError):
+        pass
+    got = tree_digest(folder)
+    if got != TREES[key]:
+        raise DataError(
+            f"reference folder '{key}' at {folder} is corrupt: tree digest {got}, "
+            f"expected {TREES[key]}. Re-copy it from "
+            f"https://github.com/{SOURCES['cifar10/jpeg/'].repo} at commit "
+            f"{SOURCES['cifar10/jpeg/'].commit}.")
+    try:
+        from .predictions import atomic_write
+        with atomic_write(record, suffix=".json") as tmp:
+            tmp.write_text(json.dumps({"folder": str(folder.resolve()), "tree": TREES[key],
+                                       "stats": stats}))
+    except OSError:  # a read-only cache only costs a re-hash next time
+        pass
+
+
 def fetch_tree(key: str, verify: bool = True) -> Path:
-    """Verified folder of many files (CIFAR-10 JPEGs); looked up in LITTLEBIG_DATA_DIR, then cache."""
+    """Verified folder of many files (CIFAR-10 JPEGs); looked up in LITTLEBIG_DATA_DIR, then cache.
+
+    Nothing is written to LITTLEBIG_DATA_DIR: the record that a tree was verified (with the
+    size, mtime and inode of every file) is kept in the cache folder, and the tree is hashed
+    again whenever any of those change.
+    """
     if key not in TREES:
         raise DataError(f"unknown reference folder '{key}'; known: {sorted(TREES)}")
     candidates = [d / key for d in (data_dir(), cache_dir()) if d is not None]
     for folder in candidates:
         if folder.is_dir():
-            stamp = folder / ".littlebig-verified"
-            if verify and not (stamp.is_file() and stamp.read_text().strip() == TREES[key]):
-                got = tree_digest(folder)
-                if got != TREES[key]:
-                    raise DataError(
-                        f"reference folder '{key}' at {folder} is corrupt: tree digest {got}, "
-                        f"expected {TREES[key]}. Re-copy it from "
-                        f"https://github.com/{SOURCES['cifar10/jpeg/'].repo} at commit "
-                        f"{SOURCES['cifar10/jpeg/'].commit}.")
-                try:
-                    stamp.write_text(TREES[key])
-                except OSError:  # read-only data folder: verify again next time
-                    pass
+            if verify:
+                _verify_tree(folder, key)
             return folder
     src = SOURCES["cifar10/jpeg/"]
     raise DataError(
@@ -289,9 +359,16 @@ def _check_model(name: str) -> None:
 
 
 @functools.lru_cache(maxsize=1)
+def imagenet_val_paths() -> tuple[str, ...]:
+    """`<synset>/<file>.JPEG` of each val image in the row order of the prediction files
+    (the one loader of index_to_filepath.json)."""
+    return tuple(json.loads(fetch("imagenet/imagenet_val_set_index_to_filepath.json").read_text()))
+
+
+@functools.lru_cache(maxsize=1)
 def imagenet_sample_ids() -> np.ndarray:
     """Val file stems (ILSVRC2012_val_XXXXXXXX) in the row order of the prediction files."""
-    paths = json.loads(fetch("imagenet/imagenet_val_set_index_to_filepath.json").read_text())
+    paths = imagenet_val_paths()
     ids = np.array([Path(p).stem for p in paths])
     if len(ids) != IMAGENET_N:
         raise DataError(f"index_to_filepath has {len(ids)} rows, expected {IMAGENET_N}")
@@ -369,3 +446,12 @@ def load_timm_results(table: str = "imagenet") -> pd.DataFrame:
         raise DataError(f"unknown timm results table '{table}'")
     df = pd.read_csv(fetch(key), thousands=",")
     return df
+
+
+TIMM_BENCHMARK_KEY = "timm/benchmark-infer-fp32-nchw-pt240-cpu-i9_10940x-dynamo.csv"
+
+
+@functools.lru_cache(maxsize=1)
+def load_timm_benchmark() -> pd.DataFrame:
+    """timm's CPU inference benchmark table (infer_gmacs per model and input size)."""
+    return pd.read_csv(fetch(TIMM_BENCHMARK_KEY))

@@ -35,7 +35,8 @@ from .data import DataError
 
 __all__ = ["DATASETS", "ROOT_ENV", "ImageArrayDataset", "ImageFolderDataset", "open_dataset",
            "load_cifar10_python", "read_cifar10_batches", "CIFAR10_PYTHON_URL",
-           "CIFAR10_PYTHON_MD5", "resolve_root"]
+           "CIFAR10_PYTHON_MD5", "resolve_root", "load_cifar10_reference", "cifar10h_labels",
+           "cifar10h_majority", "CIFAR10_REFERENCE"]
 
 DATASETS: dict[str, str] = {
     "cifar10-test-jpeg": "CIFAR-10 test set, JPEG copy (lossy: a shifted CIFAR-10), original order",
@@ -171,9 +172,14 @@ class ImageFolderDataset(Dataset):
         return len(self.paths)
 
     def __getitem__(self, i):
-        from PIL import Image
-        with Image.open(self.paths[i]) as im:
-            img = im.convert("RGB")
+        from PIL import Image, UnidentifiedImageError
+        try:
+            with Image.open(self.paths[i]) as im:
+                img = im.convert("RGB")
+        except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
+            # PIL raises OSError for a truncated file, UnidentifiedImageError for a foreign one
+            raise DataError(f"{self.name or 'dataset'}: image {self.paths[i]} cannot be read "
+                            f"({type(exc).__name__}: {exc}); replace or remove that file") from None
         return (self.transform(img) if self.transform is not None else img), int(self.labels[i])
 
     def take(self, n: int) -> "ImageFolderDataset":
@@ -185,8 +191,7 @@ class ImageFolderDataset(Dataset):
 
 def imagenet_synset_map() -> dict[str, int]:
     """ImageNet-1k synset -> class index (sorted synsets), from the val index in the registry."""
-    import json
-    paths = json.loads(data.fetch("imagenet/imagenet_val_set_index_to_filepath.json").read_text())
+    paths = data.imagenet_val_paths()
     synsets = sorted({Path(p).parent.name for p in paths})
     return {s: i for i, s in enumerate(synsets)}
 
@@ -353,10 +358,17 @@ def load_cifar10_reference(name: str):
 def cifar10h_labels() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(human-majority label, valid mask, soft labels) of CIFAR-10H, original test order.
 
-    The majority label is the class most of the ~51 annotators chose; images whose top two
-    classes got equally many votes have no majority and are marked invalid (excluded).
+    The one CIFAR-10H majority rule of the project: the majority label is the class most of the
+    ~51 annotators chose; images whose top two classes got equally many votes have no majority
+    and are marked invalid (excluded from every accuracy against CIFAR-10H).
     """
     counts = np.load(data.fetch("cifar10h/cifar10h-counts.npy"), allow_pickle=False)
     probs = np.load(data.fetch("cifar10h/cifar10h-probs.npy"), allow_pickle=False)
+    return (*cifar10h_majority(counts), probs)
+
+
+def cifar10h_majority(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(majority class, valid = the top class has strictly more votes than the second) per row."""
+    counts = np.asarray(counts)
     top2 = np.sort(counts, axis=1)[:, -2:]
-    return counts.argmax(1).astype(np.int64), top2[:, 1] > top2[:, 0], probs
+    return counts.argmax(1).astype(np.int64), top2[:, 1] > top2[:, 0]

@@ -17,7 +17,9 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -31,11 +33,16 @@ from .predictions import Predictions, atomic_write
 from .scores import max_softmax
 
 __all__ = ["predict", "cached_predictions", "create_model", "model_metadata", "check_model_name",
-           "default_device", "is_oom", "cached_path"]
+           "default_device", "parse_device", "is_oom", "cached_path", "weights_digest",
+           "WorkLockedError", "PREDICT_FORMAT", "WeightsNotCachedError", "predict_images",
+           "cache_key"]
 
 _OOM_TYPES = tuple({getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError),
                     torch.cuda.OutOfMemoryError})
 DEFAULT_CHUNK = 2048
+# Version of what predict computes and how it stores it: bump it when a change to this module,
+# the datasets or the transforms can change saved numbers, so that cached results are redone.
+PREDICT_FORMAT = 2
 
 
 # --------------------------------------------------------------------------- models
@@ -56,12 +63,39 @@ def check_model_name(name: str) -> None:
                      " (`timm.list_models('*pattern*')` lists all)")
 
 
+class WeightsNotCachedError(ValueError):
+    """Pretrained weights are needed, not on this machine, and downloads are off."""
+
+
+def _offline() -> bool:
+    return any(os.environ.get(v, "").lower() in {"1", "true", "yes", "on"}
+               for v in ("LITTLEBIG_OFFLINE", "HF_HUB_OFFLINE"))
+
+
 def create_model(name: str, pretrained: bool = True, seed: int = 0) -> torch.nn.Module:
-    """timm model in eval mode; a random initialisation is seeded, so it is reproducible."""
+    """timm model in eval mode; a random initialisation is seeded, so it is reproducible.
+
+    Offline (LITTLEBIG_OFFLINE or HF_HUB_OFFLINE set), pretrained weights come from the local
+    caches only: a missing one fails at once with how to get it, instead of retrying the hub.
+    """
     import timm
     check_model_name(name)
     torch.manual_seed(seed)
-    return timm.create_model(name, pretrained=pretrained).eval()
+    if not (pretrained and _offline()) or name.startswith("cifar_resnet"):
+        return timm.create_model(name, pretrained=pretrained).eval()
+    import huggingface_hub.constants as hf_constants
+    was = hf_constants.HF_HUB_OFFLINE
+    hf_constants.HF_HUB_OFFLINE = True
+    try:
+        return timm.create_model(name, pretrained=True).eval()
+    except OSError as exc:  # the hub's LocalEntryNotFoundError, or a URLError for url weights
+        raise WeightsNotCachedError(
+            f"pretrained weights of '{name}' are not cached on this machine and downloads are "
+            "off (LITTLEBIG_OFFLINE/HF_HUB_OFFLINE); fetch them once online with `python -c "
+            f"\"import timm; timm.create_model('{name}', pretrained=True)\"`, or use "
+            f"--no-pretrained ({type(exc).__name__})") from exc
+    finally:
+        hf_constants.HF_HUB_OFFLINE = was
 
 
 def _data_config(model) -> dict:
@@ -93,7 +127,8 @@ def model_metadata(model: torch.nn.Module, name: str | None = None, pretrained: 
     }
 
 
-def _weights_digest(model: torch.nn.Module) -> str:
+def weights_digest(model: torch.nn.Module) -> str:
+    """Short sha256 of the state dict (names and bytes): which weights made a result."""
     h = hashlib.sha256()
     for k, v in model.state_dict().items():
         h.update(k.encode())
@@ -169,82 +204,278 @@ def _chunk_file(work: Path, k: int) -> Path:
     return work / f"chunk_{k:05d}.npz"
 
 
+class WorkLockedError(ValueError):
+    """Another process is writing the same output (its work folder is locked)."""
+
+
+class _WorkLock:
+    """Exclusive, non-blocking lock on `path` (fcntl.flock), the file removed on release.
+
+    After the lock is taken the file is checked to still be the one at `path` (a releasing
+    holder unlinks it), so two processes can never both believe they hold it.
+    """
+
+    def __init__(self, path: Path, what: Path):
+        self.path, self.what, self.fd = Path(path), what, None
+
+    def acquire(self) -> "_WorkLock":
+        import fcntl
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(100):
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise WorkLockedError(
+                    f"another littlebig predict is writing {self.what} (lock file "
+                    f"{self.path}); wait for it or choose another --out") from None
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                self.fd = fd
+                return self
+            os.close(fd)  # a holder released (and removed) it between our open and lock
+        raise WorkLockedError(f"could not take the lock file {self.path}")
+
+    def release(self) -> None:
+        if self.fd is not None:
+            import fcntl
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+            # unlock explicitly: forked DataLoader workers share the descriptor
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+        return False
+
+
+def _manifest_digest(manifest: dict) -> str:
+    return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
+
+
 def _open_work(work: Path, manifest: dict, rank: int) -> None:
-    """Work folder of this exact run; a folder left by a different run is refused, not mixed in."""
+    """Work folder of this exact run, its manifest written before any chunk.
+
+    A folder whose manifest differs (another model, weights, dataset, limit, chunk size) is
+    refused, not mixed in; chunk files without a manifest (left by a run that was interrupted
+    or raced) cannot be attributed to any run and are discarded.
+    """
     path = work / "manifest.json"
     if path.is_file():
-        old = json.loads(path.read_text())
+        try:
+            old = json.loads(path.read_text())
+        except ValueError:
+            old = {"unreadable": True}
         if old != manifest:
             diff = sorted(k for k in set(old) | set(manifest) if old.get(k) != manifest.get(k))
             raise ValueError(f"work folder {work} holds chunks of a different run (differs in "
                              f"{', '.join(diff)}); delete it to start afresh")
     elif rank == 0:
         work.mkdir(parents=True, exist_ok=True)
+        stale = sorted(work.glob("chunk_*.npz"))
+        if stale:
+            warnings.warn(f"{work} holds {len(stale)} chunk files but no manifest; they belong "
+                          "to no known run and are discarded", RuntimeWarning, stacklevel=3)
+            for f in stale:
+                f.unlink(missing_ok=True)
         with atomic_write(path, suffix=".json") as tmp:
             tmp.write_text(json.dumps(manifest, indent=1))
+
+
+def _read_chunk(path: Path, digest: str, ids: np.ndarray) -> np.ndarray | None:
+    """Logits of a finished chunk of this run, or None when the file is not one (then deleted)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            ok = (str(z["manifest"]) == digest and np.array_equal(z["sample_ids"], ids)
+                  and z["logits"].ndim == 2 and len(z["logits"]) == len(ids))
+            logits = z["logits"] if ok else None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        logits = None
+    if logits is None:
+        warnings.warn(f"{path} is not a chunk of this run (other manifest, samples or a "
+                      "truncated file); it is computed again", RuntimeWarning, stacklevel=3)
+        path.unlink(missing_ok=True)
+    return logits
+
+
+_DEVICE_FORMS = "cpu, cuda, cuda:N (N = GPU index) or mps"
+
+
+def parse_device(device) -> torch.device:
+    """A torch.device from a string such as 'cuda:1', with a one-line error for anything else."""
+    if isinstance(device, torch.device):
+        dev = device
+    else:
+        import re
+        text = str(device).strip()
+        if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", text):
+            raise ValueError(f"--device {device!r} is not a device; use {_DEVICE_FORMS}")
+        dev = torch.device(text)
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {dev} asked for, but torch sees no CUDA GPU here; "
+                             "use --device cpu (or leave --device out)")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device {dev} asked for, but torch sees only "
+                             f"{torch.cuda.device_count()} GPU(s) (cuda:0 .. "
+                             f"cuda:{torch.cuda.device_count() - 1})")
+    elif dev.type == "mps" and not (getattr(torch.backends, "mps", None)
+                                    and torch.backends.mps.is_available()):
+        raise ValueError("device mps asked for, but torch sees no Apple GPU here; use --device cpu")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device {dev} is not supported; use {_DEVICE_FORMS}")
+    return dev
+
+
+def _check_writable(folder: Path) -> None:
+    """Fail before any model runs when the output folder cannot be written."""
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write to {folder} ({probe} is not a writable folder); "
+                         "choose another --out")
+
+
+def _as_dataset(dataset, cfg: dict, data_root, limit, dataset_name: str | None):
+    """A dataset object fed through the model's eval transform (name, object or arrays)."""
+    from timm.data import create_transform
+
+    from .datasets import ImageArrayDataset
+    transform = create_transform(**cfg, is_training=False)
+    if isinstance(dataset, str):
+        return open_dataset(dataset, transform, data_root=data_root, limit=limit)
+    if isinstance(dataset, (tuple, list)):  # in-memory (images uint8 NHWC, labels[, ids])
+        if len(dataset) not in (2, 3):
+            raise ValueError("an in-memory dataset is (images, labels) or (images, labels, ids)")
+        images, labels = dataset[0], dataset[1]
+        ids = dataset[2] if len(dataset) == 3 else [f"{i:06d}" for i in range(len(labels))]
+        dataset = ImageArrayDataset(images, labels, ids, name=dataset_name or "arrays")
+    if getattr(dataset, "transform", True) is None and hasattr(dataset, "set_transform"):
+        dataset.set_transform(transform)
+    if limit is not None:
+        dataset = dataset.take(limit)
+    return dataset
 
 
 def predict(model, dataset, *, batch_size: int = 256, device=None, out=None, work_dir=None,
             chunk_size: int = DEFAULT_CHUNK, num_workers: int | None = None, progress: bool = True,
             pretrained: bool | None = None, data_root=None, limit: int | None = None,
-            name: str | None = None, keep_work: bool = False, seed: int = 0) -> Predictions:
+            name: str | None = None, keep_work: bool = False, seed: int = 0,
+            dataset_name: str | None = None) -> Predictions:
     """Labels, predictions, max-softmax confidences and full logits of `model` on `dataset`.
 
-    `model`: a torch module (timm models carry their data config) or a timm name, created with
-    `pretrained` (default True; random weights are seeded). `dataset`: a name from
-    `datasets.DATASETS` (images fed through the model's timm eval transform) or a dataset with
-    `sample_ids` and `labels` attributes whose items are `(tensor, label)`. With `out` (an
-    .npz file) the result is saved there atomically and progress is kept in `work_dir`
-    (default: a hidden folder beside `out`), from which a killed run resumes (chunks made with
-    another batch size are reused: the same samples, equal up to float rounding). Returns the
-    Predictions on rank 0 and None on the other ranks.
+    `model`: a torch module (timm models carry their data config; `name` names it) or a timm
+    name, created with `pretrained` (default True; random weights are seeded). `dataset`: a
+    name from `datasets.DATASETS` (images fed through the model's timm eval transform), a
+    dataset with `sample_ids` and `labels` attributes whose items are `(tensor, label)` (one
+    without a transform gets the model's), or in-memory arrays `(images uint8 NHWC, labels[,
+    sample_ids])` named `dataset_name`. With `out` (an .npz file) the result is saved there
+    atomically and progress is kept in `work_dir` (default: a hidden folder beside `out`),
+    locked against a second run and described by a manifest (model, weights digest, dataset,
+    samples, chunk size) that every chunk is checked against; a killed run resumes from it.
+    Returns the Predictions on rank 0 and None on the other ranks.
     """
     if batch_size < 1 or chunk_size < 1:
         raise ValueError("batch_size and chunk_size must be positive")
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be a positive number of samples, got {limit}")
     if out is not None:
         out = Path(out)
         if out.suffix != ".npz":
             raise ValueError(f"--out must be an .npz file (Predictions are saved as npz), got {out}")
-    device = torch.device(device) if device is not None else default_device()
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device} asked for, but torch sees no CUDA GPU here; "
-                         "use --device cpu (or leave --device out)")
+        _check_writable(out.parent)
+    device = parse_device(device) if device is not None else default_device()
     if isinstance(model, str):
         name = name or model
         pretrained = True if pretrained is None else pretrained
         model = create_model(model, pretrained=pretrained, seed=seed)
     model.eval()
     cfg = _data_config(model)
-    if isinstance(dataset, str):
-        from timm.data import create_transform
-        dataset = open_dataset(dataset, create_transform(**cfg, is_training=False),
-                               data_root=data_root, limit=limit)
-    elif limit is not None:
-        dataset = dataset.take(limit)
-    dataset_name = getattr(dataset, "name", "") or type(dataset).__name__
+    dataset = _as_dataset(dataset, cfg, data_root, limit, dataset_name)
+    dataset_name = getattr(dataset, "name", "") or dataset_name or type(dataset).__name__
     meta = model_metadata(model, name, pretrained, cfg)
     model.to(device)
     rank, world = _dist_setup(device)
     n = len(dataset)
     if n == 0:
         raise ValueError(f"dataset '{dataset_name}' is empty")
+    sample_ids = np.asarray(dataset.sample_ids).astype(str)
     bounds = [(s, min(s + chunk_size, n)) for s in range(0, n, chunk_size)]
 
-    work = None
+    work = lock = None
+    digest = ""
     if work_dir is not None or out is not None:
         work = Path(work_dir) if work_dir is not None else out.parent / f".{out.name}.work"
-        ids_digest = hashlib.sha256("\n".join(dataset.sample_ids).encode()).hexdigest()[:16]
-        _open_work(work, {"model": meta["name"], "timm_tag": meta["timm_tag"],
-                          "weights": _weights_digest(model), "dataset": dataset_name,
-                          "n": n, "sample_ids": ids_digest, "chunk_size": chunk_size,
-                          "input_size": meta["input_size"]}, rank)
+        if rank == 0:
+            lock = _WorkLock(work.parent / f".{work.name}.lock", out or work).acquire()
+    try:
+        if work is not None:
+            ids_digest = hashlib.sha256("\n".join(sample_ids).encode()).hexdigest()[:16]
+            manifest = {"format": PREDICT_FORMAT, "model": meta["name"],
+                        "timm_tag": meta["timm_tag"], "weights": weights_digest(model),
+                        "dataset": dataset_name, "n": n, "sample_ids": ids_digest,
+                        "chunk_size": chunk_size, "input_size": meta["input_size"]}
+            digest = _manifest_digest(manifest)
+            _open_work(work, manifest, rank)
+        result = _run(model, dataset, sample_ids, bounds, work, digest, meta, device, rank, world,
+                      batch_size, num_workers, progress, dataset_name)
+        if result is not None and out is not None:
+            result.save(out)
+            if work is not None and not keep_work:
+                shutil.rmtree(work, ignore_errors=True)
+        return result
+    finally:
+        if lock is not None:
+            lock.release()
 
+
+def _one_line_errors(loader):
+    """Batches of `loader`; a DataError raised in a worker process comes back as the worker's
+    one-line message (torch wraps it in the worker's whole traceback)."""
+    from .data import DataError
+    try:
+        yield from loader
+    except DataError as exc:
+        lines = [ln for ln in str(exc).splitlines() if ln.strip()]
+        if len(lines) > 1:
+            last = lines[-1]
+            raise DataError(last.split("DataError: ", 1)[-1]) from None
+        raise
+
+
+def _run(model, dataset, sample_ids, bounds, work, digest, meta, device, rank, world, batch_size,
+         num_workers, progress, dataset_name):
+    """The forward passes over every chunk not already finished in `work`."""
     from tqdm import tqdm
-    done = [work is not None and _chunk_file(work, k).is_file() for k in range(len(bounds))]
+    n = len(sample_ids)
+    chunks: dict[int, np.ndarray] = {}
+    if work is not None and rank == 0:
+        for k, (s, e) in enumerate(bounds):
+            if _chunk_file(work, k).is_file():
+                logits = _read_chunk(_chunk_file(work, k), digest, sample_ids[s:e])
+                if logits is not None:
+                    chunks[k] = logits
+    if world > 1:  # every rank must skip the same chunks
+        import torch.distributed as dist
+        flags = torch.tensor([k in chunks for k in range(len(bounds))], dtype=torch.uint8,
+                             device=device)
+        dist.broadcast(flags, 0)
+        done = [bool(f) for f in flags.tolist()]
+    else:
+        done = [k in chunks for k in range(len(bounds))]
     bar = tqdm(total=n, initial=sum(e - s for (s, e), d in zip(bounds, done) if d), unit="img",
                desc=f"{meta['name']} on {dataset_name}", disable=not progress or rank != 0)
     forward = _Forward(model, device, batch_size)
-    chunks: dict[int, np.ndarray] = {}
     # One loader over every unfinished chunk (its workers live for the whole run), with batches
     # that never straddle a chunk: each chunk is sharded across ranks by DistributedSampler.
     plan = []  # (chunk number, dataset indices of one batch)
@@ -264,7 +495,7 @@ def predict(model, dataset, *, batch_size: int = 256, device=None, out=None, wor
     loader = DataLoader(dataset, batch_sampler=[idx for _, idx in plan], num_workers=num_workers,
                         pin_memory=device.type == "cuda")
     outs = []
-    for j, (x, _) in enumerate(loader):
+    for j, (x, _) in enumerate(_one_line_errors(loader)):
         outs.append(forward(x))
         k = plan[j][0]
         if j + 1 < len(plan) and plan[j + 1][0] == k:
@@ -276,61 +507,126 @@ def predict(model, dataset, *, batch_size: int = 256, device=None, out=None, wor
             logits = _gather(logits, e - s, world)
         logits = logits.cpu().numpy()
         if rank == 0:
+            chunks[k] = logits
             if work is not None:
                 with atomic_write(_chunk_file(work, k), suffix=".npz") as tmp:
-                    np.savez(tmp, logits=logits, sample_ids=dataset.sample_ids[s:e])
-            else:
-                chunks[k] = logits
+                    np.savez(tmp, logits=logits, sample_ids=sample_ids[s:e],
+                             manifest=np.array(digest))
         if world > 1:
             torch.distributed.barrier()
         bar.update(e - s)
     bar.close()
-
-    parts = []
-    for k, (s, e) in enumerate(bounds):
-        if k in chunks:
-            parts.append(chunks[k])
-            continue
-        if rank != 0:
-            return None
-        with np.load(_chunk_file(work, k), allow_pickle=False) as z:
-            if not np.array_equal(z["sample_ids"], dataset.sample_ids[s:e]):
-                raise ValueError(f"{_chunk_file(work, k)} does not hold samples {s}..{e - 1}; "
-                                 f"delete {work} and run again")
-            parts.append(z["logits"])
-    logits = np.concatenate(parts).astype(np.float32)
+    if rank != 0:
+        return None
+    logits = np.concatenate([chunks[k] for k in range(len(bounds))]).astype(np.float32)
     preds, conf = logits.argmax(1), max_softmax(logits)
     meta["num_classes"] = int(logits.shape[1])
-    result = Predictions(dataset.sample_ids, dataset.labels, preds, conf, logits, meta,
-                         dataset_name)
-    if out is not None:
-        result.save(out)
-        if work is not None and not keep_work:
-            shutil.rmtree(work, ignore_errors=True)
-    return result
+    return Predictions(sample_ids, dataset.labels, preds, conf, logits, meta, dataset_name)
+
+
+def predict_images(model: torch.nn.Module, images: np.ndarray, labels=None, sample_ids=None, *,
+                   name: str = "", dataset_name: str = "arrays", device=None,
+                   batch_size: int = 256, progress: bool = False) -> Predictions:
+    """Predictions of a torch module on uint8 NHWC images held in memory (CIFAR-10).
+
+    The in-memory form of `predict` for callers that hold a model and images already (Titans,
+    the runtime tables): same transform, forward pass and record. `device` defaults to the
+    one the model's parameters live on, so the model is not moved; `labels` default to zeros
+    (then only the logits mean anything) and ids to 000000, 000001, ...
+    """
+    images = np.asarray(images)
+    labels = np.zeros(len(images), np.int64) if labels is None else np.asarray(labels)
+    if sample_ids is None:
+        sample_ids = [f"{i:06d}" for i in range(len(images))]
+    if device is None:
+        param = next(model.parameters(), None)
+        device = param.device if param is not None else torch.device("cpu")
+    return predict(model, (images, labels, sample_ids), name=name or None,
+                   dataset_name=dataset_name, batch_size=batch_size, device=device,
+                   progress=progress, num_workers=0)
 
 
 # --------------------------------------------------------------------------- cached results
 
+def _weights_source(model_name: str, pretrained: bool, seed: int = 0) -> str:
+    """What determines the weights of a timm name: its checkpoint's sha256 or hub tag, or the
+    seeded random initialisation of this torch and timm."""
+    import timm
+    if not pretrained:
+        return f"random/seed{seed}/torch{torch.__version__}/timm{timm.__version__}"
+    if model_name.startswith("cifar_resnet"):
+        depth = int(model_name.removeprefix("cifar_resnet").split(".")[0])
+        key = cifar.CHECKPOINTS.get(depth)
+        if key is None:
+            raise ValueError(f"no pretrained CIFAR ResNet-{depth}; available: "
+                             f"{sorted(cifar.CHECKPOINTS)}")
+        from .data import REGISTRY
+        return f"sha256:{REGISTRY[key].sha256}"
+    from timm.models import get_pretrained_cfg
+    cfg = get_pretrained_cfg(model_name)
+    where = (cfg.hf_hub_id or cfg.url or cfg.file) if cfg is not None else ""
+    return f"{model_name}/{where}/timm{timm.__version__}"
+
+
+def _dataset_source(dataset_name: str, data_root=None) -> str:
+    """What determines a dataset's images and labels, cheaply (the reference data is verified
+    when it is read; an image folder is named by its path and its modification time)."""
+    from . import data
+    from .datasets import CIFAR10_PYTHON_MD5, ROOT_ENV, resolve_root
+    if dataset_name == "cifar10-test-jpeg":
+        return f"{data.TREES['cifar10/jpeg/test']}/{data.REGISTRY[cifar.LABELS_KEY].sha256}"
+    if dataset_name == "cifar10-test":
+        return f"md5:{CIFAR10_PYTHON_MD5}/{data.REGISTRY[cifar.LABELS_KEY].sha256}"
+    if dataset_name in ROOT_ENV:
+        root = resolve_root(dataset_name, data_root).resolve()
+        return f"{root}/{root.stat().st_mtime_ns}"
+    return dataset_name
+
+
+def cache_key(model_name: str, dataset_name: str, limit: int | None = None,
+              pretrained: bool = True, seed: int = 0, data_root=None) -> str:
+    """Key of a cached result: weights, data, limit and the code that computes predictions."""
+    from . import data, datasets, scores
+    blob = json.dumps({
+        "model": model_name, "weights": _weights_source(model_name, pretrained, seed),
+        "dataset": dataset_name, "data": _dataset_source(dataset_name, data_root),
+        "limit": limit, "format": PREDICT_FORMAT,
+        "code": data.code_digest(sys.modules[__name__], datasets, cifar, scores)}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
 def cached_path(model_name: str, dataset_name: str, limit: int | None = None,
-                pretrained: bool = True) -> Path:
+                pretrained: bool = True, seed: int = 0, data_root=None) -> Path:
+    """results/predictions/<dataset>__<model>[__random][__n<limit>]__<cache_key>.npz"""
     from .paths import results_dir
     tag = "" if pretrained else "__random"
     n = f"__n{limit}" if limit else ""
-    return results_dir("predictions") / f"{dataset_name}__{model_name}{tag}{n}.npz"
+    key = cache_key(model_name, dataset_name, limit, pretrained, seed, data_root)
+    return results_dir("predictions") / f"{dataset_name}__{model_name}{tag}{n}__{key}.npz"
 
 
 def cached_predictions(model_name: str, dataset_name: str, *, limit: int | None = None,
                        pretrained: bool = True, data_root=None, batch_size: int = 256,
-                       progress: bool = False, **kwargs) -> Predictions:
+                       progress: bool = False, seed: int = 0, **kwargs) -> Predictions:
     """Predictions of a timm model on a dataset, computed once and reused from results/predictions.
 
-    `limit` takes the first `limit` samples (notebooks' smoke mode), cached under its own name.
+    `limit` takes the first `limit` samples (notebooks' smoke mode). The file is named by
+    `cache_key` (weights, data, limit and the code of the prediction stage), so a result made
+    by other weights, data or code is never reused; a file whose content disagrees with its
+    name (other model, dataset or length) is refused.
     """
     if dataset_name not in DATASETS:
         open_dataset(dataset_name)  # raises with the known names
-    path = cached_path(model_name, dataset_name, limit, pretrained)
+    check_model_name(model_name)
+    path = cached_path(model_name, dataset_name, limit, pretrained, seed, data_root)
     if path.is_file():
-        return Predictions.load(path)
+        p = Predictions.load(path)
+        if (p.name != model_name or p.dataset != dataset_name
+                or (limit is not None and len(p) > limit)):
+            from .predictions import PredictionsError
+            raise PredictionsError(f"{path} holds {p.name} on {p.dataset} ({len(p)} samples), "
+                                   f"not {model_name} on {dataset_name}; delete it")
+        return p
     return predict(model_name, dataset_name, pretrained=pretrained, data_root=data_root,
-                   limit=limit, out=path, batch_size=batch_size, progress=progress, **kwargs)
+                   limit=limit, out=path, batch_size=batch_size, progress=progress, seed=seed,
+                   **kwargs)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,21 +97,52 @@ class Predictions:
                       meta=np.array(json.dumps({"model": self.model, "dataset": self.dataset})))
         if self.logits is not None:
             arrays["logits"] = self.logits
-        with atomic_write(path, suffix=".npz") as tmp:
-            np.savez_compressed(tmp, **arrays)
+        try:
+            with atomic_write(path, suffix=".npz") as tmp:
+                np.savez_compressed(tmp, **arrays)
+        except OSError as exc:  # read-only or missing folder, disk full: one line, no traceback
+            raise PredictionsError(f"cannot write Predictions to {path} ({exc.strerror or exc}); "
+                                   "choose another output path") from None
         return path
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Predictions":
+        """A saved record; a missing, truncated, corrupt or foreign file is a one-line error."""
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no Predictions file at {path}; create it with "
-                                    "`littlebig predict ... --out {path}`")
-        with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))
-            return cls(z["sample_ids"], z["labels"], z["preds"], z["conf"],
-                       z["logits"] if "logits" in z.files else None,
-                       meta.get("model", {}), meta.get("dataset", ""))
+                                    f"`littlebig predict ... --out {path}`")
+        how = "re-create it with littlebig predict"
+        with open(path, "rb") as f:
+            magic = f.read(6)
+        if not (magic.startswith(b"PK\x03\x04") or magic == b"\x93NUMPY"):
+            raise PredictionsError(f"{path} is not a Predictions file (not an npz archive: "
+                                   f"it starts with {magic!r}); {how}")
+        try:
+            z = np.load(path, allow_pickle=False)
+            if not isinstance(z, np.lib.npyio.NpzFile):  # a plain .npy array
+                raise PredictionsError(f"{path} is a single numpy array, not a Predictions "
+                                       f"file (an npz archive); {how}")
+            with z:
+                missing = [k for k in ("sample_ids", "labels", "preds", "conf", "meta")
+                           if k not in z.files]
+                if missing:
+                    raise PredictionsError(f"{path} is an npz file but not a Predictions file "
+                                           f"(no {', '.join(missing)}); {how}")
+                meta = json.loads(str(z["meta"]))
+                arrays = {k: z[k] for k in ("sample_ids", "labels", "preds", "conf")}
+                logits = z["logits"] if "logits" in z.files else None
+        except PredictionsError:
+            raise
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
+            # numpy's message for a non-npz file advises allow_pickle=True: never pass that on
+            detail = type(exc).__name__ if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+            raise PredictionsError(f"{path} is not a readable Predictions file (truncated or "
+                                   f"corrupt): {detail}; {how}") from None
+        if not isinstance(meta, dict):
+            raise PredictionsError(f"{path}: its metadata is not a JSON object; {how}")
+        return cls(arrays["sample_ids"], arrays["labels"], arrays["preds"], arrays["conf"],
+                   logits, meta.get("model", {}), meta.get("dataset", ""))
 
 
 def align(*records: Predictions) -> tuple[Predictions, ...]:

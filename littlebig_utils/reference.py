@@ -76,9 +76,8 @@ def _timm_value(table: str, tag: str, img_size: int, column: str) -> float:
     return float(row[column].iloc[0]) if len(row) else np.nan
 
 
-@functools.lru_cache(maxsize=1)
 def _bench() -> pd.DataFrame:
-    return pd.read_csv(data.fetch("timm/benchmark-infer-fp32-nchw-pt240-cpu-i9_10940x-dynamo.csv"))
+    return data.load_timm_benchmark()
 
 
 @functools.lru_cache(maxsize=1)

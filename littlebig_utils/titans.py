@@ -53,6 +53,7 @@ from .predictions import atomic_write
 __all__ = [
     "OBJECTIVES", "HARD_RULES", "label_loss", "hinton_loss", "uniform_kl", "titans_loss",
     "hard_mask_student_loss", "hard_mask_teacher_prob", "TrainConfig", "augment", "predict_logits",
+    "predictions_of", "student_paths",
     "teacher_logits", "train_student", "load_or_train", "deferral_curve", "softmax_conf",
 ]
 
@@ -191,13 +192,22 @@ def create(arch: str, pretrained: bool = False) -> torch.nn.Module:
     return timm.create_model(arch, pretrained=pretrained, num_classes=10)
 
 
-@torch.no_grad()
-def predict_logits(model: torch.nn.Module, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
-    """float32 logits (N, 10) of `model` on uint8 NHWC images (eval mode, no augmentation)."""
-    model.eval()
-    x = _nchw(images)
-    out = [model(_normalize(x[i:i + batch_size])) for i in range(0, len(x), batch_size)]
-    return torch.cat(out).numpy().astype(np.float32)
+def predict_logits(model: torch.nn.Module, images: np.ndarray, batch_size: int = 500,
+                   labels=None, ids=None, name: str = "") -> np.ndarray:
+    """float32 logits (N, 10) of `model` on uint8 NHWC images (eval mode, no augmentation).
+
+    Goes through `predict.predict` (the project's one model -> predictions path), on the
+    device the model already lives on; `labels` and `ids` only label the record.
+    """
+    return predictions_of(model, images, labels, ids, name, batch_size).logits
+
+
+def predictions_of(model: torch.nn.Module, images: np.ndarray, labels=None, ids=None,
+                   name: str = "", batch_size: int = 500, dataset_name: str = "cifar10-jpeg"):
+    """Predictions of `model` on in-memory CIFAR images, via `predict.predict_images`."""
+    from .predict import predict_images
+    return predict_images(model, images, labels, ids, name=name, dataset_name=dataset_name,
+                          batch_size=batch_size)
 
 
 def softmax_conf(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -207,14 +217,25 @@ def softmax_conf(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return p.max(axis=1), p.argmax(axis=1)
 
 
+def _teacher_key(teacher: str, split: str) -> str:
+    """Key of cached teacher logits: the teacher's weights, the images and the prediction code."""
+    from . import data, datasets, predict, scores
+    blob = json.dumps({"weights": predict._weights_source(teacher, True),
+                       "data": data.TREES[f"cifar10/jpeg/{split}"],
+                       "format": predict.PREDICT_FORMAT,
+                       "code": data.code_digest(predict, datasets, cifar, scores)}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
 def teacher_logits(split: str, teacher: str = "cifar_resnet56", ids=None) -> np.ndarray:
     """Teacher logits on the JPEG `split` ('train' | 'test'), computed once and cached.
 
-    The cache (results_dir('titans')/teacher_<name>_<split>.npz) stores the sample ids; `ids`
+    The cache (results_dir('titans')/teacher_<name>_<split>_<key>.npz, the key naming the
+    teacher's weights, the images and the prediction code) stores the sample ids; `ids`
     selects and orders rows (a subset); ids missing from the cache are computed and added.
     """
     images, _, all_ids = cifar.load_jpeg_split(split)
-    path = results_dir("titans") / f"teacher_{teacher}_{split}.npz"
+    path = results_dir("titans") / f"teacher_{teacher}_{split}_{_teacher_key(teacher, split)}.npz"
     want = all_ids if ids is None else np.asarray(ids).astype(str)
     cached_ids, cached = np.array([], dtype=str), np.zeros((0, 10), np.float32)
     if path.is_file():
@@ -225,7 +246,8 @@ def teacher_logits(split: str, teacher: str = "cifar_resnet56", ids=None) -> np.
     if missing:
         pos = {s: i for i, s in enumerate(all_ids.astype(str))}
         rows = np.array([pos[s] for s in missing])
-        new = predict_logits(create(teacher, pretrained=True), images[rows])
+        new = predict_logits(create(teacher, pretrained=True), images[rows], ids=missing,
+                             name=teacher)
         cached_ids = np.concatenate([cached_ids, np.asarray(missing)])
         cached = np.concatenate([cached, new])
         with atomic_write(path, suffix=".npz") as tmp:
@@ -365,19 +387,36 @@ def train_student(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray,
     return model, history
 
 
+def student_paths(cfg: TrainConfig) -> tuple[Path, Path]:
+    """(weights .pt, metadata .json) of a trained student in results_dir('titans', 'students'):
+    named by the config, the code that trains it and (when it distils) the teacher's logits."""
+    import sys
+
+    from . import data
+    blob = json.dumps({"code": data.code_digest(sys.modules[__name__], cifar),
+                       "data": data.TREES["cifar10/jpeg/train"],
+                       "teacher": None if cfg.objective == "labels"
+                       else _teacher_key(cfg.teacher, "train")}, sort_keys=True)
+    stem = f"{cfg.name()}_{hashlib.sha256(blob.encode()).hexdigest()[:8]}"
+    folder = results_dir("titans", "students")
+    return folder / f"{stem}.pt", folder / f"{stem}.json"
+
+
 def load_or_train(cfg: TrainConfig, log=print):
     """(model, history) from the cache under results_dir('titans'), training on a miss.
 
-    The cache key is the hash of the whole config, so changing any setting retrains and a
+    The cache key is the hash of the whole config, of the training code and of the teacher's
+    cached logits (`student_paths`), so changing any setting or the code retrains and a
     rebuild with the same settings does not.
     """
-    folder = results_dir("titans", "students")
-    weights, meta = folder / f"{cfg.name()}.pt", folder / f"{cfg.name()}.json"
+    weights, meta = student_paths(cfg)
     model = create(cfg.arch)
     if weights.is_file() and meta.is_file():
-        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-        model.eval()
-        return model, json.loads(meta.read_text())["history"]
+        saved = json.loads(meta.read_text())
+        if saved.get("config") == dataclasses.asdict(cfg):
+            model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+            model.eval()
+            return model, saved["history"]
     images, labels, ids = train_subset(cfg.n_train, seed=0)
     t_logits = None if cfg.objective == "labels" else teacher_logits("train", cfg.teacher, ids)
     model, history = train_student(cfg, images, labels, t_logits, log=log)

@@ -101,3 +101,89 @@ def test_imagenet_join_and_unknown_model():
         data.load_imagenet_predictions("resnet35")
     with pytest.raises(data.DataError, match="ILSVRC2012_val"):
         data.load_real_labels(np.array(["cat_0001"]))
+
+
+# ------------------------------------------------------------------ verified folders
+
+@pytest.fixture
+def small_tree(tmp_path, monkeypatch):
+    """A copy of 20 real CIFAR-10 JPEGs registered as the 'cifar10/jpeg/test' tree."""
+    src = ORIGINAL_DATA / "cifar10" / "jpeg" / "test"
+    root = tmp_path / "data" / "cifar10" / "jpeg" / "test"
+    for cls in ("cat", "dog"):
+        (root / cls).mkdir(parents=True)
+        for f in sorted((src / cls).glob("*.jpg"))[:10]:
+            shutil.copy2(f, root / cls / f.name)
+    monkeypatch.setenv("LITTLEBIG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("LITTLEBIG_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setitem(data.TREES, "cifar10/jpeg/test", data.tree_digest(root))
+    return root
+
+
+def _listing(folder):
+    return sorted((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
+                  for p in folder.rglob("*"))
+
+
+def test_fetch_tree_writes_nothing_into_the_data_dir(small_tree):
+    data_root = small_tree.parents[2]
+    before = _listing(data_root)
+    assert data.fetch_tree("cifar10/jpeg/test") == small_tree
+    assert data.fetch_tree("cifar10/jpeg/test") == small_tree  # the second read uses the record
+    assert _listing(data_root) == before
+    assert list((small_tree.parents[3] / "cache" / "verified").glob("*.json"))
+
+
+def test_fetch_tree_catches_a_file_changed_after_it_was_verified(small_tree):
+    data.fetch_tree("cifar10/jpeg/test")
+    victim = sorted((small_tree / "cat").glob("*.jpg"))[3]
+    raw = bytearray(victim.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF  # same size, new content (and a new mtime)
+    victim.write_bytes(bytes(raw))
+    with pytest.raises(data.DataError, match="is corrupt: tree digest"):
+        data.fetch_tree("cifar10/jpeg/test")
+
+
+def test_old_stamp_in_the_data_dir_does_not_make_intact_data_corrupt(small_tree):
+    (small_tree / ".littlebig-verified").write_text("whatever")
+    assert data.fetch_tree("cifar10/jpeg/test") == small_tree
+
+
+def test_code_digest_ignores_docstrings_and_comments_only(tmp_path, monkeypatch):
+    import importlib
+    monkeypatch.syspath_prepend(str(tmp_path))
+    digests = []
+    for i, body in enumerate(['"""doc"""\nX = 1\n', '"""other doc"""\n# note\nX = 1\n',
+                              '"""doc"""\nX = 2\n']):
+        (tmp_path / f"mod_cd{i}.py").write_text(body)
+        digests.append(data.code_digest(importlib.import_module(f"mod_cd{i}")))
+    assert digests[0] == digests[1] != digests[2]
+
+
+def test_decoded_cifar_cache_edited_is_not_used(tmp_path, monkeypatch):
+    """Labels edited inside the decoded cache must not reach the results."""
+    import warnings
+
+    from PIL import Image
+
+    from littlebig_utils import cifar
+    monkeypatch.setenv("LITTLEBIG_CACHE_DIR", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(6):
+        paths.append(tmp_path / f"{i}.png")
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(paths[-1])
+    labels = np.array([0, 1, 2, 3, 4, 5])
+    monkeypatch.setattr(cifar, "jpeg_test_paths", lambda: paths)
+    monkeypatch.setattr(cifar, "test_labels", lambda: labels)
+    images, got, ids = cifar.load_jpeg_split("test")
+    np.testing.assert_array_equal(got, labels)
+    (cache,) = (tmp_path / "cache" / "decoded").glob("*.npz")
+    np.savez(cache, images=images, labels=labels[::-1].copy(), ids=ids)  # edited in place
+    with pytest.warns(RuntimeWarning, match="does not match its stored sha256"):
+        again = cifar.load_jpeg_split("test")
+    np.testing.assert_array_equal(again[1], labels)
+    np.testing.assert_array_equal(again[0], images)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # rebuilt: read back silently
+        np.testing.assert_array_equal(cifar.load_jpeg_split("test")[1], labels)

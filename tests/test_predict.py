@@ -328,7 +328,8 @@ def test_cli_wrong_suffix_exits_2(tmp_path, capsys):
 def test_cached_predictions_compute_once(tmp_path, monkeypatch):
     monkeypatch.setenv("LITTLEBIG_RESULTS_DIR", str(tmp_path))
     first = cached_predictions("cifar_resnet8", "cifar10-test-jpeg", limit=50, pretrained=False)
-    assert (tmp_path / "predictions" / "cifar10-test-jpeg__cifar_resnet8__random__n50.npz").is_file()
+    made = list((tmp_path / "predictions").glob("cifar10-test-jpeg__cifar_resnet8__random__n50__*.npz"))
+    assert len(made) == 1
     import littlebig_utils.predict as pr
     monkeypatch.setattr(pr, "predict", lambda *a, **k: pytest.fail("recomputed"))
     _same(cached_predictions("cifar_resnet8", "cifar10-test-jpeg", limit=50, pretrained=False),
@@ -359,7 +360,8 @@ def test_cached_predictions_default_to_pretrained_weights(tmp_path, monkeypatch)
     seen = {}
     monkeypatch.setattr(pr, "predict", lambda *a, **k: seen.update(k))
     cached_predictions("cifar_resnet20", "cifar10-test-jpeg")
-    assert seen["pretrained"] is True and seen["out"].name == "cifar10-test-jpeg__cifar_resnet20.npz"
+    assert seen["pretrained"] is True
+    assert re.fullmatch(r"cifar10-test-jpeg__cifar_resnet20__[0-9a-f]{12}\.npz", seen["out"].name)
 
 
 @needs_data
@@ -386,3 +388,152 @@ def test_worker_processes_give_the_same_predictions():
     one = predict(tiny_model(), ds, batch_size=4, chunk_size=10, progress=False)
     two = predict(tiny_model(), ds, batch_size=4, chunk_size=10, num_workers=2, progress=False)
     _same(one, two)
+
+
+# ------------------------------------------------------------------ one run per output (issue 11)
+
+def test_chunks_without_a_manifest_are_not_adopted_by_another_model(tmp_path):
+    """A work folder left without its manifest (two racing runs) must not lend its chunks."""
+    out, work = tmp_path / "p.npz", tmp_path / "w"
+    predict(tiny_model(seed=1), tiny_dataset(12), out=out, work_dir=work, chunk_size=4,
+            keep_work=True, progress=False)
+    (work / "manifest.json").unlink()
+    (work / "chunk_00002.npz").unlink()
+    with pytest.warns(RuntimeWarning, match="no manifest"):
+        got = predict(tiny_model(seed=0), tiny_dataset(12), out=out, work_dir=work, chunk_size=4,
+                      progress=False)
+    _same(got, predict(tiny_model(seed=0), tiny_dataset(12), progress=False))
+
+
+def test_a_chunk_of_another_run_is_recomputed(tmp_path):
+    predict(tiny_model(seed=1), tiny_dataset(12), out=tmp_path / "a.npz", work_dir=tmp_path / "wa",
+            chunk_size=4, keep_work=True, progress=False)
+    predict(tiny_model(seed=0), tiny_dataset(12), out=tmp_path / "b.npz", work_dir=tmp_path / "wb",
+            chunk_size=4, keep_work=True, progress=False)
+    import shutil
+    shutil.copy(tmp_path / "wa" / "chunk_00001.npz", tmp_path / "wb" / "chunk_00001.npz")
+    model = tiny_model(seed=0)
+    with pytest.warns(RuntimeWarning, match="not a chunk of this run"):
+        got = predict(model, tiny_dataset(12), out=tmp_path / "b.npz", work_dir=tmp_path / "wb",
+                      chunk_size=4, progress=False)
+    assert sum(model.seen) == 1 + 4  # the GMACs pass and the one foreign chunk
+    _same(got, Predictions.load(tmp_path / "b.npz"))
+    _same(got, predict(tiny_model(seed=0), tiny_dataset(12), progress=False))
+
+
+def test_a_second_run_to_the_same_out_is_refused_while_the_first_runs(tmp_path):
+    out = tmp_path / "p.npz"
+    work = tmp_path / ".p.npz.work"
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(out)], env=_env())
+    try:
+        deadline = time.time() + 120
+        while not list(work.glob("chunk_*.npz")):
+            assert proc.poll() is None and time.time() < deadline
+            time.sleep(0.05)
+        from littlebig_utils.predict import WorkLockedError
+        with pytest.raises(WorkLockedError, match=r"another littlebig predict is writing .*p\.npz "
+                           r"\(lock file .*\); wait for it or choose another --out"):
+            predict(tiny_model(seed=1), tiny_dataset(40), out=out, chunk_size=8, progress=False)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    # the lock dies with its holder: the next run resumes the same model's chunks
+    predict(tiny_model(), tiny_dataset(40), out=out, batch_size=4, chunk_size=8, progress=False)
+    _same(Predictions.load(out), predict(tiny_model(), tiny_dataset(40), progress=False))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.npz"]  # no lock or work left
+
+
+# ------------------------------------------------------------------ bad input, one line
+
+@pytest.mark.parametrize("device", ["gpu0", "cuda:x", "cpu:0:1", ""])
+def test_bad_device_string_names_the_valid_forms(device):
+    with pytest.raises(ValueError, match=r"is not a device; use cpu, cuda, cuda:N .* or mps"):
+        predict(tiny_model(), tiny_dataset(3), device=device, progress=False)
+
+
+def test_cli_bad_device_exits_2_with_one_line(tmp_path, capsys):
+    assert cli.main(["predict", "--model", "cifar_resnet8", "--no-pretrained", "--dataset",
+                     "cifar10-test-jpeg", "--device", "gpu0", "--out", str(tmp_path / "p.npz")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "use cpu, cuda, cuda:N" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_folder_that_cannot_be_written_fails_before_the_model_runs(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    model = tiny_model()
+    with pytest.raises(ValueError, match="cannot write to .*afile.*choose another --out"):
+        predict(model, tiny_dataset(3), out=tmp_path / "afile" / "p.npz", progress=False)
+    assert model.seen == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_read_only_output_folder_is_one_line(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        with pytest.raises(ValueError, match="cannot write to"):
+            predict(tiny_model(), tiny_dataset(3), out=ro / "p.npz", progress=False)
+    finally:
+        ro.chmod(0o700)
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_corrupt_image_in_a_folder_is_named(tmp_path, workers):
+    from littlebig_utils.datasets import ImageFolderDataset
+    rng = np.random.default_rng(0)
+    for cls in ("0", "1"):
+        (tmp_path / cls).mkdir()
+        for i in range(2):
+            Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(
+                tmp_path / cls / f"{cls}_{i}.jpg")
+    bad = tmp_path / "1" / "1_0.jpg"
+    bad.write_bytes(bad.read_bytes()[:40])
+    ds = ImageFolderDataset(tmp_path, class_map={"0": 0, "1": 1}, name="folder")
+    with pytest.raises(data.DataError, match=r"image .*1_0\.jpg cannot be read") as e:
+        predict(tiny_model(), ds, num_workers=workers, progress=False)
+    assert "\n" not in str(e.value) and "Traceback" not in str(e.value)
+
+
+def test_offline_missing_pretrained_weights_fail_at_once(tmp_path, monkeypatch):
+    import huggingface_hub.constants as hfc
+
+    from littlebig_utils.predict import WeightsNotCachedError, create_model
+    monkeypatch.setenv("LITTLEBIG_OFFLINE", "1")
+    monkeypatch.setattr(hfc, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    before = hfc.HF_HUB_OFFLINE
+    with pytest.raises(WeightsNotCachedError, match="'resnet18' are not cached.*--no-pretrained"):
+        create_model("resnet18", pretrained=True)
+    assert hfc.HF_HUB_OFFLINE == before  # the hub's switch is restored
+
+
+# ------------------------------------------------------------------ cache keys
+
+def test_cached_path_changes_with_code_format_weights_and_limit(monkeypatch):
+    import littlebig_utils.predict as pr
+    from littlebig_utils.predict import cached_path
+    base = cached_path("cifar_resnet8", "cifar10-test-jpeg", 50, pretrained=False)
+    assert cached_path("cifar_resnet8", "cifar10-test-jpeg", 50, pretrained=False) == base
+    others = {cached_path("cifar_resnet8", "cifar10-test-jpeg", 50, pretrained=False, seed=1),
+              cached_path("cifar_resnet8", "cifar10-test-jpeg", 60, pretrained=False),
+              cached_path("cifar_resnet20", "cifar10-test-jpeg", 50, pretrained=True),
+              cached_path("cifar_resnet20", "cifar10-test-jpeg", 50, pretrained=False)}
+    monkeypatch.setattr(pr, "PREDICT_FORMAT", pr.PREDICT_FORMAT + 1)
+    others.add(cached_path("cifar_resnet8", "cifar10-test-jpeg", 50, pretrained=False))
+    assert base not in others and len(others) == 5
+
+
+def test_predict_accepts_in_memory_arrays_and_a_module_with_a_name():
+    ds = tiny_dataset(9)
+    ref = predict(tiny_model(), ds, progress=False, name="tiny")
+    got = predict(tiny_model(), (ds.images, ds.labels, ds.sample_ids), name="tiny",
+                  dataset_name="tiny", progress=False)
+    _same(got, ref)
+    plain = predict(tiny_model(), (ds.images, ds.labels), progress=False)
+    np.testing.assert_array_equal(plain.logits, ref.logits)
+    assert plain.dataset == "arrays" and len(plain) == 9
+    from littlebig_utils.predict import predict_images
+    _same(predict_images(tiny_model(), ds.images, ds.labels, ds.sample_ids, name="tiny",
+                         dataset_name="tiny"), ref)

@@ -62,3 +62,39 @@ def test_shape_and_duplicate_ids_are_refused():
 def test_load_missing_file_says_how_to_make_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="littlebig predict"):
         Predictions.load(tmp_path / "nope.npz")
+
+
+def test_load_missing_file_hint_names_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError) as e:
+        Predictions.load(tmp_path / "nope.npz")
+    assert "{path}" not in str(e.value) and f"--out {tmp_path / 'nope.npz'}" in str(e.value)
+
+
+def _bad_files(tmp_path):
+    good = make().save(tmp_path / "good.npz")
+    raw = good.read_bytes()
+    (tmp_path / "truncated.npz").write_bytes(raw[: len(raw) // 2])
+    (tmp_path / "text.npz").write_text("sample_id,label\na,1\n")
+    with open(tmp_path / "array.npz", "wb") as f:
+        np.save(f, np.zeros(3))
+    np.savez(tmp_path / "other.npz", x=np.zeros(3))
+    return {"truncated": "not a readable Predictions file \\(truncated or corrupt\\)",
+            "text": "not a Predictions file \\(not an npz archive",
+            "array": "single numpy array", "other": "not a Predictions file \\(no sample_ids"}
+
+
+def test_unreadable_files_give_one_line_naming_the_file(tmp_path):
+    for stem, message in _bad_files(tmp_path).items():
+        path = tmp_path / f"{stem}.npz"
+        with pytest.raises(PredictionsError, match=message) as e:
+            Predictions.load(path)
+        text = str(e.value)
+        assert str(path) in text and "\n" not in text and "littlebig predict" in text
+        assert "allow_pickle" not in text  # numpy's unsafe advice never reaches the user
+
+
+def test_save_where_nothing_can_be_written_is_one_line(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(PredictionsError, match=r"cannot write Predictions to .*afile.*choose another"):
+        make().save(tmp_path / "afile" / "p.npz")
+    assert [p.name for p in tmp_path.iterdir()] == ["afile"]

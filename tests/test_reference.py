@@ -50,3 +50,27 @@ def test_gmacs_agree_with_timm_benchmark_table(models):
 def test_unknown_architecture_is_named():
     with pytest.raises(ValueError, match="unknown timm architecture 'resnet_nope'"):
         costs.arch_gmacs("resnet_nope", 224)
+
+
+def test_gmacs_cache_is_keyed_by_the_architecture_itself(tmp_path, monkeypatch):
+    """A cached count made for another definition of the same name is not reused."""
+    import json
+
+    import timm
+    import torch
+    monkeypatch.setenv("LITTLEBIG_CACHE_DIR", str(tmp_path))
+    costs.arch_gmacs.cache_clear()
+    # what the cache held for this name before the architecture changed (old-style key)
+    stale = {f"cifar_resnet8@32/None/torch{torch.__version__}/timm{timm.__version__}": [9.0, 9.0]}
+    (tmp_path / "gmacs.json").write_text(json.dumps(stale))
+    try:
+        gmacs, params = costs.arch_gmacs("cifar_resnet8", 32)
+    finally:
+        costs.arch_gmacs.cache_clear()
+    from littlebig_utils.cifar import CifarResNet
+    with torch.device("meta"):
+        ref = CifarResNet(8)
+    assert gmacs == pytest.approx(costs.count_gmacs(ref, (3, 32, 32)))
+    assert params == pytest.approx(costs.count_params_m(ref))
+    assert costs.structure_digest(CifarResNet(8)) != costs.structure_digest(CifarResNet(14))
+    assert costs.structure_digest(CifarResNet(8)) == costs.structure_digest(CifarResNet(8))

@@ -200,3 +200,61 @@ def test_smoke_training_learns(jpeg_ok, objective, tmp_path, monkeypatch):
     again, history2 = titans.load_or_train(cfg, log=None)
     assert history2 == history
     np.testing.assert_array_equal(titans.predict_logits(again, images[:50]), logits[:50])
+
+
+# ------------------------------------------------------------------ predictions via predict()
+
+def _tiny_cifar(n=7, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, n),
+            np.array([f"test_{i:05d}" for i in range(n)]))
+
+
+def test_predict_logits_go_through_predict_and_equal_a_plain_forward(monkeypatch):
+    import littlebig_utils.predict as pr
+    calls, real = [], pr.predict
+    monkeypatch.setattr(pr, "predict", lambda *a, **k: calls.append(k) or real(*a, **k))
+    torch.manual_seed(0)
+    model = titans.create("cifar_resnet8")
+    images, _, _ = _tiny_cifar()
+    got = titans.predict_logits(model, images, batch_size=3)
+    with torch.no_grad():
+        ref = model(titans._normalize(titans._nchw(images))).numpy()
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
+    assert len(calls) == 1 and got.dtype == np.float32 and got.shape == (7, 10)
+
+
+def test_teacher_logits_cache_is_redone_when_the_prediction_code_changes(monkeypatch):
+    import littlebig_utils.predict as pr
+    from littlebig_utils import cifar
+    images, labels, ids = _tiny_cifar()
+    monkeypatch.setattr(cifar, "load_jpeg_split", lambda split: (images, labels, ids))
+    made = []
+
+    def fake_create(arch, pretrained=False):  # a small random teacher, no checkpoint needed
+        import timm
+        torch.manual_seed(0)
+        made.append(arch)
+        return timm.create_model("cifar_resnet8", num_classes=10)
+
+    monkeypatch.setattr(titans, "create", fake_create)
+    first = titans.teacher_logits("test", "cifar_resnet20")
+    np.testing.assert_array_equal(titans.teacher_logits("test", "cifar_resnet20"), first)
+    assert len(made) == 1  # cached
+    monkeypatch.setattr(pr, "PREDICT_FORMAT", pr.PREDICT_FORMAT + 1)
+    np.testing.assert_array_equal(titans.teacher_logits("test", "cifar_resnet20"), first)
+    assert len(made) == 2  # another code version: computed again, not read from the old file
+
+
+def test_student_cache_is_named_by_the_training_code_and_the_teacher(monkeypatch):
+    import littlebig_utils.predict as pr
+    from littlebig_utils import data
+    labels_cfg = titans.TrainConfig(objective="labels")
+    hinton_cfg = titans.TrainConfig(objective="hinton")
+    before = {c: titans.student_paths(c)[0] for c in (labels_cfg, hinton_cfg)}
+    assert titans.student_paths(hinton_cfg)[0] == before[hinton_cfg]
+    monkeypatch.setattr(pr, "PREDICT_FORMAT", pr.PREDICT_FORMAT + 1)  # other teacher logits
+    assert titans.student_paths(hinton_cfg)[0] != before[hinton_cfg]
+    assert titans.student_paths(labels_cfg)[0] == before[labels_cfg]  # uses no teacher
+    monkeypatch.setattr(data, "code_digest", lambda *m: "f" * 16)  # other code
+    assert titans.student_paths(labels_cfg)[0] != before[labels_cfg]
