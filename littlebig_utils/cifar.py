@@ -247,7 +247,7 @@ def load_jpeg_split(split: str = "test") -> tuple[np.ndarray, np.ndarray, np.nda
         paths, labels = jpeg_train_paths()
         ids = np.array([f"train_{p.parent.name}_{p.stem}" for p in paths])
     images = decode(paths)
-    from .predictions import atomic_write
+    from .outputs import atomic_write
     try:
         with atomic_write(cache, suffix=".npz") as tmp:
             np.savez(tmp, images=images, labels=labels, ids=ids)

@@ -88,7 +88,7 @@ def _load_cache() -> dict:
 
 
 def _save_cache(key: str, value) -> None:
-    from .predictions import atomic_write
+    from .outputs import atomic_write
     cache = _load_cache()
     cache[key] = list(value)
     try:

@@ -307,7 +307,7 @@ def _verify_tree(folder: Path, key: str) -> None:
             f"https://github.com/{SOURCES['cifar10/jpeg/'].repo} at commit "
             f"{SOURCES['cifar10/jpeg/'].commit}.")
     try:
-        from .predictions import atomic_write
+        from .outputs import atomic_write
         with atomic_write(record, suffix=".json") as tmp:
             tmp.write_text(json.dumps({"folder": str(folder.resolve()), "tree": TREES[key],
                                        "stats": stats}))

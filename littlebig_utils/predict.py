@@ -29,7 +29,8 @@ from torch.utils.data import DataLoader
 from . import cifar  # noqa: F401  (registers the CIFAR ResNets with timm)
 from .costs import count_gmacs, count_params_m
 from .datasets import DATASETS, open_dataset
-from .predictions import Predictions, atomic_write
+from .outputs import atomic_write
+from .predictions import Predictions
 from .scores import max_softmax
 
 __all__ = ["predict", "cached_predictions", "create_model", "model_metadata", "check_model_name",

@@ -620,21 +620,20 @@ def cifar_setting(folder, n: int, little: str = "cifar_resnet20", big: str = "ci
                   n_sweep: int | None = None, device="cpu", batch_size: int = 500) -> Setting:
     """Pretrained CIFAR ResNets on the first `n` test images; threshold from the first
     `n_sweep` (default all 10,000) test images' own predictions."""
-    import timm
-
     from . import cifar
     from .costs import arch_gmacs
+    from .predict import create_model, predict_images
     images, labels, ids = cifar.load_jpeg_split("test")
     n_sweep = len(images) if n_sweep is None else n_sweep
-    specs = [ModelSpec.from_module(a, timm.create_model(a, pretrained=True),
-                                           functools.partial(timm.create_model, a), folder)
+    specs = [ModelSpec.from_module(a, create_model(a, pretrained=True),
+                                   functools.partial(create_model, a, pretrained=False), folder)
              for a in (little, big)]
     x = cifar.to_tensor(images[:max(n, n_sweep)])
-    records = []
-    for spec in specs:
-        r = run_model(spec, x[:n_sweep], device=device, batch_size=batch_size)
-        records.append(Predictions(ids[:n_sweep], labels[:n_sweep], r.preds, r.conf,
-                                   model=dict(name=spec.name), dataset="cifar10-test-jpeg"))
+    # the sweep's records come from the one model -> Predictions path; run_model only times
+    records = [predict_images(spec.load(device), images[:n_sweep], labels[:n_sweep], ids[:n_sweep],
+                              name=spec.name, dataset_name="cifar10-test-jpeg", device=device,
+                              batch_size=batch_size)
+               for spec in specs]
     table = cascade.sweep(*records)
     point = cascade.no_loss_point(table)
     lg, bg = arch_gmacs(little, 32)[0], arch_gmacs(big, 32)[0]

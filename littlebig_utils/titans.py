@@ -48,7 +48,7 @@ import torch.nn.functional as F
 
 from . import cascade, cifar  # noqa: F401  (cifar registers the CIFAR ResNets with timm)
 from .paths import results_dir
-from .predictions import atomic_write
+from .outputs import atomic_write
 
 __all__ = [
     "OBJECTIVES", "HARD_RULES", "label_loss", "hinton_loss", "uniform_kl", "titans_loss",
