@@ -28,17 +28,21 @@ def output_dir(name: str, smoke: bool = False) -> Path:
 
 
 def _one_line(shell, etype, value, tb, tb_offset=None):
-    return [f"{etype.__name__}: {value}"]  # the structured traceback the kernel sends: one line
+    # IPython ignores the handler's return value: the handler must show the error itself.
+    # _showtraceback is what the kernel uses to send an `error` message (ename, evalue, and
+    # this one-line "traceback"), so papermill and Jupyter report the line and nothing more.
+    stb = [f"{etype.__name__}: {value}"]
+    shell._showtraceback(etype, value, stb)
+    return stb
 
 
 def short_errors(shell=None) -> bool:
     """Make `ParameterError` print as one line in the running IPython kernel (True if installed)."""
     if shell is None:
-        try:
-            from IPython import get_ipython
-        except ImportError:
+        import sys
+        if "IPython" not in sys.modules:  # not in a kernel: nothing to do, and no slow import
             return False
-        shell = get_ipython()
+        shell = sys.modules["IPython"].get_ipython()
     if shell is None or not hasattr(shell, "set_custom_exc"):
         return False
     shell.set_custom_exc((ParameterError,), _one_line)
@@ -46,3 +50,22 @@ def short_errors(shell=None) -> bool:
 
 
 short_errors()  # importing this module in a notebook is enough
+
+
+def main(argv=None) -> int:
+    """`python -m littlebig_utils.notebook IN.ipynb OUT.ipynb -p little X ...`: papermill, but a
+    failing notebook ends with its error in one line (cell and message) instead of papermill's
+    own 25-line Python traceback. Every papermill option is accepted."""
+    import sys
+    from papermill.cli import papermill
+    from papermill.exceptions import PapermillExecutionError
+    try:
+        papermill.main(args=argv, prog_name="littlebig_utils.notebook", standalone_mode=False)
+    except PapermillExecutionError as e:
+        print(f"error in cell {e.exec_count} of the notebook: {e.ename}: {e.evalue}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

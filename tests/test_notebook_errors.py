@@ -1,0 +1,34 @@
+"""A notebook's parameter error reaches papermill as one line, not a traceback."""
+import nbformat
+import pytest
+
+from littlebig_utils import notebook
+
+
+def test_parameter_error_is_one_line_in_papermill(tmp_path):
+    pm = pytest.importorskip("papermill")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("little = 'resnet5'", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(
+            "from littlebig_utils.notebook import ParameterError\n"
+            "def check(name):\n"
+            "    raise ParameterError(f'unknown little model {name!r}: did you mean resnet34?')\n"
+            "check(little)"),
+    ]
+    src = tmp_path / "nb.ipynb"
+    nbformat.write(nb, src)
+    with pytest.raises(pm.PapermillExecutionError) as e:
+        pm.execute_notebook(str(src), str(tmp_path / "out.ipynb"), kernel_name="python3",
+                            progress_bar=False)
+    assert e.value.ename == "ParameterError"
+    assert e.value.traceback == ["ParameterError: unknown little model 'resnet5': did you mean resnet34?"]
+    # the wrapper command ends with that line and a non-zero status
+    rc = notebook.main(["-k", "python3", "--no-progress-bar", "-p", "little", "resnet9",
+                        str(src), str(tmp_path / "out2.ipynb")])
+    assert rc == 1
+
+
+def test_short_errors_outside_ipython_is_a_no_op():
+    assert notebook.short_errors() is False
+    assert issubclass(notebook.ParameterError, ValueError)
