@@ -69,3 +69,38 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def markdown_table(frame, formats: dict | None = None, headers: dict | None = None,
+                   missing: str = "–") -> str:
+    """A MyST pipe table of `frame` for a numbered ``{table}`` (glue it with
+    ``glue(key, Markdown(...))`` and paste with ``{glue:md}`` ``:format: myst``).
+
+    Numeric columns are right-aligned (``--:``) and formatted with `formats` (column ->
+    format spec, e.g. ``".1f"``; default ``".2f"`` for floats); NaN/None shows as `missing`,
+    never "nan"; `headers` renames columns for the reader. Pipes in cells are escaped.
+    """
+    import math
+    import numbers
+
+    formats = formats or {}
+    headers = headers or {}
+    cols = list(frame.columns)
+    numeric = [frame[c].dtype.kind in "iuf" for c in cols]
+
+    def cell(value, col):
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return missing
+        if isinstance(value, numbers.Number) and not isinstance(value, bool):
+            spec = formats.get(col, ".2f" if isinstance(value, float) else ",")
+            return format(value, spec)
+        return str(value).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(str(headers.get(c, c)).replace("|", "\\|") for c in cols) + " |",
+             "|" + "|".join("--:" if n else ":--" for n in numeric) + "|"]
+    for row in frame.itertuples(index=False):
+        lines.append("| " + " | ".join(cell(v, c) for v, c in zip(row, cols)) + " |")
+    return "\n".join(lines) + "\n"
+
+
+__all__.append("markdown_table")

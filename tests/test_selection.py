@@ -83,3 +83,11 @@ def test_smoke_output_dir_is_separate_from_full_results(tmp_path, monkeypatch):
     assert (tmp_path / "smoke" / "fig03").is_dir()
     with pytest.raises(ParameterError):
         output_dir("../x", smoke=True)
+
+
+def test_markdown_table_right_aligns_numbers_and_hides_nan():
+    from littlebig_utils.notebook import markdown_table
+    df = pd.DataFrame({"pair": ["a|b", "c"], "reduction": [86.663, np.nan], "n": [50000, 12]})
+    md = markdown_table(df, formats={"reduction": ".1f"}, headers={"reduction": "MACs reduction (%)"})
+    assert md.splitlines() == ["| pair | MACs reduction (%) | n |", "|:--|--:|--:|",
+                               "| a\\|b | 86.7 | 50,000 |", "| c | – | 12 |"]
