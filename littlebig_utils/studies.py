@@ -1,0 +1,222 @@
+"""The result chapters' studies, once: held-out thresholds, guarantees, label transfer, 3-model cascades.
+
+Several chapters report the same quantity (the held-out loss rate of a pair, the violation rate
+of a guaranteed threshold, the accuracy change after a label shift). Computing it here, with one
+definition and one split convention (`thresholds.split_masks`: split s uses seed ``seed + s``),
+is what makes the same pair, splits and definition give the same number in every chapter.
+
+Sign convention: accuracy *changes* are cascade − big (points; negative = the cascade loses);
+*losses* are big − cascade (points), as in `thresholds.evaluate_thresholds`.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import cascade, multistage, thresholds, uncertainty
+from .notebook import ParameterError
+from .predictions import Predictions
+from .selection import MIN_GAP, meaningful_pairs
+
+__all__ = ["HELDOUT_SPLITS", "CALIB_FRAC", "heldout_runs", "heldout_summary", "heldout_pairs",
+           "little_meets_epsilon", "guarantee_pair", "summarize_study", "pick", "cascade_correct",
+           "label_transfer", "multistage_heldout"]
+
+HELDOUT_SPLITS = 200  # the default number of random splits of every held-out number in the book
+CALIB_FRAC = 0.2      # the authors' protocol for new tasks: choose T on 20 %, judge on 80 %
+
+
+def _pair_args(little: Predictions, big: Predictions):
+    if len(little) != len(big) or not np.array_equal(little.sample_ids, big.sample_ids):
+        raise ValueError(f"{little.name!r} and {big.name!r} must list the same samples in the same "
+                         "order (align them first)")
+    return little.conf, little.correct, big.correct
+
+
+def heldout_runs(little: Predictions, big: Predictions, little_gmacs: float, big_gmacs: float,
+                 n_splits: int = HELDOUT_SPLITS, calib_frac: float = CALIB_FRAC,
+                 seed: int = 0) -> pd.DataFrame:
+    """Per split: the paper's no-loss T chosen on the calibration side, judged on the test side,
+    next to the oracle T chosen on the test side itself (the paper's procedure).
+
+    One row per split s (seed ``seed + s``): threshold, oracle_threshold, accuracy, big_accuracy
+    (percent, test side), change (cascade − big, points), lost (the cascade gets fewer test
+    images right than big: exact, in counts), macs_reduction, oracle_macs_reduction. A split
+    whose calibration side has no no-loss T counts as the big model alone (no loss, 0 %).
+    """
+    if int(n_splits) < 1:
+        raise ValueError(f"n_splits must be at least 1, got {n_splits!r}")
+    args = _pair_args(little, big)
+    seeds = np.arange(int(seed), int(seed) + int(n_splits))
+    calib = thresholds.split_masks(len(little), calib_frac, seeds)
+    costs = dict(little_gmacs=little_gmacs, big_gmacs=big_gmacs, missing="big")
+    t_cal = thresholds.no_loss_thresholds(*args, calib)
+    t_or = thresholds.no_loss_thresholds(*args, ~calib)
+    held = thresholds.evaluate_thresholds(*args, t_cal, ~calib, **costs)
+    oracle = thresholds.evaluate_thresholds(*args, t_or, ~calib, **costs)
+    return pd.DataFrame({
+        "seed": seeds, "threshold": t_cal, "oracle_threshold": t_or,
+        "accuracy": held["accuracy"], "big_accuracy": held["big_accuracy"],
+        "change": held["accuracy"] - held["big_accuracy"],
+        "lost": (held["n_correct"] < held["big_n_correct"]).to_numpy(),
+        "macs_reduction": held["macs_reduction"],
+        "oracle_macs_reduction": oracle["macs_reduction"]})
+
+
+def heldout_summary(runs: pd.DataFrame) -> dict:
+    """The held-out numbers the chapters quote, each with one definition (points or percent):
+    loss_rate (% of splits where the held-out T loses against big), mean_change (cascade − big),
+    mean_loss_when_lost, worst_loss (>= 0), p05_change (5th percentile of the change),
+    heldout_reduction / oracle_reduction (mean MACs reduction %), lost_cheaper (% of losing
+    splits whose held-out T saved more than the oracle T), t_lo / t_hi (5th / 95th percentile
+    of the held-out T), n_splits."""
+    lost = runs["lost"].to_numpy(bool)
+    change = runs["change"]
+    return dict(
+        n_splits=len(runs), loss_rate=100.0 * lost.mean(), mean_change=float(change.mean()),
+        mean_loss_when_lost=float(-change[lost].mean()) if lost.any() else 0.0,
+        worst_loss=float(max(0.0, -change.min())), p05_change=float(change.quantile(0.05)),
+        heldout_reduction=float(runs["macs_reduction"].mean()),
+        oracle_reduction=float(runs["oracle_macs_reduction"].mean()),
+        lost_cheaper=(100.0 * float((runs["macs_reduction"][lost]
+                                     > runs["oracle_macs_reduction"][lost]).mean())
+                      if lost.any() else np.nan),
+        t_lo=float(runs["threshold"].quantile(0.05)), t_hi=float(runs["threshold"].quantile(0.95)))
+
+
+def heldout_pairs(records: dict[str, Predictions], pairs: pd.DataFrame,
+                  n_splits: int = HELDOUT_SPLITS, calib_frac: float = CALIB_FRAC,
+                  seed: int = 0) -> pd.DataFrame:
+    """`heldout_summary` for every row of `pairs` (e.g. `selection.meaningful_pairs`), one row
+    per pair with the pair's same-data MACs reduction and accuracy gap next to it."""
+    rows = []
+    for _, p in pairs.iterrows():
+        runs = heldout_runs(records[p["little"]], records[p["big"]], p["little_gmacs"],
+                            p["big_gmacs"], n_splits, calib_frac, seed)
+        rows.append(dict(little=p["little"], big=p["big"],
+                         gap=float(p["big_accuracy"] - p["little_accuracy"]),
+                         same_data_reduction=float(p["macs_reduction"]), **heldout_summary(runs)))
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------ guaranteed thresholds
+
+def little_meets_epsilon(row: pd.Series, epsilon: float) -> bool:
+    """True when the little model alone loses at most `epsilon` points against big (on the
+    pair table's images): then "a cascade within epsilon" is an empty claim, T = 0 meets it."""
+    return bool(row["big_accuracy"] - row["little_accuracy"] <= thresholds.check_epsilon(epsilon))
+
+
+def guarantee_pair(pairs: pd.DataFrame, epsilon: float, min_gap: float = MIN_GAP) -> pd.Series:
+    """The guarantee chapter's headline: the meaningful pair with the largest MACs reduction
+    whose little model alone does NOT meet epsilon (its gap to big is larger than epsilon)."""
+    eps = thresholds.check_epsilon(epsilon)
+    ok = meaningful_pairs(pairs, min_gap)
+    ok = ok[ok["big_accuracy"] - ok["little_accuracy"] > eps]
+    if ok.empty:
+        raise ParameterError(f"no meaningful pair has a little model more than {eps:g} points below "
+                             "its big model: lower epsilon")
+    return ok.iloc[0]
+
+
+def summarize_study(runs: pd.DataFrame) -> pd.DataFrame:
+    """`thresholds.split_study` rows -> one row per (pair, labels, rule, epsilon, delta):
+    n splits, violation_rate (fraction of splits whose test loss exceeds epsilon) with its
+    standard error, found (fraction with a threshold), mean loss (points), frac_big,
+    macs_reduction (mean %), and loss_rate (fraction of splits losing any accuracy)."""
+    keys = [k for k in ["pair", "labels", "rule", "epsilon", "delta"] if k in runs]
+    df = runs.assign(lost=runs["loss"] > 1e-9)
+    s = (df.groupby(keys, dropna=False)
+         .agg(n=("violated", "size"), violation_rate=("violated", "mean"), found=("found", "mean"),
+              loss=("loss", "mean"), loss_rate=("lost", "mean"), frac_big=("frac_big", "mean"),
+              macs_reduction=("macs_reduction", "mean"))
+         .reset_index())
+    s["violation_se"] = np.sqrt(s["violation_rate"] * (1 - s["violation_rate"]) / s["n"])
+    return s
+
+
+def pick(summary: pd.DataFrame, **where) -> pd.Series:
+    """The one row of `summary` matching `where` (delta=None matches the rules without delta)."""
+    sel = summary
+    for k, v in where.items():
+        sel = sel[sel[k].isna()] if v is None else sel[sel[k] == v]
+    if len(sel) != 1:
+        raise KeyError(f"{len(sel)} rows match {where}, expected exactly one")
+    return sel.iloc[0]
+
+
+# ------------------------------------------------------------------ label transfer
+
+def cascade_correct(conf, little_correct, big_correct, threshold: float) -> np.ndarray:
+    """Per image: is the cascade at `threshold` right (big's answer below T, little's above)."""
+    return np.where(cascade.route(conf, threshold), np.asarray(big_correct, bool),
+                    np.asarray(little_correct, bool))
+
+
+def label_transfer(pairs: pd.DataFrame, records: dict[str, Predictions],
+                   correct: dict[str, np.ndarray], valid=None) -> pd.DataFrame:
+    """T fixed at each pair's no-loss point on the original labels, scored against other labels
+    of the same images (ReaL, CIFAR-10H): per pair the change cascade − big in points with its
+    exact McNemar 95 % interval (`uncertainty.mcnemar_difference`), the original-label change,
+    and the no-loss T and MACs reduction had T been chosen on the new labels (the oracle).
+    Pairs without a threshold are left out; MACs reduction is unchanged (same images)."""
+    rows = []
+    for _, p in pairs[pairs["threshold"].notna()].iterrows():
+        lo, bi = records[p["little"]], records[p["big"]]
+        _pair_args(lo, bi)
+        lc, bc = np.asarray(correct[p["little"]], bool), np.asarray(correct[p["big"]], bool)
+        t = float(p["threshold"])
+        d = uncertainty.mcnemar_difference(cascade_correct(lo.conf, lc, bc, t), bc, valid)
+        orig = uncertainty.mcnemar_difference(cascade_correct(lo.conf, lo.correct, bi.correct, t),
+                                              bi.correct)
+        sweep = cascade.sweep_arrays(lo.conf, lc, bc, valid=valid, little_gmacs=p["little_gmacs"],
+                                     big_gmacs=p["big_gmacs"])
+        point = cascade.no_loss_point(sweep)
+        change, ci_lo, ci_hi = d.points()
+        rows.append(dict(
+            little=p["little"], big=p["big"], gap=float(p["big_accuracy"] - p["little_accuracy"]),
+            threshold=t, macs_reduction=float(p["macs_reduction"]), frac_big=float(p["frac_big"]),
+            original_change=orig.points()[0], change=change, ci_lo=ci_lo, ci_hi=ci_hi,
+            cascade_only=d.n_cascade_only, big_only=d.n_big_only, n=d.n,
+            oracle_threshold=np.nan if point is None else float(point["threshold"]),
+            oracle_reduction=np.nan if point is None else float(point["macs_reduction"])))
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------ three-model cascades
+
+def multistage_heldout(records: dict[str, Predictions], gmacs: dict[str, float], stages: list[str],
+                       pair_little: str, levels, n_splits: int, calib_frac: float = CALIB_FRAC,
+                       seed: int = 0) -> pd.DataFrame:
+    """Held-out check of a 3-model cascade against the best pair of the same big model: both
+    choose their thresholds (joint grid search for the cascade, exact no-loss T for the pair) on
+    the calibration side of split s (seed ``seed + s``) and are judged on the test side.
+    Changes are cascade − big in points; `*_lost` compares counts of correct test images; a
+    calibration side without a no-loss point counts as the big model alone."""
+    big = stages[-1]
+    n = len(records[big])
+    splits = thresholds.split_masks(n, calib_frac, np.arange(int(seed), int(seed) + int(n_splits)))
+    held = heldout_runs(records[pair_little], records[big], gmacs[pair_little], gmacs[big],
+                        n_splits, calib_frac, seed)
+    grids = [multistage.threshold_grid(records[s].conf, levels) for s in stages[:-1]]
+    costs = [gmacs[k] for k in stages]
+    rows = []
+    for s, cal in enumerate(splits):
+        sub = [records[k].subset(np.flatnonzero(cal)) for k in stages]
+        point = multistage.no_loss_point(multistage.evaluate_grid(
+            [p.conf for p in sub[:-1]], [p.correct for p in sub], costs, grids))
+        test = [records[k].subset(np.flatnonzero(~cal)) for k in stages]
+        big_right = int(test[-1].correct.sum())
+        big_acc = 100.0 * big_right / len(test[-1])
+        if point is None:
+            change, red, lost = 0.0, 0.0, False
+        else:
+            t = [point[f"threshold_{k + 1}"] for k in range(len(stages) - 1)]
+            r = multistage.evaluate([p.conf for p in test[:-1]], [p.correct for p in test], costs, t)
+            change, red = r["accuracy"] - big_acc, 100 * (1 - r["gmacs"] / gmacs[big])
+            lost = r["n_correct"] < big_right
+        rows.append(dict(seed=int(seed) + s, pair_change=held["change"].iloc[s],
+                         pair_reduction=held["macs_reduction"].iloc[s],
+                         pair_lost=bool(held["lost"].iloc[s]), triple_change=float(change),
+                         triple_reduction=float(red), triple_lost=bool(lost)))
+    return pd.DataFrame(rows)
