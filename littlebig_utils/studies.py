@@ -220,3 +220,116 @@ def multistage_heldout(records: dict[str, Predictions], gmacs: dict[str, float],
                          pair_lost=bool(held["lost"].iloc[s]), triple_change=float(change),
                          triple_reduction=float(red), triple_lost=bool(lost)))
     return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------ chapter preamble and verdicts
+
+SMOKE_IMAGES = 5_000
+
+
+def imagenet_setup(smoke: bool = False, seed: int = 0):
+    """The ImageNet chapters' preamble: reference Predictions (a fixed random 5,000-image subset
+    in smoke mode, the same in every chapter for a seed) and their pair table."""
+    from .reference import load_reference
+    records = load_reference()
+    if smoke:
+        n = len(next(iter(records.values())))
+        idx = np.sort(np.random.default_rng(seed).choice(n, min(SMOKE_IMAGES, n), replace=False))
+        records = {k: p.subset(idx) for k, p in records.items()}
+    gmacs = {k: p.model["gmacs"] for k, p in records.items()}
+    return records, cascade.pairs_table(records, gmacs)
+
+
+def heldout_verdict(summary: dict, tolerance: float = 0.1):
+    """The held-out chapter's verdict on "no accuracy loss" when T is chosen on other images.
+
+    Rule: the held-out T loses in at most 5 % of the splits -> Reproduced; else a mean change
+    (cascade − big) of at least -`tolerance` points -> Partly reproduced (the literal "no loss"
+    fails often, by little); else Not reproduced."""
+    from . import verdicts
+    rate, mean, worst = summary["loss_rate"], summary["mean_change"], summary["worst_loss"]
+    text = (f"With T chosen on a calibration split the cascade loses against the big model in "
+            f"{rate:.0f} % of {summary['n_splits']} splits (mean change {mean:+.3f} points, worst "
+            f"loss {worst:.3f})")
+    if rate <= 5.0:
+        return verdicts.Verdict(verdicts.REPRODUCED, text + ": no loss in at least 95 % of splits.")
+    if mean >= -abs(tolerance):
+        return verdicts.Verdict(verdicts.PARTLY, text + f": the saving survives, the literal "
+                                f"\"no loss\" does not (misses under {abs(tolerance):g} point on average).")
+    return verdicts.Verdict(verdicts.NOT_REPRODUCED, text + ".")
+
+
+def guarantee_verdict(row: pd.Series, delta: float):
+    """Learn-then-Test's promise P(test loss > epsilon) <= delta against the measured violation
+    rate (`summarize_study` row of the guaranteed rule): at most delta -> Reproduced; above delta
+    by more than two standard errors -> Not reproduced; in between -> Partly reproduced."""
+    from . import verdicts
+    v, se = 100 * row["violation_rate"], 100 * row["violation_se"]
+    d = 100 * thresholds.check_delta(delta)
+    text = (f"The guaranteed T exceeded epsilon = {row['epsilon']:g} points in {v:.1f} % "
+            f"(± {se:.1f}) of {int(row['n'])} splits, allowed {d:g} %, keeping "
+            f"{row['macs_reduction']:.1f} % of the MACs saved")
+    if v <= d:
+        return verdicts.Verdict(verdicts.REPRODUCED, text + ".")
+    if v - 2 * se > d:
+        return verdicts.Verdict(verdicts.NOT_REPRODUCED, text + ".")
+    return verdicts.Verdict(verdicts.PARTLY, text + ": above delta, within two standard errors.")
+
+
+# ------------------------------------------------------------------ figures
+
+def plot_heldout(runs: pd.DataFrame, big_name: str, title: str):
+    """Left: histogram of the held-out change (cascade − big, points); right: held-out vs oracle
+    MACs reduction per split, splits that lose in the big model's colour. Legends below."""
+    import matplotlib.pyplot as plt
+    from . import plotting
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.6))
+    ax1.hist(runs["change"], bins=30, color=plotting.CASCADE, alpha=0.8,
+             label="held-out T (one count per split)")
+    ax1.axvline(0, color=plotting.BIG, ls="--", lw=1.2, label=f"{big_name} alone")
+    ax1.set_xlabel("accuracy change on the test split (points, cascade − big)")
+    ax1.set_ylabel("splits (count)")
+    lost = runs["lost"].to_numpy(bool)
+    for mask, color, label in ((~lost, plotting.CASCADE, "held-out T: no loss"),
+                               (lost, plotting.BIG, "held-out T: below big")):
+        ax2.scatter(runs["oracle_macs_reduction"][mask], runs["macs_reduction"][mask], s=14,
+                    color=color, alpha=0.7, label=label)
+    both = runs[["macs_reduction", "oracle_macs_reduction"]]
+    lim = [float(both.min().min()) - 1, float(both.max().max()) + 1]
+    ax2.plot(lim, lim, color="0.4", lw=0.8, label="held-out = oracle")
+    ax2.set(xlim=lim, ylim=lim, xlabel="MACs reduction, oracle T (%)",
+            ylabel="MACs reduction, held-out T (%)")
+    for ax in (ax1, ax2):
+        ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2,
+                  frameon=False)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_heldout_pairs(table: pd.DataFrame, title: str):
+    """Share of losing splits against the pair's accuracy gap, colour = mean change."""
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    sc = ax.scatter(table["gap"], table["loss_rate"], s=36, c=table["mean_change"], cmap="coolwarm_r",
+                    vmin=-0.1, vmax=0.1, edgecolor="k", lw=0.4)
+    fig.colorbar(sc, ax=ax).set_label("mean change on test splits (points, cascade − big)")
+    ax.axhline(50, color="0.5", ls=":", lw=1)
+    ax.set(xlabel="accuracy gap: big − little (top-1 points)",
+           ylabel="splits where the held-out T loses (%)", ylim=(-3, 103), title=title)
+    return fig
+
+
+def heldout_pairs_markdown(table: pd.DataFrame, top: int = 10) -> str:
+    """The held-out chapter's numbered table: the `top` pairs by same-data MACs reduction."""
+    from .notebook import markdown_table
+    t = table.sort_values("same_data_reduction", ascending=False).head(top)
+    t = t.assign(pair=t["little"] + " → " + t["big"])
+    cols = ["pair", "gap", "same_data_reduction", "heldout_reduction", "loss_rate", "mean_change",
+            "p05_change"]
+    return markdown_table(
+        t[cols], formats={"gap": ".2f", "same_data_reduction": ".1f", "heldout_reduction": ".1f",
+                          "loss_rate": ".0f", "mean_change": "+.3f", "p05_change": "+.3f"},
+        headers={"gap": "gap (points)", "same_data_reduction": "MACs red. same-data (%)",
+                 "heldout_reduction": "MACs red. held-out (%)", "loss_rate": "splits losing (%)",
+                 "mean_change": "mean change (points)", "p05_change": "5th pct change (points)"})
