@@ -333,3 +333,183 @@ def heldout_pairs_markdown(table: pd.DataFrame, top: int = 10) -> str:
         headers={"gap": "gap (points)", "same_data_reduction": "MACs red. same-data (%)",
                  "heldout_reduction": "MACs red. held-out (%)", "loss_rate": "splits losing (%)",
                  "mean_change": "mean change (points)", "p05_change": "5th pct change (points)"})
+
+
+# ------------------------------------------------------------------ other labels, guarantee figure
+
+def real_correct(records: dict[str, Predictions]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Per model: is its prediction in the image's ImageNet-ReaL label set; and which images
+    ReaL labels at all (`valid`). All records must list the same images in the same order."""
+    from . import data
+    ids = next(iter(records.values())).sample_ids
+    real = data.load_real_labels(ids)
+    correct, valid = {}, None
+    for name, p in records.items():
+        if not np.array_equal(p.sample_ids, ids):
+            raise ValueError(f"{name!r} lists other images than the first record: align them first")
+        correct[name], valid = data.real_correct(p.preds, real)
+    return correct, valid
+
+
+def guarantee_warning(row: pd.Series, epsilon: float) -> str | None:
+    """Markdown for the top of the guarantee chapter when the chosen pair's little model alone
+    already meets epsilon (the guarantee is then empty: T = 0 satisfies it)."""
+    if not little_meets_epsilon(row, epsilon):
+        return None
+    gap = float(row["big_accuracy"] - row["little_accuracy"])
+    return (f"**Empty guarantee:** {row['little']} alone is only {gap:.2f} points below "
+            f"{row['big']}, within epsilon = {epsilon:g}: every threshold, T = 0 included, meets "
+            "the bound, so this chapter's guarantee says nothing about cascades for this pair.")
+
+
+RULE_NAMES = {"guaranteed": "guaranteed T (Learn-then-Test)", "empirical-no-loss":
+              "empirical no-loss T (paper's rule)", "empirical-epsilon": "empirical T at epsilon (plug-in)",
+              "oracle": "oracle T (tuned on the test split)"}
+
+
+def rules_markdown(summary: pd.DataFrame, labels: str, epsilon: float, delta: float) -> str:
+    """One row per threshold rule at (epsilon, delta) for a label set: the guarantee chapter's table."""
+    from .notebook import markdown_table
+    s = summary[(summary["labels"] == labels) & (summary["epsilon"] == epsilon)
+                & (summary["delta"].isna() | (summary["delta"] == delta))]
+    s = s.set_index("rule").loc[[r for r in RULE_NAMES if r in set(s["rule"])]].reset_index()
+    t = pd.DataFrame({"rule": s["rule"].map(RULE_NAMES), "found": 100 * s["found"],
+                      "violation": 100 * s["violation_rate"], "loss_rate": 100 * s["loss_rate"],
+                      "loss": s["loss"], "frac_big": 100 * s["frac_big"],
+                      "macs_reduction": s["macs_reduction"]})
+    return markdown_table(t, formats={"found": ".0f", "violation": ".1f", "loss_rate": ".0f",
+                                      "loss": "+.3f", "frac_big": ".1f", "macs_reduction": ".1f"},
+                          headers={"found": "T found (%)", "violation": "loss > epsilon (%)",
+                                   "loss_rate": "any loss (%)", "loss": "mean loss (points)",
+                                   "frac_big": "to big (%)", "macs_reduction": "MACs red. (%)"})
+
+
+def plot_guarantee(summary: pd.DataFrame, deltas, title: str):
+    """Left: violation rate (% of splits with test loss > epsilon, ±2 SE) per rule against
+    epsilon, with the allowed delta; right: mean MACs reduction. Original labels; legend below."""
+    import matplotlib.pyplot as plt
+    from . import plotting
+    s = summary[summary["labels"] == "original"]
+    eps = sorted(s["epsilon"].unique())
+    x = {e: i for i, e in enumerate(eps)}
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.6))
+    series = [("guaranteed", d, f"guaranteed T, delta = {d:g}", plotting.PALETTE[2 + 2 * i], "o")
+              for i, d in enumerate(deltas)]
+    series += [("empirical-no-loss", None, RULE_NAMES["empirical-no-loss"], plotting.LITTLE, "s"),
+               ("empirical-epsilon", None, RULE_NAMES["empirical-epsilon"], plotting.BIG, "^"),
+               ("oracle", None, RULE_NAMES["oracle"], "0.3", "D")]
+    for i, (rule, d, label, color, marker) in enumerate(series):
+        g = s[(s["rule"] == rule) & (s["delta"].isna() if d is None else s["delta"] == d)]
+        g = g.sort_values("epsilon")
+        xs = g["epsilon"].map(x) + 0.06 * (i - (len(series) - 1) / 2)
+        if rule != "oracle":
+            ax1.errorbar(xs, 100 * g["violation_rate"], yerr=200 * g["violation_se"], marker=marker,
+                         capsize=3, color=color, label=label)
+        ax2.plot(xs, g["macs_reduction"], marker=marker, color=color, label=label)
+    for i, d in enumerate(deltas):
+        ax1.axhline(100 * d, color=plotting.PALETTE[2 + 2 * i], ls="--", lw=1)
+    ax1.set_ylabel("splits with test loss > epsilon (%)")
+    ax2.set_ylabel("MACs reduction vs big alone (%)")
+    for ax in (ax1, ax2):
+        ax.set_xticks(list(x.values()), [f"{e:g}" for e in eps])
+        ax.set_xlabel("epsilon (accuracy points one accepts to lose)")
+    ax2.legend(fontsize="small", loc="upper center", bbox_to_anchor=(-0.1, -0.18), ncol=3,
+               frameon=False)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+_RULE_KEYS = {"guar": "guaranteed", "noloss": "empirical-no-loss", "plugin": "empirical-epsilon",
+              "oracle": "oracle"}
+
+
+def guarantee_numbers(summary: pd.DataFrame, epsilon: float, delta: float) -> dict:
+    """The guarantee chapter's glued numbers at (epsilon, delta), for every label set of
+    `summary`: ``{prefix}{viol|viol_se|loss|red|found}_{guar|noloss|plugin|oracle}`` with prefix
+    "" for the original labels, else the label set's name lower-cased without "-" plus "_"
+    ("real_", "cifar10h_"); rates in percent, losses in points (big − cascade)."""
+    out = {}
+    for labels in summary["labels"].unique():
+        prefix = "" if labels == "original" else labels.lower().replace("-", "") + "_"
+        for key, rule in _RULE_KEYS.items():
+            r = pick(summary, labels=labels, rule=rule, epsilon=epsilon,
+                     delta=delta if rule == "guaranteed" else None)
+            out.update({f"{prefix}viol_{key}": 100 * r["violation_rate"],
+                        f"{prefix}viol_se_{key}": 100 * r["violation_se"],
+                        f"{prefix}loss_{key}": r["loss"], f"{prefix}red_{key}": r["macs_reduction"],
+                        f"{prefix}found_{key}": 100 * r["found"], f"{prefix}frac_{key}": 100 * r["frac_big"]})
+    return out
+
+
+def cifar10h_guarantee(epsilon: float, delta: float, n_splits: int, calib_frac: float = CALIB_FRAC,
+                       seed: int = 0, method: str = "clopper-pearson"):
+    """`split_study` on the published CIFAR-10 test predictions of ResNet-110 and DenseNet-40
+    (the less accurate one as little), judged on the CIFAR-10 labels and on the CIFAR-10H human
+    majority (images without a majority left out). Returns (summary, little, big)."""
+    from . import cifar
+    from .datasets import cifar10h_labels, load_cifar10_reference
+    labels = cifar.test_labels()
+    majority, has_majority, _ = cifar10h_labels()
+    little, big = sorted((load_cifar10_reference(m) for m in ("resnet110", "densenet40")),
+                         key=lambda p: p.accuracy)
+    runs = thresholds.split_study(
+        little.conf, little.preds == labels, big.preds == labels, [epsilon], [delta], n_splits,
+        calib_frac, seed, method,
+        shifted={"CIFAR-10H": (little.preds == majority, big.preds == majority, has_majority)})
+    return summarize_study(runs), little, big
+
+
+def pair_study(records: dict[str, Predictions], row: pd.Series, epsilons, deltas, n_splits: int,
+               calib_frac: float = CALIB_FRAC, seed: int = 0, method: str = "clopper-pearson",
+               real: bool = True) -> pd.DataFrame:
+    """`thresholds.split_study` for one row of the pair table (its models and GMACs), judged on
+    the original labels and, with `real`, on ImageNet-ReaL too."""
+    lo, bi = records[row["little"]], records[row["big"]]
+    _pair_args(lo, bi)
+    shifted = None
+    if real:
+        correct, valid = real_correct({lo.name: lo, bi.name: bi})
+        shifted = {"ReaL": (correct[lo.name], correct[bi.name], valid)}
+    return thresholds.split_study(lo.conf, lo.correct, bi.correct, epsilons, deltas, n_splits,
+                                  calib_frac, seed, method, little_gmacs=row["little_gmacs"],
+                                  big_gmacs=row["big_gmacs"], shifted=shifted)
+
+
+def plot_transfer(table: pd.DataFrame, headline: tuple[str, str] | None, labels: str, title: str):
+    """Accuracy change after the label transfer (cascade − big, points, exact McNemar 95 %
+    interval) against the MACs reduction, one point per pair; the headline pair ringed."""
+    import matplotlib.pyplot as plt
+    from . import plotting
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    ax.errorbar(table["macs_reduction"], table["change"],
+                yerr=[table["change"] - table["ci_lo"], table["ci_hi"] - table["change"]],
+                fmt="o", ms=5, color=plotting.CASCADE, ecolor="0.6", capsize=2,
+                label=f"pairs ({len(table)}), 95 % interval")
+    if headline is not None:
+        h = table[(table["little"] == headline[0]) & (table["big"] == headline[1])]
+        ax.scatter(h["macs_reduction"], h["change"], s=140, facecolor="none", edgecolor="k",
+                   lw=1.2, zorder=4, label=f"headline: {headline[0]} → {headline[1]}")
+    ax.axhline(0, color=plotting.BIG, ls="--", lw=1.2, label="big model alone")
+    ax.set(xlabel="MACs reduction at T fixed on the original labels (%)",
+           ylabel=f"accuracy change under {labels}\n(points, cascade − big)", title=title)
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2,
+              frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def transfer_markdown(table: pd.DataFrame, labels: str, top: int = 10) -> str:
+    """The transfer chapters' numbered table: the `top` pairs by MACs reduction."""
+    from .notebook import markdown_table
+    t = table.sort_values("macs_reduction", ascending=False).head(top)
+    t = pd.DataFrame({"pair": t["little"] + " → " + t["big"], "gap": t["gap"], "T": t["threshold"],
+                      "red": t["macs_reduction"], "orig": t["original_change"], "change": t["change"],
+                      "ci": [f"{a:+.2f} to {b:+.2f}" for a, b in zip(t["ci_lo"], t["ci_hi"])],
+                      "oracle_T": t["oracle_threshold"]})
+    return markdown_table(t, formats={"gap": ".2f", "T": ".3f", "red": ".1f", "orig": "+.3f",
+                                      "change": "+.3f", "oracle_T": ".3f"},
+                          headers={"gap": "gap (points)", "red": "MACs red. (%)",
+                                   "orig": "change, original (points)",
+                                   "change": f"change, {labels} (points)", "ci": "95 % interval",
+                                   "oracle_T": f"T chosen on {labels}"})

@@ -142,3 +142,23 @@ def test_multistage_heldout_matches_direct_evaluation():
                                  [1.0, 2.0, 5.0], [pt["threshold_1"], pt["threshold_2"]])
         assert out["triple_change"].iloc[0] == pytest.approx(
             ev["accuracy"] - 100 * r["C"].correct[test].mean())
+
+
+def test_split_study_no_loss_rule_gives_the_heldout_loss_rate():
+    """The guarantee chapter's empirical no-loss rows and the held-out chapter's runs are the same
+    splits and the same rule: the same held-out loss rate (the 55 % vs 50 % defect)."""
+    r = _records(n=500, seed=7)
+    lo, bi = r["A"], r["C"]
+    runs = studies.heldout_runs(lo, bi, 1.0, 5.0, n_splits=15, calib_frac=0.2, seed=3)
+    study = thresholds.split_study(lo.conf, lo.correct, bi.correct, [0.5], [0.05], 15, 0.2, 3,
+                                   little_gmacs=1.0, big_gmacs=5.0)
+    s = studies.pick(studies.summarize_study(study), labels="original", rule="empirical-no-loss",
+                     delta=None)
+    assert 100 * s["loss_rate"] == pytest.approx(studies.heldout_summary(runs)["loss_rate"])
+    assert s["macs_reduction"] == pytest.approx(runs["macs_reduction"].mean())
+
+
+def test_guarantee_warning_only_for_an_empty_guarantee():
+    pairs = _pairs_frame()
+    assert "Empty guarantee" in studies.guarantee_warning(pairs.iloc[0], 0.5)
+    assert studies.guarantee_warning(pairs.iloc[1], 0.5) is None
