@@ -513,3 +513,80 @@ def transfer_markdown(table: pd.DataFrame, labels: str, top: int = 10) -> str:
                                    "orig": "change, original (points)",
                                    "change": f"change, {labels} (points)", "ci": "95 % interval",
                                    "oracle_T": f"T chosen on {labels}"})
+
+
+# ------------------------------------------------------------------ pairs vs three-model cascades
+
+def pair_vs_triple(pairs: pd.DataFrame, triples: pd.DataFrame) -> pd.DataFrame:
+    """Per big model: its best genuine pair (`cascade.best_little_per_big`) next to its best
+    genuine 3-model cascade (cheapest no-loss point of `multistage.search`), the gain in points
+    of MACs reduction (triple − pair) and the share of images reaching the big model (%)."""
+    best_pair = cascade.best_little_per_big(pairs).set_index("big")
+    ok = triples[~triples["degenerate"].astype(bool) & triples["gmacs"].notna()]
+    best_triple = ok.sort_values(["gmacs", "stages"]).groupby("big").head(1).set_index("big")
+    gm = dict(zip(pairs["big"], pairs["big_gmacs"]))
+    gm.update(zip(triples["big"], triples["big_gmacs"]))
+    bigs = sorted(set(best_pair.index) | set(best_triple.index), key=lambda b: (gm[b], b))
+    cmp = pd.DataFrame({
+        "big_gmacs": [gm[b] for b in bigs],
+        "pair_little": best_pair["little"].reindex(bigs),
+        "pair_threshold": best_pair["threshold"].reindex(bigs),
+        "pair_gmacs": best_pair["gmacs"].reindex(bigs),
+        "pair_reduction": best_pair["macs_reduction"].reindex(bigs),
+        "triple": best_triple["stages"].reindex(bigs),
+        "triple_thresholds": best_triple["thresholds"].reindex(bigs),
+        "triple_gmacs": best_triple["gmacs"].reindex(bigs),
+        "triple_reduction": best_triple["macs_reduction"].reindex(bigs),
+        "triple_to_big_pct": 100 * best_triple["frac_reach_last"].reindex(bigs),
+    }, index=pd.Index(bigs, name="big"))
+    cmp["gain_points"] = cmp["triple_reduction"] - cmp["pair_reduction"]
+    return cmp
+
+
+def pair_vs_triple_markdown(cmp: pd.DataFrame) -> str:
+    """The multi-stage chapter's numbered table (thresholds next to the stage names)."""
+    from .notebook import markdown_table
+
+    def stages(names, ts):
+        if not isinstance(names, str):
+            return None
+        return " → ".join(f"{k} ({t:.3f})" for k, t in zip(names.split(" → "), ts))
+    t = pd.DataFrame({
+        "big": cmp.index, "GMACs": cmp["big_gmacs"].to_numpy(),
+        "pair": [f"{k} ({t:.3f})" if isinstance(k, str) else None
+                 for k, t in zip(cmp["pair_little"], cmp["pair_threshold"])],
+        "pair_red": cmp["pair_reduction"].to_numpy(),
+        "triple": [stages(a, b) for a, b in zip(cmp["triple"], cmp["triple_thresholds"])],
+        "triple_red": cmp["triple_reduction"].to_numpy(),
+        "to_big": cmp["triple_to_big_pct"].to_numpy(), "gain": cmp["gain_points"].to_numpy()})
+    return markdown_table(t, formats={"GMACs": ".2f", "pair_red": ".1f", "triple_red": ".1f",
+                                      "to_big": ".1f", "gain": "+.1f"},
+                          headers={"pair": "pair: little (T)", "pair_red": "pair MACs red. (%)",
+                                   "triple": "3 models: stages 1, 2 (T)",
+                                   "triple_red": "3-model MACs red. (%)", "to_big": "to big (%)",
+                                   "gain": "gain (points)"})
+
+
+def plot_pair_vs_triple(cmp: pd.DataFrame, title: str):
+    """MACs reduction of the best pair and the best 3-model cascade per big model (dumbbells)."""
+    import matplotlib.pyplot as plt
+    from . import plotting
+    fig, ax = plt.subplots(figsize=(8, 5.2))
+    y = np.arange(len(cmp))
+    for yi, (a, b) in enumerate(zip(cmp["pair_reduction"], cmp["triple_reduction"])):
+        if np.isfinite(a) and np.isfinite(b):
+            ax.plot([a, b], [yi, yi], color="0.6", lw=1, zorder=1)
+    ax.scatter(cmp["pair_reduction"], y, s=40, color=plotting.LITTLE, label="best pair (exact T)",
+               zorder=3)
+    ax.scatter(cmp["triple_reduction"], y, s=40, marker="D", color=plotting.CASCADE,
+               label="best 3-model cascade (grid)", zorder=3)
+    unused = (cmp["triple_to_big_pct"] == 0).to_numpy()
+    ax.scatter(cmp["triple_reduction"][unused], y[unused], s=140, facecolor="none", edgecolor="k",
+               lw=1, label="3-model cascade never runs the big model", zorder=4)
+    ax.set_yticks(y, [f"{b} ({g:.2f} GMACs)" for b, g in zip(cmp.index, cmp["big_gmacs"])])
+    ax.set(xlabel="MACs reduction against the big model at no accuracy loss (%)",
+           ylabel="big model", title=title)
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.4, -0.12), ncol=2,
+              frameon=False)
+    fig.tight_layout()
+    return fig

@@ -162,3 +162,21 @@ def test_guarantee_warning_only_for_an_empty_guarantee():
     pairs = _pairs_frame()
     assert "Empty guarantee" in studies.guarantee_warning(pairs.iloc[0], 0.5)
     assert studies.guarantee_warning(pairs.iloc[1], 0.5) is None
+
+
+def test_pair_vs_triple_takes_each_big_models_best():
+    r = _records(n=400, seed=11)
+    gm = {k: p.model["gmacs"] for k, p in r.items()}
+    pairs = cascade.pairs_table(r, gm)
+    triples = multistage.search(r, gm, n_stages=3, levels=multistage.default_levels(30))
+    cmp = studies.pair_vs_triple(pairs, triples)
+    best = cascade.best_little_per_big(pairs).set_index("big")
+    for b, row in cmp.iterrows():
+        if b in best.index:
+            assert row["pair_reduction"] == pytest.approx(best.loc[b, "macs_reduction"])
+        ok = triples[(triples["big"] == b) & ~triples["degenerate"] & triples["gmacs"].notna()]
+        if len(ok):
+            assert row["triple_gmacs"] == pytest.approx(ok["gmacs"].min())
+            assert row["gain_points"] == pytest.approx(row["triple_reduction"] - row["pair_reduction"],
+                                                       nan_ok=True)
+    assert "→" in studies.pair_vs_triple_markdown(cmp) or cmp["triple"].isna().all()
