@@ -590,3 +590,49 @@ def plot_pair_vs_triple(cmp: pd.DataFrame, title: str):
               frameon=False)
     fig.tight_layout()
     return fig
+
+
+# ------------------------------------------------------------------ the limits chapter
+
+def titans_summary(students: pd.DataFrame) -> dict:
+    """From the Titans chapter's students table (one row per student objective and seed:
+    ``student`` in labels / hinton / titans_*, ``student_accuracy`` %, ``macs_reduction`` % of the
+    cascade at the teacher's accuracy, NaN where it never reaches it): how many cascades cost
+    more than the teacher alone (reduction < 0 or never reaching it), and the Titans students'
+    accuracy against plain (Hinton) distillation, averaged over seeds."""
+    need = {"student", "student_accuracy", "macs_reduction"}
+    if not need <= set(students.columns):
+        raise KeyError(f"not the Titans chapter's students table (needs {sorted(need)})")
+    acc = students.groupby("student")["student_accuracy"].mean()
+    titans = acc[acc.index.str.startswith("titans")]
+    if "hinton" not in acc.index or titans.empty:
+        raise KeyError("the students table needs a 'hinton' row and at least one 'titans_*' row")
+    red = students["macs_reduction"]
+    return dict(n_cascades=len(students), n_costlier=int((red.isna() | (red < 0)).sum()),
+                hinton_accuracy=float(acc["hinton"]), titans_best=str(titans.idxmax()),
+                titans_best_accuracy=float(titans.max()),
+                best_reduction=float(red.max()) if red.notna().any() else np.nan)
+
+
+def titans_verdict(summary: dict):
+    """Titans' claims (better than standard distillation; cheaper inference with the teacher as
+    fallback): both hold -> Reproduced; neither -> Not reproduced; one -> Partly reproduced."""
+    from . import verdicts
+    better = summary["titans_best_accuracy"] > summary["hinton_accuracy"]
+    cheaper = summary["n_costlier"] < summary["n_cascades"]
+    text = (f"The best Titans student scores {summary['titans_best_accuracy']:.2f} % against "
+            f"{summary['hinton_accuracy']:.2f} % for plain distillation, and "
+            f"{summary['n_costlier']} of {summary['n_cascades']} cascades cost more than the "
+            "teacher alone at its accuracy.")
+    label = (verdicts.REPRODUCED if better and cheaper else verdicts.PARTLY if better or cheaper
+             else verdicts.NOT_REPRODUCED)
+    return verdicts.Verdict(label, text)
+
+
+STATUS = {"Reproduced": "Answered", "Partly reproduced": "Partly answered",
+          "Not reproduced": "Answered against the paper", "Not testable here": "Open"}
+
+
+def status(verdict) -> str:
+    """A reviewer objection's status from the verdict of the chapter that answers it."""
+    return STATUS[verdict.label]

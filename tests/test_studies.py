@@ -180,3 +180,19 @@ def test_pair_vs_triple_takes_each_big_models_best():
             assert row["gain_points"] == pytest.approx(row["triple_reduction"] - row["pair_reduction"],
                                                        nan_ok=True)
     assert "→" in studies.pair_vs_triple_markdown(cmp) or cmp["triple"].isna().all()
+
+
+def test_titans_summary_and_verdict():
+    from littlebig_utils import verdicts
+    students = pd.DataFrame({"student": ["labels", "hinton", "titans_teacher_prob", "titans_student_loss"],
+                             "student_accuracy": [80.0, 82.0, 81.5, 81.0],
+                             "macs_reduction": [-5.0, np.nan, -2.0, -1.0]})
+    s = studies.titans_summary(students)
+    assert s["n_costlier"] == 4 and s["titans_best"] == "titans_teacher_prob"
+    assert studies.titans_verdict(s).label == verdicts.NOT_REPRODUCED
+    assert studies.status(studies.titans_verdict(s)) == "Answered against the paper"
+    students.loc[2, "student_accuracy"] = 83.0
+    students.loc[2, "macs_reduction"] = 10.0
+    assert studies.titans_verdict(studies.titans_summary(students)).label == verdicts.REPRODUCED
+    with pytest.raises(KeyError):
+        studies.titans_summary(students.drop(columns="macs_reduction"))
