@@ -82,6 +82,9 @@ book/generated/%.ipynb: notebooks/%.ipynb $(PACKAGE) $(STAMP)
 	$(BIN)/python -m papermill --cwd notebooks --log-level WARNING $(PAPERMILL_ARGS) $< $@.tmp.ipynb
 	@mv $@.tmp.ipynb $@
 
+# the limits chapter reads the Titans chapter's results (results/titans_distillation/students.csv)
+book/generated/limits_open_questions.ipynb: book/generated/titans_distillation.ipynb
+
 notebooks: $(EXECUTED)
 
 book: $(EXECUTED) $(MATHJAX)
