@@ -18,9 +18,15 @@ from .notebook import ParameterError
 from .predictions import Predictions
 from .selection import MIN_GAP, meaningful_pairs
 
-__all__ = ["HELDOUT_SPLITS", "CALIB_FRAC", "heldout_runs", "heldout_summary", "heldout_pairs",
-           "little_meets_epsilon", "guarantee_pair", "summarize_study", "pick", "cascade_correct",
-           "label_transfer", "multistage_heldout"]
+__all__ = ["HELDOUT_SPLITS", "CALIB_FRAC", "SMOKE_IMAGES", "RULE_NAMES", "STATUS",
+           "imagenet_setup", "heldout_runs", "heldout_summary", "heldout_pairs",
+           "heldout_pairs_markdown", "heldout_verdict", "plot_heldout", "plot_heldout_pairs",
+           "little_meets_epsilon", "guarantee_pair", "guarantee_warning", "pair_study",
+           "summarize_study", "pick", "guarantee_numbers", "guarantee_verdict", "rules_markdown",
+           "plot_guarantee", "cifar10h_guarantee", "real_correct", "cascade_correct",
+           "label_transfer", "transfer_markdown", "plot_transfer", "pair_vs_triple",
+           "pair_vs_triple_markdown", "plot_pair_vs_triple", "multistage_heldout",
+           "titans_summary", "titans_verdict", "status"]
 
 HELDOUT_SPLITS = 200  # the default number of random splits of every held-out number in the book
 CALIB_FRAC = 0.2      # the authors' protocol for new tasks: choose T on 20 %, judge on 80 %

@@ -196,3 +196,23 @@ def test_titans_summary_and_verdict():
     assert studies.titans_verdict(studies.titans_summary(students)).label == verdicts.REPRODUCED
     with pytest.raises(KeyError):
         studies.titans_summary(students.drop(columns="macs_reduction"))
+
+
+def test_transfer_and_heldout_figures_plot_cascade_minus_big():
+    """One sign convention: the plotted values are cascade − big, and the axes say so."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    table = pd.DataFrame({"little": ["a", "b"], "big": ["x", "x"], "macs_reduction": [80.0, 60.0],
+                          "change": [-0.3, 0.2], "ci_lo": [-0.5, -0.1], "ci_hi": [-0.1, 0.5]})
+    fig = studies.plot_transfer(table, ("a", "x"), "ReaL", "t")
+    ax = fig.axes[0]
+    assert "cascade − big" in ax.get_ylabel()
+    ys = np.concatenate([c.get_offsets()[:, 1] for c in ax.collections if len(c.get_offsets())])
+    assert -0.3 in ys and 0.3 not in ys
+    plt.close(fig)
+    runs = pd.DataFrame({"change": [-0.2, 0.1], "lost": [True, False], "macs_reduction": [80, 70.0],
+                         "oracle_macs_reduction": [78, 71.0]})
+    fig = studies.plot_heldout(runs, "x", "t")
+    assert "cascade − big" in fig.axes[0].get_xlabel()
+    plt.close(fig)
