@@ -26,7 +26,7 @@ __all__ = ["HELDOUT_SPLITS", "CALIB_FRAC", "SMOKE_IMAGES", "RULE_NAMES", "STATUS
            "plot_guarantee", "cifar10h_guarantee", "real_correct", "cascade_correct",
            "label_transfer", "transfer_markdown", "plot_transfer", "pair_vs_triple",
            "pair_vs_triple_markdown", "plot_pair_vs_triple", "multistage_heldout",
-           "titans_summary", "titans_verdict", "status"]
+           "titans_summary", "titans_verdict", "status", "transfer_row"]
 
 HELDOUT_SPLITS = 200  # the default number of random splits of every held-out number in the book
 CALIB_FRAC = 0.2      # the authors' protocol for new tasks: choose T on 20 %, judge on 80 %
@@ -642,3 +642,15 @@ STATUS = {"Reproduced": "Answered", "Partly reproduced": "Partly answered",
 def status(verdict) -> str:
     """A reviewer objection's status from the verdict of the chapter that answers it."""
     return STATUS[verdict.label]
+
+
+def transfer_row(pairs: pd.DataFrame, records: dict[str, Predictions], correct: dict[str, np.ndarray],
+                 valid, little: str, big: str) -> pd.Series:
+    """`label_transfer` of one pair; a pair without a no-loss threshold on the original labels
+    has nothing to transfer: one-line `ParameterError`."""
+    rows = pairs[(pairs["little"] == little) & (pairs["big"] == big)]
+    out = label_transfer(rows, records, correct, valid)
+    if out.empty:
+        raise ParameterError(f"{little} -> {big} never reaches the big model's accuracy on the "
+                             "original labels, so there is no threshold to transfer: choose another pair")
+    return out.iloc[0]

@@ -216,3 +216,16 @@ def test_transfer_and_heldout_figures_plot_cascade_minus_big():
     fig = studies.plot_heldout(runs, "x", "t")
     assert "cascade − big" in fig.axes[0].get_xlabel()
     plt.close(fig)
+
+
+def test_transfer_row_refuses_a_pair_without_threshold():
+    r = _records(n=300, seed=2)
+    pairs = cascade.pairs_table(r, {k: p.model["gmacs"] for k, p in r.items()})
+    ok = pairs[pairs["threshold"].notna()].iloc[0]
+    correct = {k: p.correct for k, p in r.items()}
+    row = studies.transfer_row(pairs, r, correct, None, ok["little"], ok["big"])
+    assert row["change"] == pytest.approx(row["original_change"])  # same labels: same change
+    pairs.loc[pairs.index[0], "threshold"] = np.nan
+    first = pairs.iloc[0]
+    with pytest.raises(ParameterError, match="no threshold to transfer"):
+        studies.transfer_row(pairs, r, correct, None, first["little"], first["big"])
