@@ -1,0 +1,43 @@
+import math
+
+import pytest
+
+from littlebig_utils import verdicts as v
+
+
+def test_range_rule_inside_partly_outside_untestable():
+    assert v.verdict_range(50, 30, 80).label == v.REPRODUCED
+    assert v.verdict_range(None, 30, 80, value_lo=20, value_hi=60).label == v.PARTLY
+    assert v.verdict_range(None, 30, 80, value_lo=40, value_hi=79).label == v.REPRODUCED
+    assert v.verdict_range(None, 30, 80, value_lo=81, value_hi=90).label == v.NOT_REPRODUCED
+    assert v.verdict_range(29.9, 30, 80).label == v.NOT_REPRODUCED
+    assert v.verdict_range(float("nan"), 30, 80).label == v.NOT_TESTABLE
+    assert v.verdict_range(50, None, None).label == v.NOT_TESTABLE
+    # edges count as inside
+    assert v.verdict_range(80, 30, 80).label == v.REPRODUCED
+    # the reason carries both numbers and the side
+    r = v.verdict_range(-12.0, 30, 80, what="the median MACs reduction", unit=" %")
+    assert "-12.0 %" in r.reason and "below" in r.reason and "30.0 %–80.0 %" in r.reason
+
+
+def test_no_loss_rule_uses_the_interval_with_sign_cascade_minus_big():
+    assert v.verdict_no_loss(0.1, -0.05, 0.3).label == v.PARTLY
+    assert v.verdict_no_loss(0.1, 0.02, 0.3).label == v.REPRODUCED
+    assert v.verdict_no_loss(-0.4, -0.6, -0.2).label == v.NOT_REPRODUCED
+    assert v.verdict_no_loss(-0.4, -0.6, -0.2, tolerance=0.7).label == v.REPRODUCED
+    assert v.verdict_no_loss(0.0).label == v.REPRODUCED
+    assert v.verdict_no_loss(math.nan).label == v.NOT_TESTABLE
+    with pytest.raises(ValueError, match="outside its interval"):
+        v.verdict_no_loss(1.0, -0.5, 0.5)
+
+
+def test_verdict_vocabulary_is_fixed_and_renders_as_admonition():
+    with pytest.raises(ValueError, match="one of"):
+        v.Verdict("Claim reproduced", "x")
+    with pytest.raises(ValueError, match="reason"):
+        v.Verdict(v.REPRODUCED, " ")
+    md = v.Verdict(v.NOT_REPRODUCED, "every cascade costs more.").markdown(claim="cheaper cascades")
+    assert md.startswith("```{warning} Verdict: Not reproduced\n")
+    assert "*Claim:* cheaper cascades" in md and md.rstrip().endswith("```")
+    labels = {v.Verdict(lab, "r").markdown().split()[0] for lab in v.LABELS}
+    assert len(labels) == 4  # each label has its own admonition colour
