@@ -108,7 +108,7 @@ def _check_method(method: str) -> str:
 def loss_table(conf, little_correct, big_correct, thresholds=None) -> pd.DataFrame:
     """Per threshold: samples sent to big, loss and gain counts, and the empirical risk.
 
-    Reuses :func:`cascade.sweep_arrays` (one sort, cumulative sums) twice: the cascade's correct
+    Reuses :func:`~littlebig_utils.cascade.sweep_arrays` (one sort, cumulative sums) twice: the cascade's correct
     count gives #loss - #gain = big_correct - cascade_correct; scoring the little model as right
     only where both are right turns the same difference into #loss alone.
     """
