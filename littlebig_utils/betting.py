@@ -40,7 +40,7 @@ import math
 import numpy as np
 
 __all__ = ["wsr_bets", "wsr_capital", "wsr_p_values", "wsr_rejections", "wsr_threshold",
-           "candidate_scores", "TRUNCATION"]
+           "candidate_scores", "TRUNCATION", "population_curve", "guarantee_study", "eligible_pairs", "guarantee_pairs"]
 
 TRUNCATION = 0.5  # bets at most TRUNCATION / (1 - m): confseq's default trunc_scale
 
@@ -162,15 +162,23 @@ def wsr_rejections(score, little_correct, big_correct, thresholds, epsilon: floa
     if len(s) == 0 or len(t) == 0:
         return out
     m = (1 + epsilon) / 2
+    # Only samples on which the models disagree carry a nonzero loss, so two thresholds that
+    # keep the same disagreeing samples give the same sequence x and the same decision. The
+    # kept disagreeing samples are nested in T, so their count identifies the set: test one
+    # threshold per count (exact, and several times faster than testing every threshold).
+    dis = np.sort(s[lc != bc])
+    key = len(dis) - np.searchsorted(dis, t, side="left")  # disagreeing samples kept at T
     order = np.argsort(-t, kind="stable")  # descending T: the fixed sequence
-    for lo in range(0, len(order), chunk):
-        idx = order[lo:lo + chunk]
-        ok = wsr_capital(_x(s, lc, bc, t[idx]), m, delta).max(axis=1) >= 1 / delta
-        if ok.all():
-            out[idx] = True
-            continue
-        out[idx[:int(np.argmin(ok))]] = True  # first failure stops the walk
-        break
+    keys, first = np.unique(key[order], return_index=True)  # keys ascend as T descends
+    reps = order[first]
+    decided = np.zeros(len(keys), dtype=bool)
+    for lo in range(0, len(reps), chunk):
+        ok = wsr_capital(_x(s, lc, bc, t[reps[lo:lo + chunk]]), m, delta).max(axis=1) >= 1 / delta
+        decided[lo:lo + chunk] = ok
+        if not ok.all():
+            break
+    n_ok = len(decided) if decided.all() else int(np.argmin(decided))  # first failure stops
+    out[np.isin(key, keys[:n_ok])] = True
     return out
 
 
@@ -185,3 +193,104 @@ def wsr_threshold(score, little_correct, big_correct, epsilon: float, delta: flo
     cands = candidate_scores(score)
     rej = wsr_rejections(score, little_correct, big_correct, cands, epsilon, delta, order_seed)
     return float(cands[rej].min()) if rej.any() else None
+
+
+# ------------------------------------------------------------------ Monte-Carlo study
+
+def population_curve(score, little_correct, big_correct):
+    """Functions T -> (risk, frac_big) on a whole population (fractions), by binary search."""
+    s = np.asarray(score, dtype=np.float64)
+    lc = np.asarray(little_correct, dtype=bool)
+    bc = np.asarray(big_correct, dtype=bool)
+    order = np.argsort(s, kind="stable")
+    ss = s[order]
+    diff = np.concatenate([[0], np.cumsum(bc[order].astype(np.int64) - lc[order])])
+    n = len(s)
+
+    def at(t):
+        k = np.searchsorted(ss, np.asarray(t, dtype=np.float64), side="left")  # score < t: big
+        return (diff[-1] - diff[k]) / n, k / n  # kept samples' (big - little) correct, share
+    return at
+
+
+def guarantee_study(score, little_correct, big_correct, little_gmacs: float, big_gmacs: float,
+                    epsilon: float, delta: float, n_calib: int = 5000, draws: int = 100,
+                    seed: int = 0, methods=("clopper-pearson", "wsr")) -> "pd.DataFrame":
+    """How much of the oracle's MACs saving a guaranteed threshold keeps, and how often it fails.
+
+    The given samples are the *population* (e.g. the 50,000 ImageNet val images): each draw
+    takes `n_calib` of them with replacement as the calibration set, chooses T by each method
+    (``"wsr"``: :func:`wsr_threshold`; the others: ``thresholds.guaranteed_threshold``, whose
+    epsilon is in accuracy points), and judges T on the population: a violation is a
+    population risk above `epsilon` (a fraction). The oracle T is the cheapest whose population
+    risk is at most epsilon; ``kept = saving(T) / saving(oracle)`` with saving = 1 - mean
+    GMACs / big GMACs (None, i.e. big alone, keeps 0). One row per draw and method.
+    """
+    import pandas as pd
+
+    from .thresholds import guaranteed_threshold
+    epsilon, delta = _check_epsilon_fraction(epsilon), _check_delta(delta)
+    s = np.asarray(score, dtype=np.float64)
+    lc = np.asarray(little_correct, dtype=bool)
+    bc = np.asarray(big_correct, dtype=bool)
+    at = population_curve(s, lc, bc)
+    cands = candidate_scores(s)
+    risk, frac = at(cands)
+    ok = risk <= epsilon + 1e-12
+    saving = lambda f: 1.0 - (little_gmacs + f * big_gmacs) / big_gmacs  # noqa: E731
+    oracle_t = float(cands[ok][np.argmin(frac[ok])])
+    oracle_saving = float(saving(frac[ok].min()))
+    if oracle_saving <= 0:
+        raise ValueError("the oracle threshold saves no MACs for this pair: nothing to keep")
+    rng = np.random.default_rng(seed)
+    rows = []
+    for d in range(int(draws)):
+        idx = rng.integers(0, len(s), int(n_calib))
+        cs, cl, cb = s[idx], lc[idx], bc[idx]
+        for method in methods:
+            if method == "wsr":
+                t = wsr_threshold(cs, cl, cb, epsilon, delta, order_seed=d)
+            else:
+                t = guaranteed_threshold(cs, cl, cb, 100 * epsilon, delta, method).threshold
+            if t is None:
+                r, f, sv = 0.0, 1.0, 0.0
+            else:
+                r, f = (float(v) for v in at(t))
+                sv = float(saving(f))
+            rows.append(dict(draw=d, method=method, threshold=np.nan if t is None else t,
+                             found=t is not None, risk=r, frac_big=f, saving=sv,
+                             kept=sv / oracle_saving, violated=bool(r > epsilon + 1e-12),
+                             oracle_threshold=oracle_t, oracle_saving=oracle_saving))
+    return pd.DataFrame(rows)
+
+
+def eligible_pairs(records: dict, gmacs: dict, epsilon: float, k: int | None = None):
+    """Genuine reference pairs whose little model alone loses more than `epsilon` (a fraction)
+    against big -- for the others every bound certifies T = 0 and the study is empty -- ranked
+    by their in-sample no-loss MACs reduction (the first `k`)."""
+    from .cascade import pairs_table_fast
+    pairs = pairs_table_fast(records, gmacs)
+    ok = (~pairs["degenerate"].astype(bool) & pairs["threshold"].notna()
+          & (pairs["big_accuracy"] - pairs["little_accuracy"] > 100 * epsilon))
+    ranked = pairs[ok].sort_values("macs_reduction", ascending=False, kind="stable")
+    return (ranked if k is None else ranked.head(k)).reset_index(drop=True)
+
+
+def guarantee_pairs(records: dict, pairs, epsilon: float, delta: float, n_calib: int = 5000,
+                    draws: int = 100, seed: int = 0):
+    """:func:`guarantee_study` for each pair (rows little, big) of reference Predictions with
+    GMACs in their metadata. Returns (all draws, summary per pair and method: mean kept share,
+    violation rate and its standard error, share of draws with a certified T)."""
+    import pandas as pd
+    runs = []
+    for _, r in pairs.iterrows():
+        lp, bp = records[r["little"]], records[r["big"]]
+        runs.append(guarantee_study(lp.conf, lp.correct, bp.correct, lp.model["gmacs"],
+                                    bp.model["gmacs"], epsilon, delta, n_calib, draws, seed)
+                    .assign(pair=f"{r['little']} -> {r['big']}"))
+    mc = pd.concat(runs, ignore_index=True)
+    s = mc.groupby(["pair", "method"], sort=False).agg(
+        kept=("kept", "mean"), violation=("violated", "mean"), found=("found", "mean"),
+        draws=("draw", "size"), oracle_saving=("oracle_saving", "first")).reset_index()
+    s["violation_se"] = np.sqrt(s["violation"] * (1 - s["violation"]) / s["draws"])
+    return mc, s

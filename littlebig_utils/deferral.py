@@ -38,7 +38,8 @@ import pandas as pd
 
 __all__ = ["oracle_score", "confidence_score", "LearnedDeferral", "KINDS", "deferral_curve",
            "accuracy_at", "curve_area", "deferral_study", "summarize_study", "paired_gain",
-           "verdict", "VERDICTS"]
+           "verdict", "VERDICTS", "probs_rules", "conf_pred_rules", "C_GRID", "human_labels", "regime_study", "verdict_table", "example_curves",
+           "cifar_studies", "imagenet_studies", "regime_verdicts"]
 
 KINDS = ("per-class", "probs")
 VERDICTS = ("Reproduced", "Partly reproduced", "Not reproduced", "Not testable here")
@@ -86,8 +87,10 @@ C_GRID = (0.003, 0.03, 0.3, 3.0)
 
 def _keep(models, X):
     """(1 + P(little right) - P(big right)) / 2 from the two fitted models."""
-    p = [np.full(X.shape[0], m) if isinstance(m, float) else m.predict_proba(X)[:, 1]
-         for m in models]
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(1):
+        p = [np.full(X.shape[0], m) if isinstance(m, float) else m.predict_proba(X)[:, 1]
+             for m in models]
     return (1.0 + p[0] - p[1]) / 2
 
 
@@ -141,13 +144,22 @@ class LearnedDeferral:
     @staticmethod
     def _models(X, lc, bc, C, seed):
         from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+        from threadpoolctl import threadpool_limits
         models = []
         for y in (lc, bc):
             if y.all() or not y.any():  # one class only: a constant probability
                 models.append(float(y.mean()))
                 continue
+            # standardized features converge in a few dozen L-BFGS steps; one BLAS thread
+            # avoids oversubscribing a busy machine (small problems gain nothing from threads)
+            # (the sparse per-class design is left as it is: one-hot columns, one logit)
             m = LogisticRegression(C=C, max_iter=2000, random_state=seed)
-            models.append(m.fit(X, y))
+            if not hasattr(X, "tocsr"):
+                m = make_pipeline(StandardScaler(), m)
+            with threadpool_limits(1):
+                models.append(m.fit(X, y))
         return models
 
     def _fit(self, X, little_correct, big_correct):
@@ -300,13 +312,14 @@ def paired_gain(study: pd.DataFrame, rule: str, baseline: str = "confidence") ->
             .agg(mean="mean", min="min", max="max").reset_index())
 
 
-def verdict(gains: pd.DataFrame, min_gain: float = 0.0) -> str:
+def verdict(gains: pd.DataFrame, min_gain: float = 0.001) -> str:
     """Does the learned rule beat confidence? From :func:`paired_gain` rows of one regime.
 
-    Reproduced: at some share the learned rule is better on *every* split (min gain > min_gain,
-    i.e. the gain exceeds the spread over splits). Partly reproduced: better on average at some
-    share, but not on every split. Not reproduced: never better on average. Not testable here:
-    no rows.
+    Gains are fractions of accuracy; `min_gain` (default 0.001 = 0.1 accuracy points) is the
+    smallest gain that counts: below it no user would notice. Reproduced: at some share the
+    learned rule is better by more than min_gain on *every* split (the gain exceeds the spread
+    over splits). Partly reproduced: better by more than min_gain on average at some share, but
+    not on every split. Not reproduced: never. Not testable here: no rows.
     """
     if gains.empty:
         return "Not testable here"
@@ -315,3 +328,183 @@ def verdict(gains: pd.DataFrame, min_gain: float = 0.0) -> str:
     if (gains["mean"] > min_gain).any():
         return "Partly reproduced"
     return "Not reproduced"
+
+
+def probs_rules(fit_probs, fit_little_correct, fit_big_correct, evals: dict,
+                kinds=KINDS, seed: int = 0) -> dict:
+    """Rules for :func:`deferral_study` on the little model's probabilities.
+
+    Fitted on ``(fit_probs, fit_little_correct, fit_big_correct)`` restricted to each
+    calibration split; scored on ``evals[name] = (probs, little_correct, big_correct)`` (same
+    samples, e.g. other labels or corrupted images). Rules: ``oracle`` (needs the evaluation
+    labels), ``confidence`` and one learned rule per kind.
+    """
+    fp = _probs(fit_probs)
+    flc = _bool(fit_little_correct, "little_correct")
+    fbc = _bool(fit_big_correct, "big_correct")
+    evals = {k: (_probs(p), _bool(lc, "little_correct"), _bool(bc, "big_correct"))
+             for k, (p, lc, bc) in evals.items()}
+    rules = {"oracle": lambda calib: (lambda idx, ev: oracle_score(evals[ev][1][idx],
+                                                                  evals[ev][2][idx])),
+             "confidence": lambda calib: (lambda idx, ev: evals[ev][0][idx].max(1))}
+    for kind in kinds:
+        def fit(calib, kind=kind):
+            rule = LearnedDeferral(kind, num_classes=fp.shape[1], seed=seed)
+            rule.fit(fp[calib], flc[calib], fbc[calib])
+            return lambda idx, ev: rule(evals[ev][0][idx])
+        rules[f"learned ({kind})"] = fit
+    return rules
+
+
+def conf_pred_rules(conf, pred, little_correct, big_correct, num_classes: int,
+                    seed: int = 0) -> dict:
+    """Rules for :func:`deferral_study` from (confidence, predicted class) alone (ImageNet
+    reference files): oracle, confidence, and the per-class learned rule."""
+    conf = np.asarray(conf, dtype=np.float64)
+    pred = np.asarray(pred, dtype=np.int64)
+    lc, bc = _bool(little_correct, "little_correct"), _bool(big_correct, "big_correct")
+
+    def fit(calib):
+        rule = LearnedDeferral("per-class", num_classes=num_classes, seed=seed)
+        rule.fit_conf_pred(conf[calib], pred[calib], lc[calib], bc[calib])
+        return lambda idx, ev: rule.score_conf_pred(conf[idx], pred[idx])
+    return {"oracle": lambda calib: (lambda idx, ev: oracle_score(lc[idx], bc[idx])),
+            "confidence": lambda calib: (lambda idx, ev: conf[idx]),
+            "learned (per-class)": fit}
+
+
+def human_labels(soft, seed: int = 0) -> np.ndarray:
+    """One human annotator's label per image, drawn from CIFAR-10H's label distribution.
+
+    Real label noise: where annotators disagree, the drawn label is another class with the
+    probability they chose it. Deterministic in `seed`.
+    """
+    soft = np.asarray(soft, dtype=np.float64)
+    if soft.ndim != 2 or (soft < 0).any() or np.abs(soft.sum(1) - 1).max() > 1e-6:
+        raise ValueError("soft labels must be (n, classes) rows of probabilities (CIFAR-10H)")
+    u = np.random.default_rng(seed).random(len(soft))[:, None]
+    return np.minimum((np.cumsum(soft, axis=1) < u).sum(1), soft.shape[1] - 1).astype(np.int64)
+
+
+def regime_study(fit: tuple, evals: dict, n_splits: int = 10, calib_frac: float = 0.5,
+                 seed: int = 0, shares=(0.1, 0.2, 0.3), kinds=KINDS) -> pd.DataFrame:
+    """:func:`deferral_study` of :func:`probs_rules`: fit on `fit` = (probs, little_correct,
+    big_correct), judge on every ``evals[name] = (probs, little_correct, big_correct)``."""
+    rules = probs_rules(*fit, evals, kinds=kinds, seed=seed)
+    ev = {k: (lc, bc) for k, (_, lc, bc) in evals.items()}
+    first = next(iter(ev.values()))[0]
+    return deferral_study(rules, first, first, n_splits, calib_frac, seed, shares, ev)
+
+
+def verdict_table(studies: dict, baseline: str = "confidence", min_gain: float = 0.001) -> pd.DataFrame:
+    """One row per regime, evaluation set, learned rule and share: mean accuracy (percent) of
+    the baseline and the rule, the paired gain over splits (points: mean, min, max) and the
+    verdict of that regime/eval/rule (see :func:`verdict`). `studies`: regime -> study."""
+    rows = []
+    for regime, st in studies.items():
+        s = summarize_study(st)
+        learned = [r for r in st["rule"].unique() if r.startswith("learned")]
+        for rule in learned:
+            g = paired_gain(st, rule, baseline)
+            for ev, ge in g.groupby("eval", sort=False):
+                v = verdict(ge, min_gain)
+                for _, r in ge.iterrows():
+                    at = s[(s["eval"] == ev) & (s["share"] == r["share"])].set_index("rule")
+                    rows.append(dict(regime=regime, eval=ev, rule=rule, share=100 * r["share"],
+                                     confidence=100 * at.loc[baseline, "mean"],
+                                     learned=100 * at.loc[rule, "mean"],
+                                     oracle=100 * at.loc["oracle", "mean"] if "oracle" in at.index
+                                     else np.nan,
+                                     gain=100 * r["mean"], gain_min=100 * r["min"],
+                                     gain_max=100 * r["max"], verdict=v))
+    return pd.DataFrame(rows)
+
+
+def example_curves(fit: tuple, evals: dict, calib_frac: float = 0.5, seed: int = 0,
+                   split: int = 0, kinds=KINDS) -> pd.DataFrame:
+    """Deferral curves of every rule of :func:`probs_rules` on one held-out split (for figures):
+    rows rule, eval, frac_deferred, accuracy (fractions)."""
+    from .thresholds import split_indices
+    rules = probs_rules(*fit, evals, kinds=kinds, seed=seed)
+    calib, test = split_indices(len(fit[1]), calib_frac, seed=[int(seed), int(split)])
+    out = []
+    for name, f in rules.items():
+        score_fn = f(calib)
+        for ev, (_, lc, bc) in evals.items():
+            c = deferral_curve(score_fn(test, ev), np.asarray(lc)[test], np.asarray(bc)[test])
+            out.append(c.assign(rule=name, eval=ev))
+    return pd.concat(out, ignore_index=True)
+
+
+# ------------------------------------------------------------------ the chapter's studies
+
+def _cifar(little, big, corruption, severity, seed, n):
+    from .corruptions import corrupted_predictions
+    from .scores import softmax
+    pl, pb = (corrupted_predictions(m, corruption, severity, seed, n) for m in (little, big))
+    return softmax(pl.logits), pl.preds, pb.preds, pl.labels
+
+
+def cifar_studies(little: str = "cifar_resnet20", big: str = "cifar_resnet56",
+                  n_clean: int | None = None, n_shift: int = 3000,
+                  corruptions=("gaussian_blur", "gaussian_noise"), severities=(1, 3, 5),
+                  seed: int = 0, n_splits: int = 10, calib_frac: float = 0.5,
+                  shares=(0.1, 0.2, 0.3)):
+    """The CIFAR-10 regimes: clean, human label noise, corruption shift.
+
+    Returns (studies: regime -> :func:`regime_study`, accuracy table of both models per image
+    set (percent), example curves for a figure). Clean = the JPEG test copy (first `n_clean`
+    images); label noise = one CIFAR-10H annotator's label per image (:func:`human_labels`),
+    rule fitted on noisy or on original labels; shift = CIFAR-10-C blur/noise on the first
+    `n_shift` images, rule fitted on clean or on the same corrupted images.
+    """
+    from .datasets import cifar10h_labels
+    kw = dict(n_splits=n_splits, calib_frac=calib_frac, seed=seed, shares=shares)
+    probs, pred_l, pred_b, y = _cifar(little, big, None, 0, seed, n_clean)
+    y_noisy = human_labels(cifar10h_labels()[2][:len(y)], seed)
+    clean = (probs, pred_l == y, pred_b == y)
+    noisy = (probs, pred_l == y_noisy, pred_b == y_noisy)
+    studies = {"clean": regime_study(clean, {"original labels": clean}, **kw),
+               "label noise (fit on noisy)": regime_study(noisy, {"one annotator": noisy}, **kw),
+               "label noise (fit on original)": regime_study(clean, {"one annotator": noisy},
+                                                             **kw)}
+    p, a, b, yy = _cifar(little, big, None, 0, seed, n_shift)
+    base = (p, a == yy, b == yy)
+    shifted = {}
+    for c in corruptions:
+        for s in severities:
+            p, a, b, yy = _cifar(little, big, c, s, seed, n_shift)
+            shifted[f"{c} {s}"] = (p, a == yy, b == yy)
+    studies["shift (fit on clean)"] = regime_study(base, shifted, **kw)
+    for name, data in shifted.items():
+        studies[f"shift (fit on {name})"] = regime_study(data, {name: data}, **kw)
+    acc = pd.DataFrame([dict(images=k, n=len(v[1]), little=100 * v[1].mean(),
+                             big=100 * v[2].mean()) for k, v in
+                        {"clean (all)": clean, "one annotator": noisy, "clean": base,
+                         **shifted}.items()])
+    last = list(shifted)[-1]
+    curves = pd.concat([example_curves(clean, {"clean": clean}, calib_frac, seed),
+                        example_curves(noisy, {"label noise": noisy}, calib_frac, seed),
+                        example_curves(base, {f"{last} (fit on clean)": shifted[last]},
+                                       calib_frac, seed)], ignore_index=True)
+    return studies, acc, curves
+
+
+def imagenet_studies(records: dict, pairs: pd.DataFrame, seed: int = 0, n_splits: int = 10,
+                     calib_frac: float = 0.5, shares=(0.1, 0.2, 0.3)) -> dict:
+    """Confidence vs the per-class rule on ImageNet reference pairs (rows little, big)."""
+    out = {}
+    for _, r in pairs.iterrows():
+        lp, bp = records[r["little"]], records[r["big"]]
+        k = int(max(lp.labels.max(), lp.preds.max())) + 1
+        rules = conf_pred_rules(lp.conf, lp.preds, lp.correct, bp.correct, k, seed)
+        out[f"ImageNet {r['little']} -> {r['big']}"] = deferral_study(
+            rules, lp.correct, bp.correct, n_splits, calib_frac, seed, shares)
+    return out
+
+
+def regime_verdicts(table: pd.DataFrame) -> pd.Series:
+    """Verdict per regime: the best over its evaluation sets and learned rules."""
+    order = ["Reproduced", "Partly reproduced", "Not reproduced", "Not testable here"]
+    return table.groupby("regime", sort=False)["verdict"].agg(
+        lambda s: min(s, key=order.index))

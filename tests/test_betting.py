@@ -185,3 +185,44 @@ def test_bad_scores_raise():
         W.wsr_threshold([np.nan, 0.6], [True, True], [True, True], 0.01, 0.1)
     with pytest.raises(ValueError, match="same length"):
         W.wsr_threshold([0.5], [True, True], [True, True], 0.01, 0.1)
+
+
+# ------------------------------------------------------------------ Monte-Carlo study
+
+def _population(n=4000, seed=0):
+    rng = np.random.default_rng(seed)
+    conf = rng.random(n)
+    lc = rng.random(n) < 0.5 + 0.45 * conf
+    bc = rng.random(n) < 0.9
+    return conf, lc, bc
+
+
+def test_population_curve_equals_brute_force():
+    conf, lc, bc = _population(500)
+    at = W.population_curve(conf, lc, bc)
+    for t in [0.0, 0.2, conf[7], 0.999, 1.0]:
+        cascade = np.where(conf < t, bc, lc)
+        risk, frac = at(t)
+        assert risk == pytest.approx(bc.mean() - cascade.mean())
+        assert frac == pytest.approx((conf < t).mean())
+
+
+def test_guarantee_study_reproduces_single_calls_and_oracle_bounds_feasible_savings():
+    from littlebig_utils.thresholds import guaranteed_threshold
+    conf, lc, bc = _population()
+    df = W.guarantee_study(conf, lc, bc, 1.0, 4.0, 0.02, 0.1, n_calib=800, draws=4, seed=3)
+    assert set(df["method"]) == {"clopper-pearson", "wsr"} and len(df) == 8
+    rng = np.random.default_rng(3)
+    for d in range(4):
+        idx = rng.integers(0, len(conf), 800)
+        cp = guaranteed_threshold(conf[idx], lc[idx], bc[idx], 2.0, 0.1).threshold
+        ws = W.wsr_threshold(conf[idx], lc[idx], bc[idx], 0.02, 0.1, order_seed=d)
+        row = df[df["draw"] == d].set_index("method")
+        assert row.loc["clopper-pearson", "threshold"] == pytest.approx(cp)
+        assert row.loc["wsr", "threshold"] == pytest.approx(ws)
+    # the oracle is the cheapest T within epsilon: a non-violating T never saves more
+    ok = ~df["violated"]
+    assert (df.loc[ok, "kept"] <= 1 + 1e-12).all()
+    at = W.population_curve(conf, lc, bc)
+    for _, r in df.iterrows():
+        assert r["violated"] == (at(r["threshold"])[0] > 0.02)

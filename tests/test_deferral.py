@@ -160,3 +160,19 @@ def test_bad_inputs_raise():
         D.LearnedDeferral("probs")(np.array([[0.5, 0.5]]))
     with pytest.raises(ValueError, match="num_classes"):
         D.LearnedDeferral("per-class", num_classes=3).fit_conf_pred([0.9], [5], [True], [True])
+
+
+def test_human_labels_follow_the_soft_labels_and_the_seed():
+    soft = np.tile([[0.7, 0.2, 0.1, 0.0]], (20000, 1))
+    y = D.human_labels(soft, seed=1)
+    np.testing.assert_allclose(np.bincount(y, minlength=4) / len(y), soft[0], atol=0.01)
+    np.testing.assert_array_equal(y, D.human_labels(soft, seed=1))
+    assert not np.array_equal(y, D.human_labels(soft, seed=2))
+    with pytest.raises(ValueError, match="CIFAR-10H"):
+        D.human_labels(np.array([[0.5, 0.6]]))
+
+
+def test_regime_verdict_is_the_best_of_its_rows():
+    t = pd.DataFrame({"regime": ["a", "a", "b"],
+                      "verdict": ["Not reproduced", "Partly reproduced", "Not reproduced"]})
+    assert D.regime_verdicts(t).to_dict() == {"a": "Partly reproduced", "b": "Not reproduced"}
