@@ -40,7 +40,8 @@ import math
 import numpy as np
 
 __all__ = ["wsr_bets", "wsr_capital", "wsr_p_values", "wsr_rejections", "wsr_threshold",
-           "candidate_scores", "TRUNCATION", "population_curve", "guarantee_study", "eligible_pairs", "guarantee_pairs"]
+           "candidate_scores", "TRUNCATION", "population_curve", "guarantee_study",
+           "eligible_pairs", "guarantee_pairs"]
 
 TRUNCATION = 0.5  # bets at most TRUNCATION / (1 - m): confseq's default trunc_scale
 
@@ -96,9 +97,10 @@ def wsr_capital(x: np.ndarray, m: float, delta: float) -> np.ndarray:
 
 
 def candidate_scores(score) -> np.ndarray:
-    """Thresholds worth testing, ascending: 0, every distinct score, and 1 (as in cascade)."""
-    s = np.asarray(score, dtype=np.float64)
-    return np.unique(np.concatenate([[0.0, 1.0], s]))
+    """Thresholds worth testing, ascending: 0, every distinct score, and 1
+    (``cascade.candidate_thresholds``, the same candidates as Clopper-Pearson's)."""
+    from .cascade import candidate_thresholds
+    return candidate_thresholds(score)
 
 
 def _prepare(score, little_correct, big_correct, order_seed):

@@ -36,10 +36,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["oracle_score", "confidence_score", "LearnedDeferral", "KINDS", "deferral_curve",
-           "accuracy_at", "curve_area", "deferral_study", "summarize_study", "paired_gain",
-           "verdict", "VERDICTS", "probs_rules", "conf_pred_rules", "C_GRID", "human_labels", "regime_study", "verdict_table", "example_curves",
-           "cifar_studies", "imagenet_studies", "regime_verdicts"]
+__all__ = ["oracle_score", "confidence_score", "LearnedDeferral", "KINDS", "C_GRID",
+           "deferral_curve", "accuracy_at", "curve_area", "deferral_study", "summarize_study",
+           "paired_gain", "verdict", "VERDICTS", "verdict_table", "regime_verdicts",
+           "probs_rules", "conf_pred_rules", "regime_study", "example_curves", "human_labels",
+           "cifar_clean", "cifar_studies", "imagenet_studies", "guarantee_by_score"]
 
 KINDS = ("per-class", "probs")
 VERDICTS = ("Reproduced", "Partly reproduced", "Not reproduced", "Not testable here")
@@ -396,7 +397,8 @@ def regime_study(fit: tuple, evals: dict, n_splits: int = 10, calib_frac: float 
     return deferral_study(rules, first, first, n_splits, calib_frac, seed, shares, ev)
 
 
-def verdict_table(studies: dict, baseline: str = "confidence", min_gain: float = 0.001) -> pd.DataFrame:
+def verdict_table(studies: dict, baseline: str = "confidence",
+                  min_gain: float = 0.001) -> pd.DataFrame:
     """One row per regime, evaluation set, learned rule and share: mean accuracy (percent) of
     the baseline and the rule, the paired gain over splits (points: mean, min, max) and the
     verdict of that regime/eval/rule (see :func:`verdict`). `studies`: regime -> study."""
@@ -508,3 +510,48 @@ def regime_verdicts(table: pd.DataFrame) -> pd.Series:
     order = ["Reproduced", "Partly reproduced", "Not reproduced", "Not testable here"]
     return table.groupby("regime", sort=False)["verdict"].agg(
         lambda s: min(s, key=order.index))
+
+
+def guarantee_by_score(fit: tuple, epsilon: float, delta: float, n_splits: int = 10,
+                       calib_frac: float = 0.5, seed: int = 0, kind: str = "probs",
+                       methods=("clopper-pearson", "wsr")) -> pd.DataFrame:
+    """The guaranteed threshold on a learned keep-score as on confidence.
+
+    For each random split of ``fit = (probs, little_correct, big_correct)``: the learned rule
+    is fitted on one half of the calibration split and the threshold certified on the other
+    half (a score must not be tuned on the data that certify it), then both are judged on the
+    test split. `epsilon` is a fraction. Rows: split, score, method, threshold (NaN: big
+    alone), frac_big and loss (fractions) on the test split, violated.
+    """
+    from .betting import wsr_threshold
+    from .thresholds import guaranteed_threshold, split_indices
+    probs = _probs(fit[0])
+    lc, bc = _bool(fit[1], "little_correct"), _bool(fit[2], "big_correct")
+    rows = []
+    for s in range(int(n_splits)):
+        calib, test = split_indices(len(lc), calib_frac, seed=[int(seed), s])
+        learn, cert = calib[::2], calib[1::2]
+        rule = LearnedDeferral(kind, num_classes=probs.shape[1], seed=seed)
+        rule.fit(probs[learn], lc[learn], bc[learn])
+        scores = {"confidence": probs.max(1), f"learned ({kind})": rule(probs)}
+        for name, sc in scores.items():
+            for method in methods:
+                if method == "wsr":
+                    t = wsr_threshold(sc[cert], lc[cert], bc[cert], epsilon, delta, order_seed=s)
+                else:
+                    t = guaranteed_threshold(sc[cert], lc[cert], bc[cert], 100 * epsilon, delta,
+                                             method).threshold
+                to_big = sc[test] < (t if t is not None else np.inf)
+                loss = bc[test].mean() - np.where(to_big, bc[test], lc[test]).mean()
+                rows.append(dict(split=s, score=name, method=method,
+                                 threshold=np.nan if t is None else t,
+                                 frac_big=float(to_big.mean()), loss=float(loss),
+                                 violated=bool(loss > epsilon + 1e-12)))
+    return pd.DataFrame(rows)
+
+
+def cifar_clean(little: str = "cifar_resnet20", big: str = "cifar_resnet56",
+                n: int | None = None, seed: int = 0) -> tuple:
+    """(little probs, little correct, big correct) on the first n CIFAR-10 JPEG test images."""
+    probs, pred_l, pred_b, y = _cifar(little, big, None, 0, seed, n)
+    return probs, pred_l == y, pred_b == y

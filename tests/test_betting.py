@@ -50,20 +50,13 @@ def test_capital_equals_loop_reference():
     (0.55, 0.2, 842675283027939.5, 23946089.289684813),
 ])
 def test_capital_matches_values_computed_with_confseq(m, delta, max_capital, capital_at_1000):
-    # numbers from confseq 0.0.11: betting_mart(x, m, alpha=delta, theta=0,
-    # lambdas_fn_negative=lambda x, m: lambda_predmix_eb(x, alpha=delta, fixed_n=len(x)))
+    # numbers from confseq 0.0.11 (its pure-Python betting.py, run once by hand: the package
+    # does not install here -- a C++ build step, and numpy 2 removed its np.float_):
+    # betting_mart(x, m, alpha=delta, theta=0,
+    #              lambdas_fn_negative=lambda x, m: lambda_predmix_eb(x, alpha=delta, fixed_n=len(x)))
     cap = W.wsr_capital(_pattern(), m, delta)
     assert cap.max() == pytest.approx(max_capital, rel=1e-9)
     assert cap[999] == pytest.approx(capital_at_1000, rel=1e-9)
-
-
-def test_matches_confseq_when_installed():
-    betting = pytest.importorskip("confseq.betting")
-    from confseq.betting_strategies import lambda_predmix_eb
-    x = _pattern(500)
-    ref = betting.betting_mart(x, 0.51, alpha=0.1, theta=0, lambdas_fn_negative=lambda x, m:
-                               lambda_predmix_eb(x, alpha=0.1, fixed_n=len(x)))
-    np.testing.assert_allclose(W.wsr_capital(x, 0.51, 0.1), ref, rtol=1e-10)
 
 
 # ------------------------------------------------------------------ validity harness

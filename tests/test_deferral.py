@@ -176,3 +176,20 @@ def test_regime_verdict_is_the_best_of_its_rows():
     t = pd.DataFrame({"regime": ["a", "a", "b"],
                       "verdict": ["Not reproduced", "Partly reproduced", "Not reproduced"]})
     assert D.regime_verdicts(t).to_dict() == {"a": "Partly reproduced", "b": "Not reproduced"}
+
+
+def test_guarantee_by_score_rows_are_the_certified_thresholds_judged_on_test():
+    from littlebig_utils.betting import wsr_threshold
+    from littlebig_utils.thresholds import split_indices
+    probs, lc, bc = _specialist(3000)
+    df = D.guarantee_by_score((probs, lc, bc), 0.02, 0.1, n_splits=1, kind="per-class")
+    assert len(df) == 4
+    calib, test = split_indices(3000, 0.5, seed=[0, 0])
+    cert = calib[1::2]
+    conf = probs.max(1)
+    t = wsr_threshold(conf[cert], lc[cert], bc[cert], 0.02, 0.1, order_seed=0)
+    row = df[(df["score"] == "confidence") & (df["method"] == "wsr")].iloc[0]
+    assert row["threshold"] == pytest.approx(t)
+    to_big = conf[test] < t
+    assert row["frac_big"] == pytest.approx(to_big.mean())
+    assert row["loss"] == pytest.approx(bc[test].mean() - np.where(to_big, bc[test], lc[test]).mean())
