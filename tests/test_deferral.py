@@ -172,10 +172,15 @@ def test_human_labels_follow_the_soft_labels_and_the_seed():
         D.human_labels(np.array([[0.5, 0.6]]))
 
 
-def test_regime_verdict_is_the_best_of_its_rows():
-    t = pd.DataFrame({"regime": ["a", "a", "b"],
-                      "verdict": ["Not reproduced", "Partly reproduced", "Not reproduced"]})
-    assert D.regime_verdicts(t).to_dict() == {"a": "Partly reproduced", "b": "Not reproduced"}
+def test_regime_verdict_counts_its_rows():
+    t = pd.DataFrame({"regime": ["a", "a", "b", "b", "b", "c", "d", "d"],
+                      "eval": ["x", "y", "x", "y", "z", "x", "x", "y"],
+                      "rule": ["r"] * 8,
+                      "verdict": ["Reproduced", "Not reproduced",
+                                  "Reproduced", "Not reproduced", "Not reproduced",
+                                  "Not reproduced", "Partly reproduced", "Not reproduced"]})
+    assert D.regime_verdicts(t).to_dict() == {"a": "Reproduced", "b": "Partly reproduced",
+                                              "c": "Not reproduced", "d": "Partly reproduced"}
 
 
 def test_guarantee_by_score_rows_are_the_certified_thresholds_judged_on_test():
