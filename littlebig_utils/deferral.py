@@ -266,7 +266,8 @@ def deferral_study(rules: dict, little_correct, big_correct, n_splits: int = 10,
     `eval_sets`: name -> (little_correct, big_correct) over the same samples, judged on the
     same test split (default: ``{"original": (little_correct, big_correct)}``): e.g. other
     labels (CIFAR-10H) or corrupted images (predictions of both models on them). Splits come
-    from ``thresholds.split_indices(n, calib_frac, seed=[seed, s])``. Returns one row per
+    from ``thresholds.split_indices(n, calib_frac, seed + s)`` (the project's one split
+    convention). Returns one row per
     split, rule, evaluation set and share (accuracy, a fraction), plus share = NaN rows with
     the area under the curve in ``auc``.
     """
@@ -276,7 +277,7 @@ def deferral_study(rules: dict, little_correct, big_correct, n_splits: int = 10,
     shares = np.asarray(shares, dtype=np.float64)
     rows = []
     for s in range(int(n_splits)):
-        calib, test = split_indices(len(lc0), calib_frac, seed=[int(seed), s])
+        calib, test = split_indices(len(lc0), calib_frac, seed=int(seed) + s)
         if len(calib) == 0 or len(test) == 0:
             raise ValueError(f"calib_frac {calib_frac} leaves an empty calibration or test "
                              f"split of {len(lc0)} samples")
@@ -429,7 +430,7 @@ def example_curves(fit: tuple, evals: dict, calib_frac: float = 0.5, seed: int =
     rows rule, eval, frac_deferred, accuracy (fractions)."""
     from .thresholds import split_indices
     rules = probs_rules(*fit, evals, kinds=kinds, seed=seed)
-    calib, test = split_indices(len(fit[1]), calib_frac, seed=[int(seed), int(split)])
+    calib, test = split_indices(len(fit[1]), calib_frac, seed=int(seed) + int(split))
     out = []
     for name, f in rules.items():
         score_fn = f(calib)
@@ -541,7 +542,7 @@ def guarantee_by_score(fit: tuple, epsilon: float, delta: float, n_splits: int =
     lc, bc = _bool(fit[1], "little_correct"), _bool(fit[2], "big_correct")
     rows = []
     for s in range(int(n_splits)):
-        calib, test = split_indices(len(lc), calib_frac, seed=[int(seed), s])
+        calib, test = split_indices(len(lc), calib_frac, seed=int(seed) + s)
         learn, cert = calib[::2], calib[1::2]
         rule = LearnedDeferral(kind, num_classes=probs.shape[1], seed=seed)
         rule.fit(probs[learn], lc[learn], bc[learn])

@@ -194,6 +194,16 @@ register_method("binomial", _by_p_value("binomial"))
 register_method("hoeffding-bentkus", _by_p_value("hoeffding-bentkus"))
 
 
+def _reject_wsr(*, conf, little_correct, big_correct, thresholds, epsilon, delta, **_):
+    """Waudby-Smith & Ramdas betting bound on the per-sample losses (variance-adaptive; see
+    :mod:`littlebig_utils.betting`). It needs the samples, not just the counts."""
+    from .betting import wsr_rejections
+    return wsr_rejections(conf, little_correct, big_correct, thresholds, epsilon, delta)
+
+
+register_method("wsr", _reject_wsr)
+
+
 def rejections(n_loss, n_gain, n: int, epsilon: float, delta: float,
                method: str = "clopper-pearson", *, conf=None, little_correct=None,
                big_correct=None, thresholds=None) -> np.ndarray:

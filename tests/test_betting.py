@@ -219,3 +219,31 @@ def test_guarantee_study_reproduces_single_calls_and_oracle_bounds_feasible_savi
     at = W.population_curve(conf, lc, bc)
     for _, r in df.iterrows():
         assert r["violated"] == (at(r["threshold"])[0] > 0.02)
+
+
+def test_wsr_is_a_registered_method_of_the_guaranteed_threshold_and_the_cascade():
+    """`method="wsr"` through thresholds, Cascade and the CLI gives betting.wsr_threshold's T."""
+    from littlebig_utils import Cascade
+    from littlebig_utils import _names, thresholds
+    from littlebig_utils.betting import wsr_threshold
+    rng = np.random.default_rng(3)
+    n = 4000
+    conf = rng.uniform(0.2, 1.0, n)
+    little_correct = rng.uniform(size=n) < conf          # the little model is right when sure
+    big_correct = rng.uniform(size=n) < 0.85
+    expected = wsr_threshold(conf, little_correct, big_correct, 0.02, 0.1, order_seed=0)
+    assert expected is not None and 0 < expected < 1
+    got = thresholds.guaranteed_threshold(conf, little_correct, big_correct, 2.0, 0.1, method="wsr")
+    assert got.threshold == pytest.approx(expected)
+    assert "wsr" in thresholds.METHODS and "wsr" in _names.THRESHOLD_METHODS
+    # the estimator with one-hot "probabilities" whose max is conf for the little model
+    y = np.zeros(n, dtype=np.int64)
+    little = np.column_stack([np.where(little_correct, conf, 1 - conf),
+                              np.where(little_correct, 1 - conf, conf)])
+    big = np.column_stack([big_correct.astype(float), (~big_correct).astype(float)])
+    casc = Cascade(rule="guaranteed", max_loss=0.02, delta=0.1, method="wsr").fit(little, big, y)
+    # conf < 0.5 rows flip the predicted class; compare on the estimator's own scores instead
+    score = little.max(axis=1)
+    lc = little.argmax(axis=1) == y
+    assert casc.threshold_ == pytest.approx(wsr_threshold(score, lc, big_correct, 0.02, 0.1,
+                                                          order_seed=0))

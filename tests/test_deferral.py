@@ -124,7 +124,7 @@ def test_study_splits_fit_on_calibration_only_and_summaries():
     assert D.verdict(g) == "Reproduced"
     # one split's test accuracy by hand
     from littlebig_utils.thresholds import split_indices
-    _, test = split_indices(1000, 0.4, seed=[0, 1])
+    _, test = split_indices(1000, 0.4, seed=0 + 1)
     c = D.deferral_curve(probs[test].max(1), lc[test], bc[test])
     row = st[(st["split"] == 1) & (st["rule"] == "confidence") & (st["share"] == 0.3)]
     assert row["accuracy"].iloc[0] == pytest.approx(D.accuracy_at(c, [0.3])[0])
@@ -189,7 +189,7 @@ def test_guarantee_by_score_rows_are_the_certified_thresholds_judged_on_test():
     probs, lc, bc = _specialist(3000)
     df = D.guarantee_by_score((probs, lc, bc), 0.02, 0.1, n_splits=1, kind="per-class")
     assert len(df) == 4
-    calib, test = split_indices(3000, 0.5, seed=[0, 0])
+    calib, test = split_indices(3000, 0.5, seed=0)
     cert = calib[1::2]
     conf = probs.max(1)
     t = wsr_threshold(conf[cert], lc[cert], bc[cert], 0.02, 0.1, order_seed=0)
