@@ -164,21 +164,29 @@ def verdict_all_pairs(pairs: pd.DataFrame, min_gap: float = MIN_GAP) -> verdicts
     return verdicts.Verdict(verdicts.NOT_REPRODUCED, text + ".")
 
 
-def _place_labels(ax, xs, ys, texts, fontsize=9, color="0.2"):
+def _place_labels(ax, xs, ys, texts, fontsize=9, color="0.2", avoid=()):
     """Name each point without overlaps: per label, the first of a few offsets whose box hits
-    neither an earlier label nor a point (greedy, deterministic; no extra dependency)."""
+    neither an earlier label nor a marker (greedy, deterministic; no extra dependency).
+    `avoid`: (x, y, marker area in points^2) of every marker drawn."""
+    from matplotlib.text import Text
     fig = ax.figure
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
-    pts = ax.transData.transform(np.c_[xs, ys])
-    placed = [np.array([px - 5, py - 5, px + 5, py + 5]) for px, py in pts]
+    placed = []
+    for x, y, area in avoid:
+        px, py = ax.transData.transform((x, y))
+        r = 0.5 * np.sqrt(area) * fig.dpi / 72
+        placed.append(np.array([px - r, py - r, px + r, py + r]))
     offsets = [(6, 4), (6, -12), (-6, 4), (-6, -12), (6, 14), (-6, 14), (6, -22), (-6, -22),
                (10, 24), (-10, 24), (10, -32), (-10, -32)]
     for (x, y), text in zip(zip(xs, ys), texts):
         for dx, dy in offsets + [offsets[0]]:
+            lead = dict(arrowstyle="-", color="0.55", lw=0.6, shrinkA=0, shrinkB=3) if abs(dy) > 12 else None
             t = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points",
-                            fontsize=fontsize, color=color, ha="left" if dx > 0 else "right")
-            bb = t.get_window_extent(renderer)
+                            fontsize=fontsize, color=color, ha="left" if dx > 0 else "right",
+                            arrowprops=lead)
+            t.update_positions(renderer)
+            bb = Text.get_window_extent(t, renderer)  # the text alone, not its leader line
             box = np.array([bb.x0, bb.y0, bb.x1, bb.y1])
             hit = any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]
                       for b in placed)
@@ -215,8 +223,8 @@ def frontier_figure(points: pd.DataFrame, best: pd.DataFrame, dataset: str = "Im
     xmax = float(points["gmacs"].max()) * 1.6
     for _, r in best.iterrows():
         ax.annotate("", xy=(r["gmacs"], r["accuracy"]), xytext=(r["big_gmacs"], r["big_accuracy"]),
-                    arrowprops=dict(arrowstyle="-|>", color=plotting.CASCADE, lw=1.0, alpha=0.8,
-                                    shrinkA=4, shrinkB=4))
+                    arrowprops=dict(arrowstyle="-|>", color=plotting.CASCADE, lw=1.2, alpha=0.8,
+                                    mutation_scale=14, shrinkA=6, shrinkB=8))
     ax.scatter(single["gmacs"], single["accuracy"], s=size(single["params_m"]), color=plotting.LITTLE,
                alpha=0.75, edgecolor="k", lw=0.5, label="single model", zorder=3)
     ax.scatter(casc["gmacs"], casc["accuracy"], s=size(casc["params_m"]), color=plotting.CASCADE,
@@ -238,7 +246,15 @@ def frontier_figure(points: pd.DataFrame, best: pd.DataFrame, dataset: str = "Im
     for p_m in (5, 25, 100):
         ax.scatter([], [], s=size(p_m), color="0.7", edgecolor="k", lw=0.5, label=f"{p_m} M parameters")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.11), ncol=2, fontsize=9, frameon=False)
-    _place_labels(ax, single["gmacs"].to_numpy(), single["accuracy"].to_numpy(), list(single["name"]))
+    from matplotlib.ticker import FixedLocator, NullFormatter, StrMethodFormatter
+    ticks = [t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000)
+             if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    avoid = [(x, y, s) for x, y, s in zip(points["gmacs"], points["accuracy"], size(points["params_m"]))]
+    _place_labels(ax, single["gmacs"].to_numpy(), single["accuracy"].to_numpy(), list(single["name"]),
+                  avoid=avoid)
     return fig
 
 

@@ -106,7 +106,8 @@ def test_frontier_figure_labels_do_not_overlap(zoo):
     r = fig.canvas.get_renderer()
     names = [t for t in ax.texts if t.get_text() in zoo.records]
     assert sorted(t.get_text() for t in names) == sorted(zoo.records)
-    boxes = [t.get_window_extent(r) for t in names]
+    from matplotlib.text import Text
+    boxes = [Text.get_window_extent(t, r) for t in names]
     for i in range(len(boxes)):
         for j in range(i):
             assert not boxes[i].overlaps(boxes[j]), (names[i].get_text(), names[j].get_text())
