@@ -262,7 +262,7 @@ def frontier_figure(points: pd.DataFrame, best: pd.DataFrame, dataset: str = "Im
 def reduction_heatmap(pairs: pd.DataFrame, dataset: str = "ImageNet-1k val", fontsize: float = 10):
     """MACs reduction at no loss of every pair (rows: big, columns: little, by GMACs), cells
     written at `fontsize` (readable); hatched "deg." = degenerate, "none" = no loss-free
-    speed-up; legend below the axes."""
+    speed-up; the legend sits in the empty triangle above the diagonal."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
@@ -307,7 +307,8 @@ def reduction_heatmap(pairs: pd.DataFrame, dataset: str = "ImageNet-1k val", fon
                              label="none: no loss-free speed-up"),
                        Patch(facecolor="white", edgecolor="white",
                              label="blank: not a pair (little not cheaper)")],
-              loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2, fontsize=fontsize, frameon=False)
+              # in the blank upper-right triangle (no pairs there), so it covers no cell
+              loc="upper right", ncol=1, fontsize=fontsize, frameon=True)
     return fig
 
 
