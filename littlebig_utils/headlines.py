@@ -434,3 +434,55 @@ def cascade_vs_big(zoo: Zoo, little: str, big: str, threshold: float, method: st
 
 
 __all__.append("cascade_vs_big")
+
+
+NOT_IN_SOURCES = "not in our sources"
+
+
+def table3(deit: pd.DataFrame, measured: pd.DataFrame) -> pd.DataFrame:
+    """The paper's Table 3 labelled by approach and status: the baselines our sources hold
+    (reported, timm), the rows whose numbers they do not hold (NaN, "not in our sources"), and
+    our measured cheapest cascades (`measured_at_targets`)."""
+    na = np.nan
+    rows = [("baseline", "DeiT-S as reported by A-ViT", 78.9, na, "reported"),
+            ("baseline", "DeiT-S, original DeiT paper", 79.81, na, "reported"),
+            ("baseline", "DeiT-S (timm fb_in1k)", deit.loc["DeiT-S", "top1"], deit.loc["DeiT-S", "gmacs"], "timm table"),
+            ("baseline", "DeiT-B (timm fb_in1k)", deit.loc["DeiT-B", "top1"], deit.loc["DeiT-B", "gmacs"], "timm table"),
+            ("early exit", "A-ViT on DeiT-S", na, na, NOT_IN_SOURCES),
+            ("token dropping", "DynamicViT on DeiT-S / DeiT-B", na, na, NOT_IN_SOURCES),
+            ("pruning", "ViT pruning methods (not named)", na, na, NOT_IN_SOURCES),
+            ("cascade", "Little-Big, DeiT-S / DeiT-B as big", na, na, NOT_IN_SOURCES)]
+    for m in measured.itertuples():
+        name = m.cascade if isinstance(m.cascade, str) else "none reaches it"
+        rows.append(("cascade", f"ours at ≥ {m.target_top1:.2f} %: {name}", m.cascade_top1,
+                     m.cascade_gmacs, "measured"))
+    return pd.DataFrame(rows, columns=["approach", "method", "top1", "gmacs", "status"])
+
+
+def fairness_numbers(deit: pd.DataFrame, measured: pd.DataFrame, avit_baseline: float = 78.9) -> dict:
+    """The recipe effects and matched-accuracy steps the baselines chapter states (points,
+    GMACs, percent), from timm's DeiT table and `measured_at_targets` (rows named
+    "DeiT-S, timm (fb_in1k)" and "DeiT-B, timm (fb_in1k)")."""
+    d, g = deit["top1"], deit["gmacs"]
+    s3, s22, b3 = ("DeiT III-S (ImageNet-1k only)", "DeiT III-S (ImageNet-21k pre-training)",
+                   "DeiT III-B (ImageNet-1k only)")
+    m = measured.set_index("target")
+    ms, mb = m.loc["DeiT-S, timm (fb_in1k)"], m.loc["DeiT-B, timm (fb_in1k)"]
+
+    def name(v, default):
+        return v if isinstance(v, str) else default
+    cs, ss = float(ms["cascade_gmacs"]), float(ms["single_gmacs"])
+    return dict(
+        deit_s=d["DeiT-S"], deit_b=d["DeiT-B"], deit_s_gmacs=g["DeiT-S"], deit_b_gmacs=g["DeiT-B"],
+        avit_gap=d["DeiT-S"] - avit_baseline, deit3_s=d[s3], deit3_s_gain=d[s3] - d["DeiT-S"],
+        deit3_s22k=d[s22], deit3_s22k_vs_b=d[s22] - d["DeiT-B"], deit3_s_vs_b=d["DeiT-B"] - d[s3],
+        deit3_s_macs_vs_b=100 * (1 - g[s22] / g["DeiT-B"]), deit3_b=d[b3],
+        deit3_b_gain=d[b3] - d["DeiT-B"], s_cascade=name(ms["cascade"], "none"), s_cascade_gmacs=cs,
+        s_single=name(ms["single"], "none"), s_single_gmacs=ss,
+        s_vs_deit_pct=100 * (1 - cs / g["DeiT-S"]), s_single_vs_deit_pct=100 * (1 - ss / g["DeiT-S"]),
+        s_cascade_vs_single_pct=100 * (1 - cs / ss), s_threshold=float(ms["threshold"]),
+        b_cascade=name(mb["cascade"], "no pair"), b_cascade_gmacs=float(mb["cascade_gmacs"]),
+        b_single=name(mb["single"], "no single reference model"))
+
+
+__all__ += ["table3", "fairness_numbers", "NOT_IN_SOURCES"]

@@ -198,3 +198,26 @@ def test_cascade_vs_big_counts_the_discordant_images(zoo):
     big_alone = headlines.cascade_vs_big(zoo, r.little, r.big, 1.0)
     # T = 1 escalates all but confidence-1 images
     assert big_alone.n_big_only + big_alone.n_cascade_only <= int((lp.conf >= 1.0).sum())
+
+
+def fake_deit():
+    return pd.DataFrame({"top1": [79.86, 81.98, 81.38, 83.08, 83.80], "gmacs": [4.6, 17.6, 4.6, 4.6, 17.6]},
+                        index=["DeiT-S", "DeiT-B", "DeiT III-S (ImageNet-1k only)",
+                               "DeiT III-S (ImageNet-21k pre-training)", "DeiT III-B (ImageNet-1k only)"])
+
+
+def test_table3_never_invents_the_papers_numbers(zoo):
+    acc = sorted(zoo.accuracy.values())
+    measured = headlines.measured_at_targets(zoo, {"DeiT-S, timm (fb_in1k)": acc[1],
+                                                   "DeiT-B, timm (fb_in1k)": 100.0})
+    t = headlines.table3(fake_deit(), measured)
+    missing = t[t.status == headlines.NOT_IN_SOURCES]
+    assert len(missing) == 4 and missing[["top1", "gmacs"]].isna().all().all()
+    ours = t[t.status == "measured"]
+    assert len(ours) == 2 and ours.top1.isna().sum() == 1  # nothing reaches 100 %
+    f = headlines.fairness_numbers(fake_deit(), measured)
+    assert f["avit_gap"] == pytest.approx(79.86 - 78.9)
+    assert f["deit3_s_macs_vs_b"] == pytest.approx(100 * (1 - 4.6 / 17.6))
+    ms = measured.iloc[0]
+    assert f["s_cascade_vs_single_pct"] == pytest.approx(100 * (1 - ms.cascade_gmacs / ms.single_gmacs))
+    assert f["b_cascade"] == "no pair" and f["b_single"] == "no single reference model"
