@@ -221,3 +221,14 @@ def test_table3_never_invents_the_papers_numbers(zoo):
     ms = measured.iloc[0]
     assert f["s_cascade_vs_single_pct"] == pytest.approx(100 * (1 - ms.cascade_gmacs / ms.single_gmacs))
     assert f["b_cascade"] == "no pair" and f["b_single"] == "no single reference model"
+
+
+def test_verdict_markdown_keeps_the_label_as_the_admonition_title():
+    from markdown_it import MarkdownIt
+    v = verdicts.Verdict(verdicts.PARTLY, "the median is 42 % here.")
+    text = headlines.verdict_markdown(v, claim="30–80 % (reported).")
+    first = text.splitlines()[0]
+    assert first == "```{admonition} Verdict: Partly reproduced"
+    assert ":class: important" in text and "The median is 42 % here." in text
+    tokens = MarkdownIt().parse(text)
+    assert [t.type for t in tokens] == ["fence"]  # one directive block, nothing outside it
