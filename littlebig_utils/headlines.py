@@ -14,7 +14,7 @@ import pandas as pd
 
 from . import cascade, frontier, verdicts
 from .predictions import Predictions
-from .selection import MIN_GAP, accuracy_gap, meaningful_pairs
+from .selection import MIN_GAP, meaningful_pairs
 
 __all__ = ["SMOKE_IMAGES", "Zoo", "load_zoo", "smoke_subset", "TYPICAL_DEFINITION",
            "typical_reduction", "best_meaningful_per_big", "table2_view", "pair_label",
@@ -415,11 +415,6 @@ def best_at_any_cost(zoo: Zoo) -> pd.Series:
         if best is None or row["accuracy"] > best["accuracy"]:
             best = row
     return best
-
-
-def gap_series(pairs: pd.DataFrame) -> pd.Series:
-    """big − little accuracy (points) per pair (re-exported for the chapters)."""
-    return accuracy_gap(pairs)
 
 
 def cascade_vs_big(zoo: Zoo, little: str, big: str, threshold: float, method: str = "mcnemar"):
