@@ -483,18 +483,9 @@ def fairness_numbers(deit: pd.DataFrame, measured: pd.DataFrame, avit_baseline: 
 __all__ += ["table3", "fairness_numbers", "NOT_IN_SOURCES"]
 
 
-_VERDICT_CLASS = {verdicts.REPRODUCED: "tip", verdicts.PARTLY: "important",
-                  verdicts.NOT_REPRODUCED: "warning", verdicts.NOT_TESTABLE: "note"}
-
-
 def verdict_markdown(v: verdicts.Verdict, claim: str | None = None) -> str:
-    """A verdict as a titled MyST admonition. (`Verdict.markdown` writes ```{tip} Verdict: X```,
-    but tip/important/note take no title in MyST: the label then runs into the claim as one
-    paragraph under a generic "Tip" title. ```{admonition}``` with a class keeps the title.)"""
-    reason = v.reason.strip()
-    reason = reason[:1].upper() + reason[1:]
-    body = f"*Claim:* {claim.strip()}\n\n{reason}" if claim else reason
-    return f"```{{admonition}} Verdict: {v.label}\n:class: {_VERDICT_CLASS[v.label]}\n\n{body}\n```\n"
+    """The verdict's admonition (kept for the chapters' calls; see `Verdict.markdown`)."""
+    return v.markdown(claim)
 
 
 __all__.append("verdict_markdown")

@@ -42,6 +42,8 @@ def execute(nb: Path, out_dir: Path) -> Path:
                 os.environ.pop("LITTLEBIG_RESULTS_DIR", None)
             else:
                 os.environ["LITTLEBIG_RESULTS_DIR"] = results
+        from littlebig_utils.notebook import hide_injected_parameters
+        hide_injected_parameters(tmp)  # as `make book` does (littlebig_utils.notebook)
         tmp.rename(out)
     return out
 
