@@ -79,7 +79,7 @@ mutation: $(STAMP)
 book/generated/%.ipynb: notebooks/%.ipynb $(PACKAGE) $(STAMP)
 	@mkdir -p book/generated
 	@echo ">> executing $<"
-	$(BIN)/python -m papermill --cwd notebooks --log-level WARNING $(PAPERMILL_ARGS) $< $@.tmp.ipynb
+	$(BIN)/python -m littlebig_utils.notebook --cwd notebooks --log-level WARNING $(PAPERMILL_ARGS) $< $@.tmp.ipynb
 	@mv $@.tmp.ipynb $@
 
 # the limits chapter reads the Titans chapter's results (results/titans_distillation/students.csv)

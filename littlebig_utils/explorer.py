@@ -54,18 +54,26 @@ def explorer_data(records: dict[str, Predictions], pairs: pd.DataFrame, n_points
     shown as they are, so the explorer agrees with the book's tables. Per little model: the
     threshold grid and the fraction sent to big on it (it does not depend on the big model); per
     pair: the cascade's top-1 (percent, 3 decimals: one image of 50,000 is 0.002 points) on
-    that grid.
+    that grid. The page's slider reads accuracy, share sent to big and mean GMACs (little +
+    share x big) at any grid threshold.
     """
     names = sorted(set(pairs["little"]) | set(pairs["big"]))
     gmacs = dict(zip(pairs["little"], pairs["little_gmacs"])) | dict(zip(pairs["big"], pairs["big_gmacs"]))
     models = [{"name": k, "gmacs": round(float(gmacs[k]), 4),
                "accuracy": round(100.0 * records[k].accuracy, 3)}
               for k in sorted(names, key=lambda k: (gmacs[k], k))]
+    # each little model's grid also holds its pairs' exact no-loss thresholds, so the slider
+    # can stand exactly on a pair's operating point (the readout then equals the pair table)
+    exact: dict[str, list[float]] = {}
+    for _, row in pairs.iterrows():
+        if pd.notna(row["threshold"]):
+            exact.setdefault(row["little"], []).append(float(row["threshold"]))
     littles, out_pairs = {}, {}
     for _, row in pairs.iterrows():
         little, big = align(records[row["little"]], records[row["big"]])
         if row["little"] not in littles:
-            grid = threshold_grid(little.conf, n_points)
+            grid = np.unique(np.r_[threshold_grid(little.conf, n_points),
+                                   exact.get(row["little"], [])])
             frac = cascade.sweep_arrays(little.conf, little.correct, little.correct,
                                         thresholds=grid)["frac_big"].to_numpy()
             littles[row["little"]] = {"t": grid.tolist(), "frac": np.round(frac, 5).tolist()}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .paths import results_dir
 
-__all__ = ["ParameterError", "output_dir", "short_errors"]
+__all__ = ["ParameterError", "output_dir", "short_errors", "hide_injected_parameters"]
 
 
 class ParameterError(ValueError):
@@ -52,6 +52,21 @@ def short_errors(shell=None) -> bool:
 short_errors()  # importing this module in a notebook is enough
 
 
+def hide_injected_parameters(path) -> None:
+    """Collapse papermill's injected "# Parameters" cell in an executed notebook: the page shows
+    the chapter's own parameters cell, and the injected values one click away."""
+    import nbformat
+    nb = nbformat.read(path, as_version=4)
+    changed = False
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if "injected-parameters" in tags and "hide-input" not in tags:
+            tags.append("hide-input")
+            changed = True
+    if changed:
+        nbformat.write(nb, path)
+
+
 def main(argv=None) -> int:
     """`python -m littlebig_utils.notebook IN.ipynb OUT.ipynb -p little X ...`: papermill, but a
     failing notebook ends with its error in one line (cell and message) instead of papermill's
@@ -59,11 +74,15 @@ def main(argv=None) -> int:
     import sys
     from papermill.cli import papermill
     from papermill.exceptions import PapermillExecutionError
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        papermill.main(args=argv, prog_name="littlebig_utils.notebook", standalone_mode=False)
+        papermill.main(args=args, prog_name="littlebig_utils.notebook", standalone_mode=False)
     except PapermillExecutionError as e:
         print(f"error in cell {e.exec_count} of the notebook: {e.ename}: {e.evalue}", file=sys.stderr)
         return 1
+    positional = [a for a in args if a.endswith(".ipynb")]
+    if len(positional) >= 2 and Path(positional[1]).is_file():
+        hide_injected_parameters(positional[1])
     return 0
 
 

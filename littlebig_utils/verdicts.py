@@ -37,12 +37,15 @@ class Verdict:
             raise ValueError("a verdict needs its reason (one sentence)")
 
     def markdown(self, claim: str | None = None) -> str:
-        """A MyST admonition (```{tip} Verdict: Reproduced ... ```) for `glue` with
+        """A titled MyST admonition (```{admonition} Verdict: X``` with the label's colour as its
+        class; tip/important/note/warning directives take no title) for `glue` with
         `IPython.display.Markdown`; `claim` is the paper's claim quoted above the reason."""
-        body = self.reason.strip()
+        reason = self.reason.strip()
+        body = reason[:1].upper() + reason[1:]
         if claim:
             body = f"*Claim:* {claim.strip()}\n\n{body}"
-        return f"```{{{_ADMONITION[self.label]}}} Verdict: {self.label}\n{body}\n```\n"
+        return (f"```{{admonition}} Verdict: {self.label}\n:class: {_ADMONITION[self.label]}\n\n"
+                f"{body}\n```\n")
 
     def _repr_markdown_(self) -> str:
         return self.markdown()

@@ -1,5 +1,7 @@
 """The explorer page: package data, every substitution escaped (a model name cannot inject script)."""
 import json
+import shutil
+import subprocess
 from html.parser import HTMLParser
 
 import numpy as np
@@ -83,3 +85,87 @@ def test_placeholders_are_filled_once_and_all_of_them():
 def test_template_is_package_data():
     text = explorer.template("explorer.html")
     assert "__DATA__" in text and "__CONFIG__" in text and "<svg" in text
+
+
+def test_grid_holds_every_no_loss_threshold_with_the_pair_tables_numbers():
+    """The slider can stand exactly on a pair's no-loss point, and what it reads there
+    (accuracy, share sent to big, little + share x big GMACs) is the pair table's row."""
+    recs = records(["s", "m", "l"], n=400)
+    gm = {k: p.model["gmacs"] for k, p in recs.items()}
+    pairs = cascade.pairs_table(recs, gm)
+    data = explorer.explorer_data(recs, pairs, n_points=8)
+    checked = 0
+    for _, row in pairs.dropna(subset=["threshold"]).iterrows():
+        grid = data["littles"][row["little"]]
+        i = grid["t"].index(float(row["threshold"]))
+        assert data["pairs"][f"{row['little']}|{row['big']}"]["acc"][i] == pytest.approx(row["accuracy"], abs=5e-4)
+        assert grid["frac"][i] == pytest.approx(row["frac_big"], abs=5e-6)
+        assert gm[row["little"]] + grid["frac"][i] * gm[row["big"]] == pytest.approx(row["gmacs"], abs=1e-4)
+        checked += 1
+    assert checked >= 2
+    assert all(np.all(np.diff(g["t"]) > 0) for g in data["littles"].values())
+
+
+NODE_DOM = r"""
+const [dataText, configText, script, width] = JSON.parse(require("fs").readFileSync(0, "utf8"));
+function node(cls) {
+  return {cls, children: [], attrs: {}, textContent: "", value: "", max: "", listeners: {},
+    get firstChild() { return this.children[0] || null; },
+    appendChild(c) { this.children.push(c); if (this.cls === "select" && this.value === "") this.value = c.value; return c; },
+    removeChild(c) { this.children.splice(this.children.indexOf(c), 1); },
+    setAttribute(k, v) { this.attrs[k] = v; },
+    set innerHTML(v) { this.children = []; this.value = ""; },
+    addEventListener(k, f) { this.listeners[k] = f; }};
+}
+const parts = {".lb-data": Object.assign(node(), {textContent: dataText}),
+  ".lb-config": Object.assign(node(), {textContent: configText}),
+  ".lb-little": node("select"), ".lb-big": node("select"), ".lb-plot": node(), ".lb-summary": node(),
+  ".lb-t": node(), ".lb-t-value": node(), ".lb-readout": node()};
+const root = {clientWidth: width, querySelector: (s) => parts[s]};
+global.document = {getElementById: () => root, createElement: () => node(), createElementNS: () => node()};
+global.window = {addEventListener() {}};
+eval(script);
+const out = {little: parts[".lb-little"].value, big: parts[".lb-big"].value, slider: parts[".lb-t"].value,
+             summary: parts[".lb-summary"].textContent, readout: parts[".lb-readout"].textContent,
+             viewBox: parts[".lb-plot"].attrs.viewBox, n_svg: parts[".lb-plot"].children.length};
+parts[".lb-t"].value = "0"; parts[".lb-t"].listeners.input();
+out.readout0 = parts[".lb-readout"].textContent;
+console.log(JSON.stringify(out));
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the page's script")
+@pytest.mark.parametrize("width", [720, 360])
+def test_page_script_opens_at_the_no_loss_point_and_reads_any_threshold(width):
+    recs = records(["s", "m", "l"], n=400)
+    gm = {k: p.model["gmacs"] for k, p in recs.items()}
+    pairs = cascade.pairs_table(recs, gm)
+    row = pairs.dropna(subset=["threshold"]).iloc[0]
+    data = explorer.explorer_data(recs, pairs, n_points=8)
+    html = explorer.explorer_html(data, row["little"], row["big"])
+    parsed = Scripts()
+    parsed.feed(html)
+    (_, d), (_, c), (_, js) = parsed.scripts
+    r = subprocess.run(["node", "-e", NODE_DOM], input=json.dumps([d, c, js, width]),
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert (out["little"], out["big"]) == (row["little"], row["big"]) and out["n_svg"] > 10
+    # what the browser check reads: the no-loss point's numbers in the sentence under the plot
+    for shown in (f"{row['threshold']:.3f}", f"{row['accuracy']:.3f}", f"{100 * row['frac_big']:.2f}",
+                  f"{row['gmacs']:.3f}"):
+        assert shown in out["summary"]
+    # the slider starts on that point: its readout shows the same accuracy, share and cost
+    for shown in (f"{row['accuracy']:.3f} %", f"{100 * row['frac_big']:.2f} %", f"cost {row['gmacs']:.3f} GMACs"):
+        assert shown in out["readout"]
+    # at T = 0 nothing goes to big: the little model's accuracy at its own cost
+    little_acc = 100 * recs[row["little"]].accuracy
+    assert f"top-1 {little_acc:.3f} %" in out["readout0"] and "0.00 % of images" in out["readout0"]
+    assert f"cost {gm[row['little']]:.3f} GMACs" in out["readout0"]
+    assert out["viewBox"] == ("0 0 400 380" if width < 520 else "0 0 720 400")
+
+
+def test_page_has_a_threshold_slider_and_a_readout():
+    _, html = page(["a", "b"])
+    assert 'type="range" class="lb-t"' in html and 'class="lb-readout"' in html
+    assert 'class="lb-summary"' in html  # the sentence the browser check compares

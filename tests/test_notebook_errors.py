@@ -33,3 +33,17 @@ def test_parameter_error_is_one_line_in_papermill(tmp_path):
 def test_short_errors_outside_ipython_is_a_no_op():
     assert notebook.short_errors() is False
     assert issubclass(notebook.ParameterError, ValueError)
+
+
+def test_injected_parameters_cell_is_collapsed(tmp_path):
+    import nbformat
+    from littlebig_utils.notebook import hide_injected_parameters
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("smoke = False", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("smoke = True", metadata={"tags": ["injected-parameters"]})]
+    path = tmp_path / "x.ipynb"
+    nbformat.write(nb, path)
+    hide_injected_parameters(path)
+    cells = nbformat.read(path, as_version=4).cells
+    assert cells[0].metadata["tags"] == ["parameters"]
+    assert cells[1].metadata["tags"] == ["injected-parameters", "hide-input"]

@@ -37,7 +37,8 @@ def test_verdict_vocabulary_is_fixed_and_renders_as_admonition():
     with pytest.raises(ValueError, match="reason"):
         v.Verdict(v.REPRODUCED, " ")
     md = v.Verdict(v.NOT_REPRODUCED, "every cascade costs more.").markdown(claim="cheaper cascades")
-    assert md.startswith("```{warning} Verdict: Not reproduced\n")
-    assert "*Claim:* cheaper cascades" in md and md.rstrip().endswith("```")
-    labels = {v.Verdict(lab, "r").markdown().split()[0] for lab in v.LABELS}
-    assert len(labels) == 4  # each label has its own admonition colour
+    assert md.startswith("```{admonition} Verdict: Not reproduced\n:class: warning\n")
+    assert "*Claim:* cheaper cascades" in md and "Every cascade costs more." in md
+    assert md.rstrip().endswith("```")
+    classes = {v.Verdict(lab, "r").markdown().splitlines()[1] for lab in v.LABELS}
+    assert len(classes) == 4  # each label has its own admonition colour
