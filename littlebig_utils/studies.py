@@ -18,7 +18,7 @@ from .notebook import ParameterError
 from .predictions import Predictions
 from .selection import MIN_GAP, meaningful_pairs
 
-__all__ = ["HELDOUT_SPLITS", "CALIB_FRAC", "SMOKE_IMAGES", "RULE_NAMES", "STATUS",
+__all__ = ["HELDOUT_SPLITS", "CALIB_FRAC", "RULE_NAMES", "STATUS",
            "imagenet_setup", "heldout_runs", "heldout_summary", "heldout_pairs",
            "heldout_pairs_markdown", "heldout_verdict", "plot_heldout", "plot_heldout_pairs",
            "little_meets_epsilon", "guarantee_pair", "guarantee_warning", "pair_study",
@@ -230,20 +230,12 @@ def multistage_heldout(records: dict[str, Predictions], gmacs: dict[str, float],
 
 # ------------------------------------------------------------------ chapter preamble and verdicts
 
-SMOKE_IMAGES = 5_000
-
-
 def imagenet_setup(smoke: bool = False, seed: int = 0):
-    """The ImageNet chapters' preamble: reference Predictions (a fixed random 5,000-image subset
-    in smoke mode, the same in every chapter for a seed) and their pair table."""
-    from .reference import load_reference
-    records = load_reference()
-    if smoke:
-        n = len(next(iter(records.values())))
-        idx = np.sort(np.random.default_rng(seed).choice(n, min(SMOKE_IMAGES, n), replace=False))
-        records = {k: p.subset(idx) for k, p in records.items()}
-    gmacs = {k: p.model["gmacs"] for k, p in records.items()}
-    return records, cascade.pairs_table(records, gmacs)
+    """The ImageNet chapters' preamble (`headlines.load_zoo`): reference Predictions (the
+    book's fixed random 5,000-image subset in smoke mode) and their pair table."""
+    from .headlines import load_zoo
+    zoo = load_zoo(smoke, seed)
+    return zoo.records, zoo.pairs
 
 
 def heldout_verdict(summary: dict, tolerance: float = 0.1):
