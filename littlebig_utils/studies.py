@@ -612,19 +612,11 @@ def titans_summary(students: pd.DataFrame) -> dict:
                 best_reduction=float(red.max()) if red.notna().any() else np.nan)
 
 
-def titans_verdict(summary: dict):
-    """Titans' claims (better than standard distillation; cheaper inference with the teacher as
-    fallback): both hold -> Reproduced; neither -> Not reproduced; one -> Partly reproduced."""
-    from . import verdicts
-    better = summary["titans_best_accuracy"] > summary["hinton_accuracy"]
-    cheaper = summary["n_costlier"] < summary["n_cascades"]
-    text = (f"The best Titans student scores {summary['titans_best_accuracy']:.2f} % against "
-            f"{summary['hinton_accuracy']:.2f} % for plain distillation, and "
-            f"{summary['n_costlier']} of {summary['n_cascades']} cascades cost more than the "
-            "teacher alone at its accuracy.")
-    label = (verdicts.REPRODUCED if better and cheaper else verdicts.PARTLY if better or cheaper
-             else verdicts.NOT_REPRODUCED)
-    return verdicts.Verdict(label, text)
+def titans_verdict(students: pd.DataFrame):
+    """The Titans chapter's own verdict (`titans.verdict`, its rule and default budgets),
+    recomputed from that chapter's students table, so that both chapters say the same."""
+    from . import titans
+    return titans.verdict(students)
 
 
 STATUS = {"Reproduced": "Answered", "Partly reproduced": "Partly answered",
