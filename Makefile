@@ -72,7 +72,7 @@ test: $(STAMP) $(MATHJAX) browser
 # mutants of cascade, thresholds, multistage, predictions and runtime.summarize ([tool.mutmut] in
 # pyproject.toml, MUTANTS above) against the fast unit tests; resumable (state in mutants/)
 mutation: $(STAMP)
-	$(BIN)/mutmut run --max-children $(MUTATION_WORKERS) $(MUTANTS)
+	HYPOTHESIS_PROFILE=mutation $(BIN)/mutmut run --max-children $(MUTATION_WORKERS) $(MUTANTS)
 	$(BIN)/mutmut results --all true | $(BIN)/python .ci/mutation_scores.py
 
 # one executed notebook per source notebook; re-run only when the notebook or the package changed

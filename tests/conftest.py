@@ -1,6 +1,13 @@
 import os
 
 import pytest
+from hypothesis import settings
+
+# mutation runs (make mutation): few derandomized examples, no example database in mutants/
+settings.register_profile("mutation", max_examples=20, derandomize=True, database=None,
+                          deadline=None)
+if os.environ.get("HYPOTHESIS_PROFILE"):
+    settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
 
 # tests never touch the network; reference data comes from LITTLEBIG_DATA_DIR (set by the Makefile)
 os.environ.setdefault("LITTLEBIG_OFFLINE", "1")

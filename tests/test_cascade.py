@@ -5,6 +5,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
+from hypothesis_budget import examples
+
 from littlebig_utils import cascade
 from littlebig_utils.predictions import Predictions, PredictionsError
 
@@ -39,7 +41,7 @@ conf_strategy = st.integers(1, 300).flatmap(lambda n: st.tuples(
     arrays(bool, n), arrays(bool, n), arrays(bool, n)))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(conf_strategy)
 def test_sweep_equals_brute_force(data):
     conf, lc, bc, valid = data
@@ -56,7 +58,7 @@ def test_sweep_equals_brute_force(data):
     np.testing.assert_allclose(table["gmacs"], 1.0 + ref["frac_big"] * 4.0)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(conf_strategy)
 def test_no_loss_point_is_the_cheapest_qualifying_threshold(data):
     conf, lc, bc, _ = data

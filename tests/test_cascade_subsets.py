@@ -5,6 +5,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
+from hypothesis_budget import examples
+
 from littlebig_utils import cascade
 from littlebig_utils import thresholds as th
 from littlebig_utils.predictions import Predictions
@@ -30,7 +32,7 @@ def loop_thresholds(conf, lc, bc, masks, valid):
     return np.array(out)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(case)
 def test_no_loss_thresholds_equal_the_per_subset_sweep(data):
     conf, lc, bc, valid, masks = data
@@ -58,7 +60,7 @@ def brute_evaluate(conf, lc, bc, t, m, valid):
     return to_big.sum(), right.sum(), (m & valid).sum()
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(case)
 def test_evaluate_thresholds_equals_a_loop(data):
     conf, lc, bc, valid, masks = data

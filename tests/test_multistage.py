@@ -7,6 +7,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
+from hypothesis_budget import examples
+
 from littlebig_utils import cascade, multistage
 from littlebig_utils.predictions import Predictions
 
@@ -31,7 +33,7 @@ case = st.tuples(st.integers(2, 4), st.integers(1, 60)).flatmap(lambda sn: st.tu
     arrays(bool, (sn[0], sn[1])), arrays(bool, sn[1])))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(case)
 def test_grid_equals_per_sample_loop(data):
     confs, corrects, valid = data
@@ -53,7 +55,7 @@ def test_grid_equals_per_sample_loop(data):
         assert one["frac_exit"].sum() == pytest.approx(1.0)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(st.integers(1, 200).flatmap(lambda n: st.tuples(
     arrays(np.float64, n, elements=st.sampled_from(VALUES)), arrays(bool, n), arrays(bool, n),
     arrays(bool, n))))
