@@ -155,3 +155,13 @@ def test_search_scores_against_supplied_correctness_and_refuses_misaligned_recor
     shuffled = dict(recs, m1=recs["m1"].subset(np.arange(300)[::-1]))
     with pytest.raises(ValueError, match="orders"):
         multistage.search(shuffled, gm, n_stages=3, levels=levels, correct=right)
+
+
+@pytest.mark.parametrize("m", [240, 11, 3])
+def test_default_levels_are_half_geometric_half_linear(m):
+    """Escalation fractions: 0, m // 2 geometric in [1e-4, 1] and m - m // 2 linear in [0, 1]."""
+    levels = multistage.default_levels(m)
+    want = np.unique(np.r_[0.0, np.geomspace(1e-4, 1.0, m // 2), np.linspace(0, 1, m - m // 2)])
+    np.testing.assert_array_equal(levels, want)
+    assert levels[0] == 0.0 and levels[-1] == 1.0 and (np.diff(levels) > 0).all()
+    np.testing.assert_array_equal(multistage.default_levels(), multistage.default_levels(240))

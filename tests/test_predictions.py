@@ -62,3 +62,14 @@ def test_shape_and_duplicate_ids_are_refused():
 def test_load_missing_file_says_how_to_make_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="littlebig predict"):
         Predictions.load(tmp_path / "nope.npz")
+
+
+def test_subset_keeps_logits_rows_model_and_dataset():
+    p = make(6)
+    idx = np.array([4, 0, 2])
+    q = p.subset(idx)
+    assert q.sample_ids.tolist() == ["id4", "id0", "id2"]
+    np.testing.assert_array_equal(q.logits, p.logits[idx])
+    np.testing.assert_array_equal(q.conf, p.conf[idx])
+    assert q.dataset == "toy" and q.model == p.model and q.model is not p.model
+    assert make(6, logits=False).subset(idx).logits is None

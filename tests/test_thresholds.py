@@ -271,3 +271,55 @@ def test_split_study_matches_single_calls_and_oracle_is_cheapest():
         assert oracle["loss"] <= eps + 1e-9 and not oracle["violated"]
         ok = g[(g["rule"] != "oracle") & ~g["violated"]]
         assert (oracle["frac_big"] <= ok["frac_big"] + 1e-12).all()
+
+
+def _pair_records(n, seed, little_gmacs=1.0, big_gmacs=6.0):
+    conf, lc, bc = draw(np.random.default_rng(seed), n)
+    labels = np.random.default_rng(seed + 1).integers(0, 5, n)
+    ids = [f"s{i}" for i in range(n)]
+    wrong = (labels + 1) % 5
+    little = Predictions(ids, labels, np.where(lc, labels, wrong), conf,
+                         model={"name": "L", "gmacs": little_gmacs})
+    big = Predictions(ids, labels, np.where(bc, labels, wrong), np.ones(n),
+                      model={"name": "B", "gmacs": big_gmacs})
+    return little, big
+
+
+def test_threshold_table_defaults_and_rows_equal_the_direct_calls():
+    """The default split is split_indices(n, 0.2, seed 0) and the default method
+    Clopper-Pearson; each rule's row is its direct call on the calibration side, judged on the
+    test side by the fixed-threshold evaluator (big alone where none is found)."""
+    little, big = _pair_records(1500, 3)
+    eps, delta = 2.0, 0.1
+    t = th.threshold_table(little, big, eps, delta)
+    assert list(t.columns) == th.THRESHOLD_COLUMNS
+    assert t["rule"].tolist() == ["empirical-no-loss", "empirical-epsilon", "guaranteed"]
+    calib, test = th.split_indices(1500, 0.2, 0)
+    c = (little.conf[calib], little.correct[calib], big.correct[calib])
+    direct = [th.empirical_threshold(*c, 0.0), th.empirical_threshold(*c, eps),
+              th.guaranteed_threshold(*c, eps, delta, "clopper-pearson")]
+    assert len({r.threshold for r in direct}) == 3  # the rules differ here
+    ev = th.evaluate_thresholds(little.conf[test], little.correct[test], big.correct[test],
+                                [r.threshold for r in direct], missing="big",
+                                little_gmacs=1.0, big_gmacs=6.0)
+    for (_, row), r, (_, e) in zip(t.iterrows(), direct, ev.iterrows()):
+        assert row["threshold"] == r.threshold and row["p_value"] == pytest.approx(r.p_value,
+                                                                                  nan_ok=True)
+        assert (row["n_calib"], row["n_test"], row["seed"], row["calib_frac"]) == (300, 1200, 0, 0.2)
+        assert row["calib_accuracy"] == pytest.approx(r.calib_accuracy)
+        assert row["test_accuracy"] == pytest.approx(e["accuracy"])
+        assert row["test_loss"] == pytest.approx(e["loss"])
+        assert row["gmacs"] == pytest.approx(e["gmacs"])
+        assert row["macs_reduction"] == pytest.approx(e["macs_reduction"])
+        assert row["violated"] == (e["loss"] > eps + 1e-9)
+    assert t["method"].tolist() == ["", "", "clopper-pearson"]
+    assert t["delta"].isna().tolist() == [True, True, False]
+
+
+def test_threshold_table_without_both_costs_has_no_gmacs():
+    little, big = _pair_records(400, 4)
+    del big.model["gmacs"]
+    t = th.threshold_table(little, big, 2.0, 0.1, calib_frac=0.5, seed=1, method="binomial")
+    assert t["gmacs"].isna().all() and t["macs_reduction"].isna().all()
+    assert t["test_accuracy"].notna().all()
+    assert t["little_gmacs"].tolist() == [1.0] * 3
