@@ -235,3 +235,13 @@ def test_pair_summary_refuses_missing_costs_and_empty_records():
     empty_l, empty_b = little.subset(np.arange(0)), big.subset(np.arange(0))
     with pytest.raises(ValueError, match="the predictions hold no samples"):
         cascade.pair_summary(empty_l, empty_b, little_gmacs=1.0, big_gmacs=4.0)
+
+
+def test_sweep_overrides_in_the_records_own_order_are_used_as_given():
+    rng = np.random.default_rng(8)
+    conf = rng.uniform(size=200)
+    little, big = records(conf, rng.uniform(size=200) < 0.6, rng.uniform(size=200) < 0.8)
+    other_lc, other_bc = rng.uniform(size=200) < 0.5, rng.uniform(size=200) < 0.9
+    got = cascade.sweep(little, big, little_correct=other_lc, big_correct=other_bc)
+    want = cascade.sweep_arrays(conf, other_lc, other_bc, little_gmacs=1.0, big_gmacs=4.0)
+    pd.testing.assert_frame_equal(got, want)

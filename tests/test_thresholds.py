@@ -323,3 +323,12 @@ def test_threshold_table_without_both_costs_has_no_gmacs():
     assert t["gmacs"].isna().all() and t["macs_reduction"].isna().all()
     assert t["test_accuracy"].notna().all()
     assert t["little_gmacs"].tolist() == [1.0] * 3
+
+
+def test_threshold_result_to_dict_holds_every_field():
+    conf, lc, bc = draw(np.random.default_rng(5), 500)
+    r = th.guaranteed_threshold(conf, lc, bc, 2.0, 0.1)
+    d = r.to_dict()
+    assert d["threshold"] == r.threshold and d["rule"] == "guaranteed" and d["n"] == 500
+    assert d["p_value"] == r.p_value and d["method"] == "clopper-pearson"
+    assert th.ThresholdResult(**d) == r  # a full round trip
