@@ -165,3 +165,18 @@ def test_default_levels_are_half_geometric_half_linear(m):
     np.testing.assert_array_equal(levels, want)
     assert levels[0] == 0.0 and levels[-1] == 1.0 and (np.diff(levels) > 0).all()
     np.testing.assert_array_equal(multistage.default_levels(), multistage.default_levels(240))
+
+
+def test_threshold_grid_takes_the_confidence_at_each_rank():
+    conf = [0.9, 0.1, 0.5, 0.3, 0.7, 0.2, 0.8, 0.4, 0.6, 0.35]  # a list, unsorted
+    sc = np.sort(conf)
+    # fraction f escalates floor(f n) samples: the threshold is the confidence at that rank
+    np.testing.assert_array_equal(multistage.threshold_grid(conf, [0.0, 0.25, 0.5]),
+                                  np.unique([0.0, 1.0, sc[0], sc[2], sc[5]]))
+    # fractions outside [0, 1] are clamped to the extreme ranks
+    np.testing.assert_array_equal(multistage.threshold_grid(conf, [-0.5, 1.5]),
+                                  [0.0, sc[0], sc[-1], 1.0])
+    # the default levels: 0, 1 and the confidence at every default rank
+    want = np.unique(np.r_[0.0, 1.0, sc[np.clip(np.floor(multistage.default_levels() * 10)
+                                                 .astype(int), 0, 9)]])
+    np.testing.assert_array_equal(multistage.threshold_grid(conf), want)

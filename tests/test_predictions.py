@@ -73,3 +73,20 @@ def test_subset_keeps_logits_rows_model_and_dataset():
     np.testing.assert_array_equal(q.conf, p.conf[idx])
     assert q.dataset == "toy" and q.model == p.model and q.model is not p.model
     assert make(6, logits=False).subset(idx).logits is None
+
+
+def test_load_fills_missing_metadata_and_refuses_pickled_arrays(tmp_path):
+    """A file written by another tool may carry no model or dataset in its metadata; a file
+    holding a pickled (object) array is refused: loading never unpickles."""
+    import json
+    p = make(4, logits=False)
+    plain = dict(sample_ids=p.sample_ids, labels=p.labels, preds=p.preds, conf=p.conf,
+                 meta=np.array(json.dumps({})))
+    np.savez(tmp_path / "bare.npz", **plain)
+    q = Predictions.load(tmp_path / "bare.npz")
+    assert q.model == {} and q.name == "" and q.dataset == "" and q.logits is None
+    np.testing.assert_array_equal(q.conf, p.conf)
+    pickled = dict(plain, labels=np.array([1, 2, 3, 0], dtype=object))
+    np.savez(tmp_path / "pickled.npz", **pickled)
+    with pytest.raises(ValueError):
+        Predictions.load(tmp_path / "pickled.npz")
