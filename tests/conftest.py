@@ -1,11 +1,13 @@
 import os
 
 import pytest
-from hypothesis import settings
+from hypothesis import Phase, settings
 
-# mutation runs (make mutation): few derandomized examples, no example database in mutants/
+# mutation runs (make mutation): few derandomized examples, no example database in mutants/,
+# no shrinking (a failing example is enough to kill a mutant; shrinking it can take longer than
+# mutmut's timeout)
 settings.register_profile("mutation", max_examples=20, derandomize=True, database=None,
-                          deadline=None)
+                          deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate])
 if os.environ.get("HYPOTHESIS_PROFILE"):
     settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
 

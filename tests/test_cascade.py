@@ -189,7 +189,7 @@ def test_budget_point_refuses_zero_or_two_budgets_and_finds_none_below_the_littl
     table = cascade.sweep_arrays(np.array([0.2, 0.7]), np.array([0, 1], bool),
                                  np.array([1, 1], bool), little_gmacs=1.0, big_gmacs=4.0)
     for kw in ({}, {"gmacs": 2.0, "frac_big": 0.5}):
-        with pytest.raises(ValueError, match="give exactly one budget: gmacs or frac_big"):
+        with pytest.raises(ValueError, match="^give exactly one budget: gmacs or frac_big$"):
             cascade.budget_point(table, **kw)
     assert cascade.budget_point(table, gmacs=0.5) is None  # cheaper than the little model alone
     assert cascade.budget_point(table, frac_big=0.5)["n_big"] == 1
@@ -233,7 +233,7 @@ def test_pair_summary_refuses_missing_costs_and_empty_records():
     with pytest.raises(ValueError, match="GMACs of 'L' must be a positive number, got None"):
         cascade.pair_summary(little, big, big_gmacs=4.0)
     empty_l, empty_b = little.subset(np.arange(0)), big.subset(np.arange(0))
-    with pytest.raises(ValueError, match="the predictions hold no samples"):
+    with pytest.raises(ValueError, match="^the predictions hold no samples$"):
         cascade.pair_summary(empty_l, empty_b, little_gmacs=1.0, big_gmacs=4.0)
 
 
