@@ -90,3 +90,13 @@ def test_load_fills_missing_metadata_and_refuses_pickled_arrays(tmp_path):
     np.savez(tmp_path / "pickled.npz", **pickled)
     with pytest.raises(ValueError):
         Predictions.load(tmp_path / "pickled.npz")
+
+
+def test_refusals_name_the_model_and_the_array():
+    ids, ok = ["a", "b"], np.array([0.5, 0.5])
+    with pytest.raises(PredictionsError, match=r"^Predictions of 'm': labels has shape \(3,\), "
+                       r"expected \(2,\) like sample_ids$"):
+        Predictions(ids, [1, 2, 3], [1, 2], ok, model={"name": "m"})
+    with pytest.raises(PredictionsError, match=r"^Predictions of '\?': preds has shape \(1,\), "
+                       r"expected \(2,\) like sample_ids$"):
+        Predictions(ids, [1, 2], [1], ok)  # no model name: '?'
