@@ -70,9 +70,11 @@ test: $(STAMP) $(MATHJAX) browser
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # mutants of cascade, thresholds, multistage, predictions and runtime.summarize ([tool.mutmut] in
-# pyproject.toml, MUTANTS above) against the fast unit tests; resumable (state in mutants/)
+# pyproject.toml, MUTANTS above) against the fast unit tests, property tests at 20 derandomized
+# examples (HYPOTHESIS_PROFILE=mutation). Results stay in mutants/, but mutmut reruns every
+# mutant named by a pattern: rerun survivors by name (`mutmut run NAME ...`, CONTRIBUTING.md)
 mutation: $(STAMP)
-	$(BIN)/mutmut run --max-children $(MUTATION_WORKERS) $(MUTANTS)
+	HYPOTHESIS_PROFILE=mutation $(BIN)/mutmut run --max-children $(MUTATION_WORKERS) $(MUTANTS)
 	$(BIN)/mutmut results --all true | $(BIN)/python .ci/mutation_scores.py
 
 # one executed notebook per source notebook; re-run only when the notebook or the package changed

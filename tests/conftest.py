@@ -1,6 +1,15 @@
 import os
 
 import pytest
+from hypothesis import Phase, settings
+
+# mutation runs (make mutation): few derandomized examples, no example database in mutants/,
+# no shrinking (a failing example is enough to kill a mutant; shrinking it can take longer than
+# mutmut's timeout)
+settings.register_profile("mutation", max_examples=20, derandomize=True, database=None,
+                          deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate])
+if os.environ.get("HYPOTHESIS_PROFILE"):
+    settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
 
 # tests never touch the network; reference data comes from LITTLEBIG_DATA_DIR (set by the Makefile)
 os.environ.setdefault("LITTLEBIG_OFFLINE", "1")

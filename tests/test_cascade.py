@@ -5,6 +5,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
+from hypothesis_budget import examples
+
 from littlebig_utils import cascade
 from littlebig_utils.predictions import Predictions, PredictionsError
 
@@ -39,7 +41,7 @@ conf_strategy = st.integers(1, 300).flatmap(lambda n: st.tuples(
     arrays(bool, n), arrays(bool, n), arrays(bool, n)))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(conf_strategy)
 def test_sweep_equals_brute_force(data):
     conf, lc, bc, valid = data
@@ -56,7 +58,7 @@ def test_sweep_equals_brute_force(data):
     np.testing.assert_allclose(table["gmacs"], 1.0 + ref["frac_big"] * 4.0)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(conf_strategy)
 def test_no_loss_point_is_the_cheapest_qualifying_threshold(data):
     conf, lc, bc, _ = data
@@ -159,3 +161,87 @@ def test_pairs_table_contract_columns_and_degenerate_flag():
             assert r.gmacs == pytest.approx(r.little_gmacs + r.frac_big * r.big_gmacs)
             assert r.macs_reduction == pytest.approx(100 * (1 - r.gmacs / r.big_gmacs))
             assert r.accuracy >= r.big_accuracy - 1e-9
+
+
+@settings(max_examples=examples(100), deadline=None)
+@given(conf_strategy, st.sampled_from(["gmacs", "frac_big"]), st.floats(0, 1),
+       st.sampled_from([(1.0, 4.0), (6e4, 4.1e5)]))
+def test_budget_point_is_the_most_accurate_within_budget_then_cheapest(data, by, where, costs):
+    """Against a loop: budgets landing exactly on an operating point include it, in GMACs or in
+    a finer unit (MFLOPs: large numbers); among equally accurate points the one sending fewest
+    samples to big wins."""
+    conf, lc, bc, _ = data
+    lg, bg = costs
+    table = cascade.sweep_arrays(conf, lc, bc, little_gmacs=lg, big_gmacs=bg)
+    budget = float(np.quantile(table[by], where, method="nearest"))  # an attained value
+    point = cascade.budget_point(table, **{by: budget})
+    ref = brute_force(conf, lc, bc, table["threshold"].to_numpy())
+    ref["gmacs"] = lg + ref["frac_big"] * bg
+    ok = ref[ref[by] <= budget]
+    best = ok[ok["n_correct"] == ok["n_correct"].max()]
+    assert point is not None
+    assert point["n_correct"] == best["n_correct"].iloc[0]
+    assert point["n_big"] == best["n_big"].min()
+    assert point[by] <= budget
+
+
+def test_budget_point_refuses_zero_or_two_budgets_and_finds_none_below_the_little_model():
+    table = cascade.sweep_arrays(np.array([0.2, 0.7]), np.array([0, 1], bool),
+                                 np.array([1, 1], bool), little_gmacs=1.0, big_gmacs=4.0)
+    for kw in ({}, {"gmacs": 2.0, "frac_big": 0.5}):
+        with pytest.raises(ValueError, match="^give exactly one budget: gmacs or frac_big$"):
+            cascade.budget_point(table, **kw)
+    assert cascade.budget_point(table, gmacs=0.5) is None  # cheaper than the little model alone
+    assert cascade.budget_point(table, frac_big=0.5)["n_big"] == 1
+
+
+@settings(max_examples=examples(60), deadline=None)
+@given(conf_strategy)
+def test_pair_summary_is_the_pairs_table_row_and_the_sweep_no_loss_point(data):
+    conf, lc, bc, _ = data
+    little, big = records(conf, lc, bc)
+    row = cascade.pair_summary(little, big)  # GMACs from the records' metadata (1 and 4)
+    table_row = cascade.pairs_table({"L": little, "B": big}, {"L": 1.0, "B": 4.0}).iloc[0]
+    assert set(row) == set(cascade.PAIR_COLUMNS)
+    for k in cascade.PAIR_COLUMNS:
+        assert row[k] == table_row[k] or (pd.isna(row[k]) and pd.isna(table_row[k])), k
+    assert (row["little"], row["big"], row["little_gmacs"], row["big_gmacs"]) == ("L", "B", 1.0, 4.0)
+    point = cascade.no_loss_point(cascade.sweep(little, big))
+    if point is None:
+        assert np.isnan(row["threshold"]) and np.isnan(row["gmacs"])
+    else:
+        assert row["threshold"] == point["threshold"]
+        assert row["frac_big"] == point["frac_big"] and row["gmacs"] == point["gmacs"]
+        assert row["accuracy"] == pytest.approx(point["accuracy"])
+    assert row["little_accuracy"] == pytest.approx(100 * lc.mean())
+    assert row["big_accuracy"] == pytest.approx(100 * bc.mean())
+    assert row["degenerate"] == bool(lc.sum() >= bc.sum())
+    # explicit costs win over the metadata; records in another order are aligned first
+    shuffled = big.subset(np.arange(len(big))[::-1])
+    again = cascade.pair_summary(little, shuffled, little_gmacs=2.0, big_gmacs=8.0)
+    assert (again["little_gmacs"], again["big_gmacs"]) == (2.0, 8.0)
+    assert again["threshold"] == row["threshold"] or np.isnan(row["threshold"])
+
+
+def test_pair_summary_refuses_missing_costs_and_empty_records():
+    little, big = records(np.array([0.3, 0.8]), np.array([0, 1], bool), np.array([1, 1], bool))
+    del big.model["gmacs"]
+    with pytest.raises(ValueError, match="GMACs of 'B' must be a positive number, got None"):
+        cascade.pair_summary(little, big)
+    assert cascade.pair_summary(little, big, big_gmacs=4.0)["big_gmacs"] == 4.0
+    del little.model["gmacs"]
+    with pytest.raises(ValueError, match="GMACs of 'L' must be a positive number, got None"):
+        cascade.pair_summary(little, big, big_gmacs=4.0)
+    empty_l, empty_b = little.subset(np.arange(0)), big.subset(np.arange(0))
+    with pytest.raises(ValueError, match="^the predictions hold no samples$"):
+        cascade.pair_summary(empty_l, empty_b, little_gmacs=1.0, big_gmacs=4.0)
+
+
+def test_sweep_overrides_in_the_records_own_order_are_used_as_given():
+    rng = np.random.default_rng(8)
+    conf = rng.uniform(size=200)
+    little, big = records(conf, rng.uniform(size=200) < 0.6, rng.uniform(size=200) < 0.8)
+    other_lc, other_bc = rng.uniform(size=200) < 0.5, rng.uniform(size=200) < 0.9
+    got = cascade.sweep(little, big, little_correct=other_lc, big_correct=other_bc)
+    want = cascade.sweep_arrays(conf, other_lc, other_bc, little_gmacs=1.0, big_gmacs=4.0)
+    pd.testing.assert_frame_equal(got, want)

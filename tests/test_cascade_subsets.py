@@ -5,6 +5,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
+from hypothesis_budget import examples
+
 from littlebig_utils import cascade
 from littlebig_utils import thresholds as th
 from littlebig_utils.predictions import Predictions
@@ -30,7 +32,7 @@ def loop_thresholds(conf, lc, bc, masks, valid):
     return np.array(out)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(case)
 def test_no_loss_thresholds_equal_the_per_subset_sweep(data):
     conf, lc, bc, valid, masks = data
@@ -58,7 +60,7 @@ def brute_evaluate(conf, lc, bc, t, m, valid):
     return to_big.sum(), right.sum(), (m & valid).sum()
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(case)
 def test_evaluate_thresholds_equals_a_loop(data):
     conf, lc, bc, valid, masks = data
@@ -144,5 +146,57 @@ def test_transfer_table_applies_fixed_thresholds_to_other_predictions(tmp_path):
     correct = {k: np.ones(300, bool) for k in gm}
     same = th.transfer_table(pairs, other, correct=correct)
     assert (same["accuracy"] == 100).all() and np.allclose(same["frac_big"], out["frac_big"])
-    with pytest.raises(ValueError, match="orders"):
+    with pytest.raises(ValueError, match=r"^'s' and 'l' list their samples in different orders; "
+                       r"`correct` and `valid` need records in one order \(align them\)$"):
         th.transfer_table(pairs, loaded, correct=correct)
+
+
+def test_transfer_table_every_column_against_a_loop_and_skipped_pairs():
+    """Each column from the definition; pairs without a threshold or a record are left out
+    (wherever they stand in the pairs table), and the overrides are each model's own."""
+    rng = np.random.default_rng(5)
+    n = 500
+    ids = [f"s{i}" for i in range(n)]
+    labels = rng.integers(0, 10, n)
+    recs = {}
+    for k, acc, g in (("s", 0.55, 1.0), ("m", 0.7, 3.0), ("l", 0.85, 9.0)):
+        right = rng.random(n) < acc
+        recs[k] = _record(k, ids, labels, np.where(right, labels, (labels + 1) % 10),
+                          np.clip(0.6 * rng.random(n) + 0.4 * right, 0, 1), g)
+    gm = {"s": 1.0, "m": 3.0, "l": 9.0, "x": 2.0}
+    pairs = pd.DataFrame([
+        dict(little="s", big="m", threshold=np.nan),   # no threshold: left out
+        dict(little="s", big="l", threshold=np.nan),   # idem, both records present
+        dict(little="x", big="l", threshold=0.5),      # little model not in records
+        dict(little="s", big="x", threshold=0.5),      # big model not in records
+        dict(little="s", big="l", threshold=0.62),
+        dict(little="m", big="l", threshold=0.8),
+    ])
+    pairs["little_gmacs"] = pairs["little"].map(gm)
+    pairs["big_gmacs"] = pairs["big"].map(gm)
+    correct = {k: rng.random(n) < 0.5 for k in recs}
+    valid = rng.random(n) < 0.7
+
+    def expected(little, big, t, lc, bc, v):
+        to_big = recs[little].conf < t
+        right = np.where(to_big, bc, lc)
+        acc, big_acc = 100 * right[v].mean(), 100 * bc[v].mean()
+        cost = gm[little] + to_big.mean() * gm[big]
+        return dict(little=little, big=big, threshold=t, accuracy=acc, big_accuracy=big_acc,
+                    little_accuracy=100 * lc[v].mean(), accuracy_change=acc - big_acc,
+                    frac_big=to_big.mean(), gmacs=cost,
+                    macs_reduction=100 * (1 - cost / gm[big]))
+
+    everything = np.ones(n, bool)
+    for kw in ({}, {"valid": valid}, {"correct": correct}, {"correct": correct, "valid": valid}):
+        out = th.transfer_table(pairs, recs, **kw)
+        assert list(out.columns) == th.TRANSFER_COLUMNS
+        assert out[["little", "big"]].values.tolist() == [["s", "l"], ["m", "l"]], kw
+        v = kw.get("valid", everything)
+        for (_, row), (a, b, t) in zip(out.iterrows(), [("s", "l", 0.62), ("m", "l", 0.8)]):
+            c = kw.get("correct", {k: r.correct for k, r in recs.items()})
+            want = expected(a, b, t, c[a], c[b], v)
+            for k, w in want.items():
+                assert row[k] == (pytest.approx(w) if isinstance(w, float) else w), (kw, k)
+    empty = th.transfer_table(pairs.iloc[:4], recs)
+    assert empty.empty and list(empty.columns) == th.TRANSFER_COLUMNS

@@ -4,6 +4,8 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from hypothesis_budget import examples
+
 from littlebig_utils import Cascade, CascadeReport, Predictions
 from littlebig_utils import estimator, scores
 from littlebig_utils import thresholds as th
@@ -46,7 +48,7 @@ def loop_rule(conf, lc, bc, tolerance):
     return None if best is None else best[1]
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(st.integers(0, 10_000), st.sampled_from([0.0, 0.01, 0.05]))
 def test_fit_and_evaluate_equal_a_plain_loop(seed, max_loss):
     little, big, y = make(seed, n=int(np.random.default_rng(seed).integers(5, 120)))

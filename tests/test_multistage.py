@@ -7,6 +7,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
+from hypothesis_budget import examples
+
 from littlebig_utils import cascade, multistage
 from littlebig_utils.predictions import Predictions
 
@@ -31,7 +33,7 @@ case = st.tuples(st.integers(2, 4), st.integers(1, 60)).flatmap(lambda sn: st.tu
     arrays(bool, (sn[0], sn[1])), arrays(bool, sn[1])))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(case)
 def test_grid_equals_per_sample_loop(data):
     confs, corrects, valid = data
@@ -53,7 +55,7 @@ def test_grid_equals_per_sample_loop(data):
         assert one["frac_exit"].sum() == pytest.approx(1.0)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(st.integers(1, 200).flatmap(lambda n: st.tuples(
     arrays(np.float64, n, elements=st.sampled_from(VALUES)), arrays(bool, n), arrays(bool, n),
     arrays(bool, n))))
@@ -151,5 +153,95 @@ def test_search_scores_against_supplied_correctness_and_refuses_misaligned_recor
     assert res["degenerate"].all() and (res["thresholds"].map(lambda t: t[0]) == 0.0).all()
     assert np.allclose(res["gmacs"], [gm[s.split(" \u2192 ")[0]] for s in res["stages"]])
     shuffled = dict(recs, m1=recs["m1"].subset(np.arange(300)[::-1]))
-    with pytest.raises(ValueError, match="orders"):
+    with pytest.raises(ValueError, match=r"^the records list their samples in different orders; "
+                       r"`correct` and `valid` need records in one order \(align them first\)$"):
         multistage.search(shuffled, gm, n_stages=3, levels=levels, correct=right)
+
+
+@pytest.mark.parametrize("m", [240, 11, 3])
+def test_default_levels_are_half_geometric_half_linear(m):
+    """Escalation fractions: 0, m // 2 geometric in [1e-4, 1] and m - m // 2 linear in [0, 1]."""
+    levels = multistage.default_levels(m)
+    want = np.unique(np.r_[0.0, np.geomspace(1e-4, 1.0, m // 2), np.linspace(0, 1, m - m // 2)])
+    np.testing.assert_array_equal(levels, want)
+    assert levels[0] == 0.0 and levels[-1] == 1.0 and (np.diff(levels) > 0).all()
+    np.testing.assert_array_equal(multistage.default_levels(), multistage.default_levels(240))
+
+
+def test_threshold_grid_takes_the_confidence_at_each_rank():
+    conf = [0.9, 0.1, 0.5, 0.3, 0.7, 0.2, 0.8, 0.4, 0.6, 0.35]  # a list, unsorted
+    sc = np.sort(conf)
+    # fraction f escalates floor(f n) samples: the threshold is the confidence at that rank
+    np.testing.assert_array_equal(multistage.threshold_grid(conf, [0.0, 0.25, 0.5]),
+                                  np.unique([0.0, 1.0, sc[0], sc[2], sc[5]]))
+    # fractions outside [0, 1] are clamped to the extreme ranks
+    np.testing.assert_array_equal(multistage.threshold_grid(conf, [-0.5, 1.5]),
+                                  [0.0, sc[0], sc[-1], 1.0])
+    # the default levels: 0, 1 and the confidence at every default rank
+    want = np.unique(np.r_[0.0, 1.0, sc[np.clip(np.floor(multistage.default_levels() * 10)
+                                                 .astype(int), 0, 9)]])
+    np.testing.assert_array_equal(multistage.threshold_grid(conf), want)
+
+
+def test_search_every_column_against_a_loop_with_valid_bigs_and_pruning():
+    """Names in reverse cost order (stages must follow cost, not names); a first stage that is
+    always wrong and always sure (no combination starting with it reaches the big model);
+    `valid` masks samples; `bigs` picks the big models; pruning at a first stage's exact cost."""
+    rng = np.random.default_rng(11)
+    n = 300
+    labels = rng.integers(0, 10, n)
+    ids = [f"x{i}" for i in range(n)]
+    gm = {"e": 0.5, "d": 1.0, "c": 3.0, "b": 9.0, "a": 30.0}
+    skill = {"e": None, "d": 0.35, "c": 0.75, "b": 0.6, "a": 0.7}  # c beats b: degenerate rows
+    recs = {}
+    for name in ["a", "b", "c", "d", "e"]:
+        if skill[name] is None:  # always wrong, always sure
+            right, conf = np.zeros(n, bool), np.ones(n)
+        else:
+            right = rng.uniform(size=n) < skill[name]
+            conf = np.clip(0.5 * right + 0.5 * rng.uniform(size=n), 0, 1)
+        recs[name] = Predictions(ids, labels, np.where(right, labels, (labels + 1) % 10), conf,
+                                 model={"name": name})
+    valid = rng.uniform(size=n) < 0.8
+    levels = np.linspace(0, 1, 6)
+    res = multistage.search(recs, gm, bigs=["a", "b"], levels=levels, valid=valid,
+                            prune_above={"a": 1.0})
+    assert list(res.columns) == multistage.SEARCH_COLUMNS
+    expected = []
+    for big in ["a", "b"]:
+        cheaper = sorted((k for k in gm if gm[k] < gm[big]), key=gm.get)
+        for combo in itertools.combinations(cheaper, 2):
+            if big == "a" and gm[combo[0]] >= 1.0:
+                continue
+            expected.append(list(combo) + [big])
+    assert [s.split(" \u2192 ") for s in res["stages"]] == expected
+    found_none = False
+    for (_, row), stages in zip(res.iterrows(), expected):
+        corr = [recs[s].correct for s in stages]
+        big = stages[-1]
+        grids = [multistage.threshold_grid(recs[s].conf, levels) for s in stages[:-1]]
+        confs = [recs[s].conf for s in stages[:-1]]
+        g = [gm[s] for s in stages]
+        big_n = (corr[-1] & valid).sum()
+        best = None
+        for t in itertools.product(*grids):
+            r = multistage.evaluate(confs, corr, g, t, valid=valid)
+            if r["n_correct"] >= big_n and (best is None or r["gmacs"] < best[0] - 1e-12):
+                best = (r["gmacs"], t, r)
+        assert row["n_stages"] == 3 and row["big_gmacs"] == gm[big]
+        assert row["big_accuracy"] == pytest.approx(100 * big_n / valid.sum())
+        assert row["n_combinations"] == len(grids[0]) * len(grids[1])
+        assert row["degenerate"] == bool(max((c & valid).sum() for c in corr[:-1]) >= big_n)
+        if best is None:
+            found_none = True
+            assert row["thresholds"] is None
+            for k in ["accuracy", "gmacs", "macs_reduction", "frac_reach_last"]:
+                assert np.isnan(row[k]), k
+            continue
+        cost, t, r = best
+        assert row["thresholds"] == t
+        assert row["accuracy"] == pytest.approx(r["accuracy"])
+        assert row["gmacs"] == pytest.approx(cost)
+        assert row["macs_reduction"] == pytest.approx(100 * (1 - cost / gm[big]))
+        assert row["frac_reach_last"] == pytest.approx(r["frac_exit"][-1])
+    assert found_none and res["degenerate"].any() and not res["degenerate"].all()

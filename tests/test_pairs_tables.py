@@ -6,6 +6,8 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from hypothesis_budget import examples
+
 from littlebig_utils import cascade, explorer, frontier, reference
 from littlebig_utils.predictions import Predictions
 from reference_impl import pairs_table_per_pair
@@ -43,7 +45,7 @@ def random_pairs(rng, n_models=7):
     return pd.DataFrame(rows, columns=cascade.PAIR_COLUMNS)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.integers(0, 10_000))
 def test_best_little_per_big_equals_brute_force(seed):
     pairs = random_pairs(np.random.default_rng(seed))
@@ -95,7 +97,7 @@ def brute_pareto(cost, score):
     return np.array(keep, dtype=bool)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.lists(st.tuples(st.sampled_from([0.5, 1.0, 2.0, 3.0, 5.0]),
                           st.sampled_from([70.0, 71.0, 72.5, 75.0])), min_size=1, max_size=25))
 def test_pareto_mask_equals_brute_force(points):
@@ -227,7 +229,7 @@ def assert_same_pairs(fast, slow):
         np.testing.assert_allclose(fast[col].astype(float), slow[col].astype(float), rtol=0, atol=1e-12, err_msg=col)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(st.integers(0, 10_000))
 def test_pairs_table_equals_the_per_pair_reference(seed):
     rng = np.random.default_rng(seed)

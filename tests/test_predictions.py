@@ -98,3 +98,41 @@ def test_save_where_nothing_can_be_written_is_one_line(tmp_path):
     with pytest.raises(PredictionsError, match=r"cannot write Predictions to .*afile.*choose another"):
         make().save(tmp_path / "afile" / "p.npz")
     assert [p.name for p in tmp_path.iterdir()] == ["afile"]
+
+
+def test_subset_keeps_logits_rows_model_and_dataset():
+    p = make(6)
+    idx = np.array([4, 0, 2])
+    q = p.subset(idx)
+    assert q.sample_ids.tolist() == ["id4", "id0", "id2"]
+    np.testing.assert_array_equal(q.logits, p.logits[idx])
+    np.testing.assert_array_equal(q.conf, p.conf[idx])
+    assert q.dataset == "toy" and q.model == p.model and q.model is not p.model
+    assert make(6, logits=False).subset(idx).logits is None
+
+
+def test_load_fills_missing_metadata_and_refuses_pickled_arrays(tmp_path):
+    """A file written by another tool may carry no model or dataset in its metadata; a file
+    holding a pickled (object) array is refused: loading never unpickles."""
+    import json
+    p = make(4, logits=False)
+    plain = dict(sample_ids=p.sample_ids, labels=p.labels, preds=p.preds, conf=p.conf,
+                 meta=np.array(json.dumps({})))
+    np.savez(tmp_path / "bare.npz", **plain)
+    q = Predictions.load(tmp_path / "bare.npz")
+    assert q.model == {} and q.name == "" and q.dataset == "" and q.logits is None
+    np.testing.assert_array_equal(q.conf, p.conf)
+    pickled = dict(plain, labels=np.array([1, 2, 3, 0], dtype=object))
+    np.savez(tmp_path / "pickled.npz", **pickled)
+    with pytest.raises(ValueError):
+        Predictions.load(tmp_path / "pickled.npz")
+
+
+def test_refusals_name_the_model_and_the_array():
+    ids, ok = ["a", "b"], np.array([0.5, 0.5])
+    with pytest.raises(PredictionsError, match=r"^Predictions of 'm': labels has shape \(3,\), "
+                       r"expected \(2,\) like sample_ids$"):
+        Predictions(ids, [1, 2, 3], [1, 2], ok, model={"name": "m"})
+    with pytest.raises(PredictionsError, match=r"^Predictions of '\?': preds has shape \(1,\), "
+                       r"expected \(2,\) like sample_ids$"):
+        Predictions(ids, [1, 2], [1], ok)  # no model name: '?'

@@ -5,6 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from hypothesis_budget import examples
+
 from littlebig_utils.scores import (fit_temperature, margin, max_softmax, neg_entropy, score,
                                     softmax, temperature_softmax)
 
@@ -12,7 +14,7 @@ logit_arrays = arrays(np.float64, st.tuples(st.integers(1, 20), st.integers(2, 1
                       elements=st.floats(-60, 60))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(logit_arrays)
 def test_scores_lie_in_unit_interval_and_are_ordered(z):
     p = softmax(z)
