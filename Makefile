@@ -84,6 +84,9 @@ book/generated/%.ipynb: notebooks/%.ipynb $(PACKAGE) $(STAMP)
 	$(BIN)/python -m littlebig_utils.notebook --cwd notebooks --log-level WARNING $(PAPERMILL_ARGS) $< $@.tmp.ipynb
 	@mv $@.tmp.ipynb $@
 
+# the limits chapter reads the Titans chapter's results (results/titans_distillation/students.csv)
+book/generated/limits_open_questions.ipynb: book/generated/titans_distillation.ipynb
+
 notebooks: $(EXECUTED)
 
 book: $(EXECUTED) $(MATHJAX)
