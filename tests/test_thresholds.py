@@ -80,7 +80,8 @@ def test_loss_table_equals_brute_force_loop():
         assert row["n_correct"] == cascade_correct.sum()
 
 
-@pytest.mark.parametrize("method", th.METHODS)
+# the methods decided by a p-value of the counts (wsr bets on the per-sample sequence instead)
+@pytest.mark.parametrize("method", ["clopper-pearson", "binomial", "hoeffding-bentkus"])
 def test_rejections_agree_with_p_values(method):
     rng = np.random.default_rng(2)
     n = 800
