@@ -41,7 +41,7 @@ from .predictions import Predictions
 
 __all__ = ["MODES", "ModelSpec", "CascadeRun", "ModelRun", "default_device", "run_cascade",
            "run_model", "benchmark", "summarize", "Setting", "stratified_subset", "cifar_setting",
-           "imagenet_setting", "build_setting", "measure_settings"]
+           "imagenet_setting", "build_setting", "measure_settings", "SPREAD", "speedup_verdict"]
 
 MODES = ("resident", "swapped", "online")
 
@@ -506,8 +506,14 @@ def benchmark(little: ModelSpec, big: ModelSpec, inputs: torch.Tensor, *,
     return pd.DataFrame(rows)
 
 
+#: per-repeat quantities whose spread (min and max over repeats) `summarize` also reports
+SPREAD = ("throughput", "big_throughput", "speedup_measured", "mean_latency_ms", "overhead")
+
+
 def summarize(raw: pd.DataFrame, little_gmacs: float, big_gmacs: float) -> pd.DataFrame:
-    """One row per cascade mode: medians over repeats of throughput, latency and the ratios.
+    """One row per cascade mode: medians over repeats of throughput, latency and the ratios,
+    and for the quantities in `SPREAD` their min and max over repeats (columns `<name>_min`,
+    `<name>_max`), so that a table shows how far single repeats stray from the median.
 
     Ratios are formed within each repeat (cascade and baselines timed back to back) and the
     median taken afterwards. Time-predicted wall time = n * t_little + n_big * t_big from the
@@ -543,13 +549,34 @@ def summarize(raw: pd.DataFrame, little_gmacs: float, big_gmacs: float) -> pd.Da
                                            + c["n_big"] * bt["cpu_s"] / bt["n"]) - 1.0,
                 speedup_cpu=(c["n"] * bt["cpu_s"] / bt["n"]) / c["cpu_s"],
                 t_little_ms=1e3 * t_little, t_big_ms=1e3 * t_big))
-        med = pd.DataFrame(per_repeat).median()
+        per = pd.DataFrame(per_repeat)
+        spread = {f"{c}_{s}": float(getattr(per[c], s)()) for c in SPREAD for s in ("min", "max")}
         first = raw[raw["run"] == mode].iloc[0]
         rows.append(dict(mode=mode, device=first["device"], n=int(first["n"]),
                          batch_size=int(first["batch_size"]), n_big=int(first["n_big"]),
                          frac_big=first["n_big"] / first["n"], repeats=len(per_repeat),
-                         **med.to_dict()))
+                         **per.median().to_dict(), **spread))
     return pd.DataFrame(rows)
+
+
+def speedup_verdict(summary: pd.DataFrame, mode: str = "swapped"):
+    """Verdict on "the MACs saved become wall-clock speed" from measured speedups of `mode`
+    over the big model alone (one row per setting): Reproduced when the cascade is faster in
+    every repeat of every setting (min over repeats > 1), Partly reproduced when some median
+    is above 1, Not reproduced when none is; Not testable here without such rows."""
+    from .verdicts import NOT_REPRODUCED, NOT_TESTABLE, PARTLY, REPRODUCED, Verdict
+    rows = summary[summary["mode"] == mode]
+    if rows.empty:
+        return Verdict(NOT_TESTABLE, f"no {mode}-mode cascade was timed in this run.")
+    med, lo, hi = rows["speedup_measured"], rows["speedup_measured_min"], rows["speedup_measured_max"]
+    text = (f"in {mode} mode the cascade runs at {med.min():.2f}x to {med.max():.2f}x the big "
+            f"model's throughput (medians over {len(rows)} setting(s); single repeats "
+            f"{lo.min():.2f}x to {hi.max():.2f}x)")
+    if (lo > 1).all():
+        return Verdict(REPRODUCED, f"{text}: faster in every repeat of every setting.")
+    if (med > 1).any():
+        return Verdict(PARTLY, f"{text}: faster in some settings or repeats only.")
+    return Verdict(NOT_REPRODUCED, f"{text}: never faster than the big model alone.")
 
 
 # ------------------------------------------------------------------------------------ settings

@@ -290,6 +290,28 @@ def test_summarize_against_hand_computed_ratios():
     assert o["speedup_measured"] == pytest.approx((20 / 0.9) / (20 / 1.0))
     assert o["speedup_time_predicted"] == pytest.approx(1.0 / (0.4 + 8 * 0.05))
     assert o["overhead"] == pytest.approx(0.9 / (0.4 + 8 * 0.05) - 1)
+    # spread over repeats: the slow third repeat is the minimum, the two fast ones the maximum
+    assert r["throughput_min"] == pytest.approx(100 / 7.5) and r["throughput_max"] == pytest.approx(40)
+    assert r["speedup_measured_min"] == pytest.approx((100 / 7.5) / 25)
+    assert r["speedup_measured_max"] == pytest.approx(40 / 25)
+    assert r["big_throughput_min"] == r["big_throughput_max"] == pytest.approx(25)
+    assert r["overhead_max"] == pytest.approx(7.5 / 2.2 - 1)
+    assert r["mean_latency_ms_min"] == r["mean_latency_ms_max"] == pytest.approx(1.0)
+    assert o["speedup_measured_min"] == o["speedup_measured_max"] == pytest.approx(1.0 / 0.9)
+
+
+def test_speedup_verdict_follows_the_spread():
+    import pandas as pd
+    from littlebig_utils import verdicts as v
+
+    def summary(med, lo, hi):
+        return pd.DataFrame(dict(mode="swapped", speedup_measured=med, speedup_measured_min=lo,
+                                 speedup_measured_max=hi))
+    assert runtime.speedup_verdict(summary([1.5, 1.2], [1.4, 1.05], [1.6, 1.3])).label == v.REPRODUCED
+    out = runtime.speedup_verdict(summary([1.5, 1.2], [1.4, 0.95], [1.6, 1.3]))
+    assert out.label == v.PARTLY and "0.95x" in out.reason
+    assert runtime.speedup_verdict(summary([0.9, 0.8], [0.8, 0.7], [1.1, 0.9])).label == v.NOT_REPRODUCED
+    assert runtime.speedup_verdict(summary([1.5], [1.4], [1.6]), mode="online").label == v.NOT_TESTABLE
 
 
 def test_stratified_subset_keeps_the_fraction_in_every_prefix():
