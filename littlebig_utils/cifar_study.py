@@ -168,3 +168,57 @@ def fraction_curves(table: pd.DataFrame, little: str, big: str, little_accuracy:
               frameon=False)
     return fig
 
+
+
+# ------------------------------------------------------------------ the chapters' verdicts and tables
+
+def reduction_verdict(meaningful: pd.DataFrame, reported=(30.0, 80.0), what_extra: str = ""):
+    """Verdict on "30–80 % fewer MACs at no loss": the median MACs reduction over the
+    meaningful pairs (big model at least 1 point more accurate) against the reported range;
+    Not testable here when no pair is meaningful."""
+    from . import verdicts
+    if meaningful.empty:
+        return verdicts.verdict_not_testable(
+            "no pair has a big model at least 1 point more accurate than its little model on "
+            "these images.")
+    return verdicts.verdict_range(
+        float(meaningful["macs_reduction"].median()), *reported, unit=" %",
+        what=f"the median MACs reduction at no loss over the {len(meaningful)} meaningful pairs"
+             + what_extra)
+
+
+def models_markdown(table: pd.DataFrame) -> str:
+    """`models_table` as the chapter's numbered table (reader's headers, right-aligned)."""
+    from .notebook import markdown_table
+    cols = ["model", "gmacs", "top1", "top1_manifest_jpeg", "top1_stored_lossless"]
+    return markdown_table(table[cols], formats={"gmacs": ".4f"}, headers={
+        "gmacs": "GMACs", "top1": "top-1 here (%)", "top1_manifest_jpeg": "top-1 JPEG, manifest (%)",
+        "top1_stored_lossless": "top-1 lossless, stored (%)"})
+
+
+def pairs_markdown(pairs: pd.DataFrame, min_gap: float = 1.0) -> str:
+    """The pair table with the accuracy gap and whether each pair is meaningful, 7 columns."""
+    from .notebook import markdown_table
+    gap = pairs["big_accuracy"] - pairs["little_accuracy"]
+    t = pairs[["little", "big"]].assign(
+        gap=gap, threshold=pairs["threshold"], frac_big=100 * pairs["frac_big"],
+        macs_reduction=pairs["macs_reduction"],
+        meaningful=np.where((gap >= min_gap) & ~pairs["degenerate"].astype(bool), "yes", "no"))
+    return markdown_table(t, formats={"gap": ".2f", "threshold": ".3f", "frac_big": ".1f",
+                                      "macs_reduction": ".1f"},
+                          headers={"gap": "gap big − little (points)", "threshold": "T",
+                                   "frac_big": "sent to big (%)",
+                                   "macs_reduction": "MACs reduction (%)"})
+
+
+def curves_alt(little: str, big: str, little_accuracy: float, big_accuracy: float, point) -> str:
+    """Alt text of `fraction_curves` with its numbers."""
+    start = (f"Line plot of the cascade's top-1 accuracy against the share of CIFAR-10 test images "
+             f"sent to {big}: it rises from {little_accuracy:.1f} % ({little} alone)")
+    if point is None:
+        return start + f" and never reaches {big_accuracy:.1f} % ({big} alone)."
+    return (start + f" and reaches {big_accuracy:.1f} % ({big} alone) when "
+            f"{100 * float(point['frac_big']):.0f} % of the images go to the big model.")
+
+
+__all__ += ["reduction_verdict", "models_markdown", "pairs_markdown", "curves_alt"]

@@ -567,5 +567,74 @@ def verdict(results, budgets=(0.1, 0.25, 0.5)):
                                  "claim is not exercised, and what is measured does not favour Titans.")
 
 
+def deferral_figure(curves: dict, results, teacher_accuracy: float, teacher_gmacs: float,
+                    title: str = ""):
+    """Deferral curves of every student (one colour per objective, one line per seed): cascade
+    accuracy against the share deferred (left) and against the mean GMACs per image (right),
+    the teacher alone dashed, the no-loss points marked; one legend below both panels."""
+    import matplotlib.pyplot as plt
+
+    from . import plotting
+    names = list(dict.fromkeys(name for name, _ in curves))
+    colors = {n: plotting.PALETTE[i] for i, n in enumerate(names)}
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True)
+    for (name, seed), table in curves.items():
+        r = results[(results["student"] == name) & (results["seed"] == seed)].iloc[0]
+        label = STUDENT_LABELS.get(name, name) if seed == min(s for n, s in curves if n == name) else None
+        for ax, x, xp in ((axes[0], 100 * table["frac_big"], 100 * r["frac_deferred"]),
+                          (axes[1], table["gmacs"], r["gmacs"])):
+            ax.plot(x, table["accuracy"], color=colors[name], lw=1.6, label=label)
+            if np.isfinite(xp):
+                ax.plot([xp], [teacher_accuracy], "o", color=colors[name], ms=6)
+    for ax in axes:
+        ax.axhline(teacher_accuracy, color=plotting.BIG, ls="--", lw=1.2,
+                   label=f"teacher alone ({teacher_accuracy:.2f} %)" if ax is axes[0] else None)
+    axes[1].axvline(teacher_gmacs, color="0.5", lw=0.8, ls=":")
+    axes[0].set_xlabel("test images deferred to the teacher (%)")
+    axes[1].set_xlabel("mean GMACs per image (dotted: the teacher's)")
+    axes[0].set_ylabel("cascade top-1 accuracy (%)")
+    axes[0].set_xlim(0, 100)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3,
+               frameon=False, fontsize="small")
+    return fig
+
+
+def check_archs(student_arch: str, teacher_arch: str) -> tuple[float, float]:
+    """(student GMACs, teacher GMACs) at 32×32, refusing with one line (`ParameterError`) an
+    architecture that is not a CIFAR ResNet or a student that is not cheaper than the teacher."""
+    from .costs import arch_gmacs
+    from .notebook import ParameterError
+    for role, arch in (("student_arch", student_arch), ("teacher_arch", teacher_arch)):
+        if not str(arch).startswith("cifar_resnet"):
+            raise ParameterError(f"{role} must be a CIFAR ResNet (cifar_resnet8, cifar_resnet56, "
+                                 f"...), got {arch!r}")
+    gs = arch_gmacs(student_arch, 32, num_classes=10)[0]
+    gt = arch_gmacs(teacher_arch, 32, num_classes=10)[0]
+    if not gs < gt:
+        raise ParameterError(f"student {student_arch} ({gs:.4f} GMACs) is not cheaper than teacher "
+                             f"{teacher_arch} ({gt:.4f} GMACs): choose a smaller student")
+    return gs, gt
+
+
+def students_table(summary, tolerance: float = 1.0):
+    """`summarize_students` for the page: reader's names, shares as "x.x %" or "not reached"."""
+    def pct(x):
+        return "not reached" if not np.isfinite(x) else f"{100 * x:.1f} %"
+    t = summary.reset_index()[["student", "student_accuracy", "frac_deferred", "macs_reduction",
+                               "frac_deferred_near", "acc_equal_cost"]]
+    t = t.assign(student=t["student"].map(STUDENT_LABELS).fillna(t["student"]),
+                 frac_deferred=t["frac_deferred"].map(pct),
+                 frac_deferred_near=t["frac_deferred_near"].map(pct))
+    return t.rename(columns={
+        "student_accuracy": "student alone (%)", "frac_deferred": "deferred to match teacher",
+        "macs_reduction": "MACs reduction there (%)",
+        "frac_deferred_near": f"deferred within {tolerance:g} point",
+        "acc_equal_cost": "cascade at equal cost (%)"})
+
+
 __all__ += ["STUDENT_LABELS", "student_row", "student_names", "run_study", "summarize_students",
-            "verdict"]
+            "verdict", "deferral_figure", "check_archs", "students_table"]

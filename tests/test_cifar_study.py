@@ -128,3 +128,34 @@ def test_fraction_curves_spread_the_share_sent_to_big_and_keep_the_legend_off_th
     legend = ax.get_legend().get_window_extent()
     assert legend.y1 <= ax.get_window_extent().y0  # below the plotting area
     plt.close(fig)
+
+
+def _pairs_frame(gaps, reductions):
+    n = len(gaps)
+    return pd.DataFrame(dict(little=[f"l{i}" for i in range(n)], big=[f"b{i}" for i in range(n)],
+                             little_accuracy=80.0, big_accuracy=[80.0 + g for g in gaps],
+                             threshold=0.9, frac_big=0.2, macs_reduction=reductions, accuracy=81.0,
+                             degenerate=[g <= 0 for g in gaps], little_gmacs=0.1, big_gmacs=1.0))
+
+
+def test_reduction_verdict_uses_the_median_over_meaningful_pairs():
+    from littlebig_utils import selection, verdicts
+    pairs = _pairs_frame([2.0, 1.5, 0.5, 3.0], [20.0, 40.0, 90.0, 35.0])
+    m = selection.meaningful_pairs(pairs)
+    v = cs.reduction_verdict(m)
+    assert v.label == verdicts.REPRODUCED and "35.0 %" in v.reason and "3 meaningful" in v.reason
+    assert cs.reduction_verdict(m[m["macs_reduction"] < 30]).label == verdicts.NOT_REPRODUCED
+    assert cs.reduction_verdict(m.iloc[:0]).label == verdicts.NOT_TESTABLE
+
+
+def test_pairs_markdown_marks_meaningful_pairs_and_shows_percentages():
+    md = cs.pairs_markdown(_pairs_frame([2.0, 0.5, -1.0], [20.0, 90.0, 50.0]))
+    rows = md.strip().splitlines()[2:]
+    assert rows[0].endswith("| yes |") and rows[1].endswith("| no |") and rows[2].endswith("| no |")
+    assert "| 20.0 |" in rows[0] and "| 2.00 |" in rows[0]  # frac_big 0.2 shown as 20.0 %
+    assert "top-1 JPEG, manifest (%)" in cs.models_markdown(cs.models_table(*_zoo_named()))
+
+
+def _zoo_named():
+    recs, g = _zoo()
+    return {"cifar_resnet20": recs["a"]}, {"cifar_resnet20": 0.04}

@@ -325,3 +325,45 @@ def test_stratified_subset_keeps_the_fraction_in_every_prefix():
     assert np.abs(prefix[3:] - to_big.mean()).max() < 0.15
     with pytest.raises(ValueError, match="n must be"):
         stratified_subset(to_big, 0)
+
+
+def test_speedup_figure_draws_the_spread_and_keeps_the_legend_below():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    summary = pd.DataFrame(dict(setting=["a->b", "a->b"], mode=["resident", "swapped"],
+                                speedup_macs=[2.0, 2.0], speedup_time_predicted=[1.5, 1.5],
+                                speedup_measured=[1.4, 1.1], speedup_measured_min=[1.3, 0.9],
+                                speedup_measured_max=[1.6, 1.2]))
+    reported = pd.DataFrame(dict(little=["B0"], speedup_macs=[1.5], speedup_measured=[1.52]))
+    fig = runtime.speedup_figure(summary, reported)
+    fig.canvas.draw()
+    top = fig.legends[0].get_window_extent().y1
+    assert all(top <= ax.get_window_extent().y0 for ax in fig.axes)
+    bars = [p for p in fig.axes[0].patches]
+    assert [round(b.get_height(), 2) for b in bars[-2:]] == [1.4, 1.1]  # measured, last group
+    errs = [c for c in fig.axes[0].containers if getattr(c, "errorbar", None) is not None]
+    assert len(errs) == 1
+    plt.close(fig)
+
+
+def test_chapter_tables_and_checks():
+    import pandas as pd
+    from littlebig_utils.notebook import ParameterError
+    rep = runtime.reported_a4().set_index("little")
+    assert rep.loc["B4-380", "speedup_macs"] == pytest.approx(1 / 0.19)
+    assert rep.loc["B0-224", "speedup_measured"] == pytest.approx(54.0 / 35.5)
+    known = {"a", "b", "cifar_resnet20"}
+    assert runtime.check_settings(["a->b"], known) == ["a->b"]
+    for bad, msg in (("a-b", "must be"), ("a->a", "must be"), ("a->zz", "must be"),
+                     ("cifar_resnet20->b", "mixes")):
+        with pytest.raises(ParameterError, match=msg):
+            runtime.check_settings([bad], known)
+    summary = pd.DataFrame(dict(setting=["a->b"], mode=["swapped"], frac_big=[0.25],
+                                speedup_measured=[1.5], speedup_measured_min=[1.25],
+                                speedup_measured_max=[1.75], speedup_time_predicted=[1.6],
+                                speedup_macs=[2.0], overhead=[0.07]))
+    row = runtime.speedup_table(summary).iloc[0]
+    assert row["pair"] == "a → b" and row["measured"] == "1.50 (1.25–1.75)"
+    assert row["frac_big"] == 25.0 and row["overhead"] == pytest.approx(7.0)

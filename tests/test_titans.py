@@ -334,3 +334,42 @@ def test_student_names_cover_each_titans_rule():
     names = titans.student_names(["labels", "hinton", "titans"], ["teacher_prob", "student_loss"])
     assert [n for *_, n in names] == ["labels", "hinton", "titans_teacher_prob", "titans_student_loss"]
     assert titans.student_names(["hinton"], ["teacher_prob"]) == [("hinton", None, "hinton")]
+
+
+def test_deferral_figure_keeps_its_legend_below_the_axes():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    s_logits = _two_class([0.9, 0.8, 0.6, 0.55])
+    labels = np.array([0, 1, 0, 1])
+    t_logits = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
+    row, table = titans.student_row(s_logits, t_logits, labels, 0.1, 1.0)
+    res = pd.DataFrame([dict(student="hinton", seed=0, **row)])
+    fig = titans.deferral_figure({("hinton", 0): table}, res, 75.0, 1.0)
+    fig.canvas.draw()
+    legend = fig.legends[0].get_window_extent()
+    assert all(legend.y1 <= ax.get_window_extent().y0 for ax in fig.axes)
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [
+        "(b) Hinton distillation", "teacher alone (75.00 %)"]
+    plt.close(fig)
+
+
+def test_check_archs_refuses_with_one_line():
+    from littlebig_utils.notebook import ParameterError
+    with pytest.raises(ParameterError, match="must be a CIFAR ResNet"):
+        titans.check_archs("resnet18", "cifar_resnet56")
+    with pytest.raises(ParameterError, match="not cheaper"):
+        titans.check_archs("cifar_resnet56", "cifar_resnet20")
+    gs, gt = titans.check_archs("cifar_resnet20", "cifar_resnet56")
+    assert 0 < gs < gt
+
+
+def test_students_table_shows_unreached_shares_as_words():
+    import pandas as pd
+    s = pd.DataFrame(dict(student_accuracy=[50.0], frac_deferred=[np.nan], macs_reduction=[np.nan],
+                          frac_deferred_near=[0.5], acc_equal_cost=[60.0]),
+                     index=pd.Index(["hinton"], name="student"))
+    row = titans.students_table(s, tolerance=1.0).iloc[0]
+    assert row["student"] == "(b) Hinton distillation"
+    assert row["deferred to match teacher"] == "not reached" and row["deferred within 1 point"] == "50.0 %"
