@@ -1,4 +1,5 @@
 """Every notebook runs through papermill in smoke mode, and the book builds from the results."""
+import os
 import shutil
 import subprocess
 import sys
@@ -24,8 +25,23 @@ def execute(nb: Path, out_dir: Path) -> Path:
     out = out_dir / nb.name
     if not out.is_file():
         tmp = out_dir / f".{nb.name}"
-        pm.execute_notebook(str(nb), str(tmp), parameters={"smoke": True}, cwd=str(nb.parent),
-                            kernel_name="python3", progress_bar=False)
+        # the kernel inherits this process's environment: conftest's MPLBACKEND=Agg would make
+        # plt.show() and glued figures produce no image, and the smoke book would have none
+        backend = os.environ.pop("MPLBACKEND", None)
+        # session fixtures run before conftest's autouse one: point the notebooks' results at the
+        # same temporary folder it uses (basetemp/results), never at the repository's results/
+        results = os.environ.get("LITTLEBIG_RESULTS_DIR")
+        os.environ["LITTLEBIG_RESULTS_DIR"] = str(out_dir.parent / "results")
+        try:
+            pm.execute_notebook(str(nb), str(tmp), parameters={"smoke": True}, cwd=str(nb.parent),
+                                kernel_name="python3", progress_bar=False)
+        finally:
+            if backend is not None:
+                os.environ["MPLBACKEND"] = backend
+            if results is None:
+                os.environ.pop("LITTLEBIG_RESULTS_DIR", None)
+            else:
+                os.environ["LITTLEBIG_RESULTS_DIR"] = results
         tmp.rename(out)
     return out
 
@@ -71,6 +87,9 @@ def test_book_builds_strictly(built_book):
     assert (book / "_build" / "html" / "mathjax" / "tex-mml-chtml.js").is_file()
 
 
+@pytest.mark.xfail(strict=True, reason="issue 12 phase 2 (notebook edits): titles of heldout_thresholds "
+                   "and transfer_real contain $T$, transfer_cifar10h prints a build-machine path, "
+                   "figures need alt text; remove this marker when the notebooks are fixed")
 def test_every_page_in_a_real_browser(built_book):
     """Headless Chromium on localhost at 1400 and 390 px: no console errors, images load,
     internal links resolve, no request leaves the machine, no sideways scrolling on a phone,
@@ -84,10 +103,10 @@ def test_every_page_in_a_real_browser(built_book):
         pytest.fail("chromium not found: `make browser` installs Debian's chromium package")
     # the smoke book's explorer is checked against the smoke pair table (results/smoke/, where
     # smoke runs write once the notebooks use littlebig_utils.notebook.output_dir)
-    tables = [results_dir("smoke", "all_pairs") / "pairs.csv",
-              ROOT / "results" / "smoke" / "all_pairs" / "pairs.csv"]
+    table = results_dir("smoke", "all_pairs") / "pairs.csv"
+    assert table.is_file(), f"the smoke run of all_pairs wrote no pair table at {table}"
     problems = check_site(book / "_build" / "html", ROOT / "results" / "screenshots",
-                          pairs_csv=next((t for t in tables if t.is_file()), None))
+                          pairs_csv=table)
     assert len(problems) >= len(NOTEBOOKS) + 2  # the chapters, the introduction, references
     bad = {page: found for page, found in problems.items() if found}
     assert not bad, bad
