@@ -576,7 +576,8 @@ def deferral_figure(curves: dict, results, teacher_accuracy: float, teacher_gmac
 
     from . import plotting
     names = list(dict.fromkeys(name for name, _ in curves))
-    colors = {n: plotting.PALETTE[i] for i, n in enumerate(names)}
+    free = [c for c in plotting.PALETTE if c != plotting.BIG]  # the teacher's colour is its own
+    colors = {n: free[i % len(free)] for i, n in enumerate(names)}
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True)
     for (name, seed), table in curves.items():
         r = results[(results["student"] == name) & (results["seed"] == seed)].iloc[0]
