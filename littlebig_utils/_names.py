@@ -6,7 +6,7 @@ name added there and not here (or the reverse) fails the tests.
 """
 
 #: Learn-then-Test methods of `thresholds.METHODS` (extend both together)
-THRESHOLD_METHODS = ("clopper-pearson", "binomial", "hoeffding-bentkus")
+THRESHOLD_METHODS = ("clopper-pearson", "binomial", "hoeffding-bentkus", "wsr")
 
 #: image datasets of `datasets.DATASETS` that `littlebig predict` reads
 IMAGE_DATASETS = ("cifar10-test-jpeg", "cifar10-test", "imagenet-val", "imagenet-v2")

@@ -76,25 +76,33 @@ def _fail(msg: str):
 
 
 class Cascade:
-    """Little-Big cascade: the little model answers unless its score is below `threshold_`.
+    """Little-Big cascade: the little model answers unless its score is below ``threshold_``.
 
     Parameters
     ----------
-    rule : "no_loss" (the paper's rule: cheapest T whose accuracy on the fit data is at least
-        the big model's), "max_loss" (cheapest T losing at most `max_loss` on the fit data; no
-        guarantee on new data), "guaranteed" (Learn-then-Test: with probability >= 1 - delta
-        over the fit data, the loss on new exchangeable data is <= max_loss).
-    max_loss : tolerated accuracy loss against the big model, a FRACTION (0.005 = 0.5 points).
-    delta : risk level of "guaranteed".
-    method : Learn-then-Test test for "guaranteed", a name in `thresholds.METHODS`
+    rule : {"no_loss", "max_loss", "guaranteed"}
+        "no_loss" is the paper's rule: the cheapest T whose accuracy on the fit data is at
+        least the big model's. "max_loss": the cheapest T losing at most `max_loss` on the fit
+        data (no guarantee on new data). "guaranteed": Learn-then-Test, with probability
+        >= 1 - delta over the fit data, the loss on new exchangeable data is <= max_loss.
+    max_loss : float
+        Tolerated accuracy loss against the big model, a FRACTION (0.005 = 0.5 points).
+    delta : float
+        Risk level of "guaranteed".
+    method : str
+        Learn-then-Test test for "guaranteed", a name in ``thresholds.METHODS``
         ("clopper-pearson", "binomial", "hoeffding-bentkus", and any registered later).
-    costs : (little_cost, big_cost) in any unit (e.g. GMACs); adds cost columns. With
+    costs : tuple of float, optional
+        (little_cost, big_cost) in any unit (e.g. GMACs); adds cost columns. With
         Predictions and costs=None, their ``model['gmacs']`` are used when both have one.
-    score : "max_softmax" (default), a name in `scores.SCORES`, or a callable mapping the little
+    score : str or callable
+        "max_softmax" (default), a name in ``scores.SCORES``, or a callable mapping the little
         model's (n, C) probabilities to an (n,) score in [0, 1], higher = keep with little
         (e.g. a learned deferral rule fitted elsewhere). Predictions without logits only allow
         "max_softmax" (their stored conf).
 
+    Notes
+    -----
     Inputs of fit / evaluate / curve: `little`, `big` are both (n, C) arrays of logits or
     probabilities (rows non-negative summing to 1 within 1e-6 are probabilities, otherwise
     softmax is applied) with `y` (n,) integer labels in [0, C) required; or both Predictions,
@@ -230,7 +238,7 @@ class Cascade:
 
     # ------------------------------------------------------------------ API
     def fit(self, little, big, y=None) -> "Cascade":
-        """Choose `threshold_` on (little, big, y) with `rule`."""
+        """Choose ``threshold_`` on (little, big, y) with `rule`."""
         d = self._data(little, big, y)
         args = (d.conf, d.little_correct, d.big_correct)
         if self.rule == "no_loss":
@@ -249,8 +257,8 @@ class Cascade:
             raise NotFittedError("this Cascade is not fitted yet: call fit(little, big, y) first")
 
     def route(self, little) -> np.ndarray:
-        """Boolean mask, True = send to the big model (score < threshold_); all True when
-        threshold_ is None. Needs neither labels nor the big model."""
+        """Boolean mask, True = send to the big model (score < ``threshold_``); all True when
+        ``threshold_`` is None. Needs neither labels nor the big model."""
         self._check_fitted()
         conf = self._score_of(little)
         if self.threshold_ is None:

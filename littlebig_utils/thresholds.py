@@ -108,7 +108,7 @@ def _check_method(method: str) -> str:
 def loss_table(conf, little_correct, big_correct, thresholds=None) -> pd.DataFrame:
     """Per threshold: samples sent to big, loss and gain counts, and the empirical risk.
 
-    Reuses :func:`cascade.sweep_arrays` (one sort, cumulative sums) twice: the cascade's correct
+    Reuses :func:`~littlebig_utils.cascade.sweep_arrays` (one sort, cumulative sums) twice: the cascade's correct
     count gives #loss - #gain = big_correct - cascade_correct; scoring the little model as right
     only where both are right turns the same difference into #loss alone.
     """
@@ -192,6 +192,16 @@ def register_method(name: str, reject) -> None:
 register_method("clopper-pearson", _reject_clopper_pearson)
 register_method("binomial", _by_p_value("binomial"))
 register_method("hoeffding-bentkus", _by_p_value("hoeffding-bentkus"))
+
+
+def _reject_wsr(*, conf, little_correct, big_correct, thresholds, epsilon, delta, **_):
+    """Waudby-Smith & Ramdas betting bound on the per-sample losses (variance-adaptive; see
+    :mod:`littlebig_utils.betting`). It needs the samples, not just the counts."""
+    from .betting import wsr_rejections
+    return wsr_rejections(conf, little_correct, big_correct, thresholds, epsilon, delta)
+
+
+register_method("wsr", _reject_wsr)
 
 
 def rejections(n_loss, n_gain, n: int, epsilon: float, delta: float,
