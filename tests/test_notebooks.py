@@ -89,9 +89,6 @@ def test_book_builds_strictly(built_book):
     assert (book / "_build" / "html" / "mathjax" / "tex-mml-chtml.js").is_file()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 phase 2 (notebook edits): titles of heldout_thresholds "
-                   "and transfer_real contain $T$, transfer_cifar10h prints a build-machine path, "
-                   "figures need alt text; remove this marker when the notebooks are fixed")
 def test_every_page_in_a_real_browser(built_book):
     """Headless Chromium on localhost at 1400 and 390 px: no console errors, images load,
     internal links resolve, no request leaves the machine, no sideways scrolling on a phone,

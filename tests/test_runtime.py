@@ -291,6 +291,28 @@ def test_summarize_against_hand_computed_ratios():
     assert o["speedup_measured"] == pytest.approx((20 / 0.9) / (20 / 1.0))
     assert o["speedup_time_predicted"] == pytest.approx(1.0 / (0.4 + 8 * 0.05))
     assert o["overhead"] == pytest.approx(0.9 / (0.4 + 8 * 0.05) - 1)
+    # spread over repeats: the slow third repeat is the minimum, the two fast ones the maximum
+    assert r["throughput_min"] == pytest.approx(100 / 7.5) and r["throughput_max"] == pytest.approx(40)
+    assert r["speedup_measured_min"] == pytest.approx((100 / 7.5) / 25)
+    assert r["speedup_measured_max"] == pytest.approx(40 / 25)
+    assert r["big_throughput_min"] == r["big_throughput_max"] == pytest.approx(25)
+    assert r["overhead_max"] == pytest.approx(7.5 / 2.2 - 1)
+    assert r["mean_latency_ms_min"] == r["mean_latency_ms_max"] == pytest.approx(1.0)
+    assert o["speedup_measured_min"] == o["speedup_measured_max"] == pytest.approx(1.0 / 0.9)
+
+
+def test_speedup_verdict_follows_the_spread():
+    import pandas as pd
+    from littlebig_utils import verdicts as v
+
+    def summary(med, lo, hi):
+        return pd.DataFrame(dict(mode="swapped", speedup_measured=med, speedup_measured_min=lo,
+                                 speedup_measured_max=hi))
+    assert runtime.speedup_verdict(summary([1.5, 1.2], [1.4, 1.05], [1.6, 1.3])).label == v.REPRODUCED
+    out = runtime.speedup_verdict(summary([1.5, 1.2], [1.4, 0.95], [1.6, 1.3]))
+    assert out.label == v.PARTLY and "0.95x" in out.reason
+    assert runtime.speedup_verdict(summary([0.9, 0.8], [0.8, 0.7], [1.1, 0.9])).label == v.NOT_REPRODUCED
+    assert runtime.speedup_verdict(summary([1.5], [1.4], [1.6]), mode="online").label == v.NOT_TESTABLE
 
 
 def test_stratified_subset_keeps_the_fraction_in_every_prefix():
@@ -343,10 +365,13 @@ def test_summarize_every_column_with_load_time_and_a_repeat_without_the_mode():
                 overhead=3.0 / predicted - 1, overhead_no_load=2.5 / predicted - 1, load_s=0.5,
                 overhead_cpu=2.4 / (0.8 + 30 * 0.032) - 1, speedup_cpu=3.2 / 2.4,
                 t_little_ms=10.0, t_big_ms=40.0)
-    assert set(s.columns) == set(want)
+    spread = {c for c in s.columns if c.endswith(("_min", "_max"))}
+    assert set(s.columns) - spread == set(want)
     for k, w in want.items():
         got = s.loc["swapped", k]
         assert got == (w if isinstance(w, str) else pytest.approx(w)), k
+    for c in spread:  # identical repeats: the spread over repeats is the value itself
+        assert s.loc["swapped", c] == pytest.approx(s.loc["swapped", c.rsplit("_", 1)[0]]), c
     o = s.loc["online"]
     assert (o["n"], o["batch_size"], o["n_big"], o["repeats"]) == (20, 1, 8, 3)
     assert (o["mean_latency_ms"], o["p95_latency_ms"]) == (45.0, 80.0)
@@ -356,3 +381,45 @@ def test_summarize_every_column_with_load_time_and_a_repeat_without_the_mode():
     one = runtime.summarize(raw[raw["repeat"] == 1], 1.0, 10.0).set_index("mode")
     assert one.loc["swapped", "repeats"] == 1 and one.loc["swapped", "n_big"] == 30
     assert one.loc["swapped", "overhead_no_load"] == pytest.approx(2.5 / predicted - 1)
+
+
+def test_speedup_figure_draws_the_spread_and_keeps_the_legend_below():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    summary = pd.DataFrame(dict(setting=["a->b", "a->b"], mode=["resident", "swapped"],
+                                speedup_macs=[2.0, 2.0], speedup_time_predicted=[1.5, 1.5],
+                                speedup_measured=[1.4, 1.1], speedup_measured_min=[1.3, 0.9],
+                                speedup_measured_max=[1.6, 1.2]))
+    reported = pd.DataFrame(dict(little=["B0"], speedup_macs=[1.5], speedup_measured=[1.52]))
+    fig = runtime.speedup_figure(summary, reported)
+    fig.canvas.draw()
+    top = fig.legends[0].get_window_extent().y1
+    assert all(top <= ax.get_window_extent().y0 for ax in fig.axes)
+    bars = [p for p in fig.axes[0].patches]
+    assert [round(b.get_height(), 2) for b in bars[-2:]] == [1.4, 1.1]  # measured, last group
+    errs = [c for c in fig.axes[0].containers if getattr(c, "errorbar", None) is not None]
+    assert len(errs) == 1
+    plt.close(fig)
+
+
+def test_chapter_tables_and_checks():
+    import pandas as pd
+    from littlebig_utils.notebook import ParameterError
+    rep = runtime.reported_a4().set_index("little")
+    assert rep.loc["B4-380", "speedup_macs"] == pytest.approx(1 / 0.19)
+    assert rep.loc["B0-224", "speedup_measured"] == pytest.approx(54.0 / 35.5)
+    known = {"a", "b", "cifar_resnet20"}
+    assert runtime.check_settings(["a->b"], known) == ["a->b"]
+    for bad, msg in (("a-b", "must be"), ("a->a", "must be"), ("a->zz", "must be"),
+                     ("cifar_resnet20->b", "mixes")):
+        with pytest.raises(ParameterError, match=msg):
+            runtime.check_settings([bad], known)
+    summary = pd.DataFrame(dict(setting=["a->b"], mode=["swapped"], frac_big=[0.25],
+                                speedup_measured=[1.5], speedup_measured_min=[1.25],
+                                speedup_measured_max=[1.75], speedup_time_predicted=[1.6],
+                                speedup_macs=[2.0], overhead=[0.07]))
+    row = runtime.speedup_table(summary).iloc[0]
+    assert row["pair"] == "a → b" and row["measured"] == "1.50 (1.25–1.75)"
+    assert row["frac_big"] == 25.0 and row["overhead"] == pytest.approx(7.0)

@@ -259,3 +259,118 @@ def test_student_cache_is_named_by_the_training_code_and_the_teacher(monkeypatch
     assert titans.student_paths(labels_cfg)[0] == before[labels_cfg]  # uses no teacher
     monkeypatch.setattr(data, "code_digest", lambda *m: "f" * 16)  # other code
     assert titans.student_paths(labels_cfg)[0] != before[labels_cfg]
+
+
+# ------------------------------------------------------------------------- study and verdict
+
+def _two_class(conf):
+    conf = np.asarray(conf, dtype=float)
+    return np.stack([np.log(conf / (1 - conf)), np.zeros(len(conf))], axis=1)
+
+
+def test_student_row_no_loss_near_and_equal_cost_points_by_hand():
+    # student conf 0.9, 0.8, 0.6, 0.55 predicts class 0 everywhere; labels 0, 1, 0, 1:
+    # right on the 0.9 and 0.6 images. Teacher right on all but the last: 75 %.
+    s_logits = _two_class([0.9, 0.8, 0.6, 0.55])
+    labels = np.array([0, 1, 0, 1])
+    t_logits = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
+    row, table = titans.student_row(s_logits, t_logits, labels, 0.1, 1.0, budgets=(0.25, 0.5),
+                                    tolerance=25.0)
+    assert row["student_accuracy"] == 50.0 and row["teacher_accuracy"] == 75.0
+    # deferring 0.55 (teacher wrong, student wrong) changes nothing; 0.55 + 0.6 loses the 0.6
+    # image; the teacher's 75 % needs the 0.8 image deferred: all but 0.9 -> 3/4 deferred
+    assert row["frac_deferred"] == 0.75 and row["threshold"] == pytest.approx(0.9)
+    assert row["gmacs"] == pytest.approx(0.1 + 0.75) and row["macs_reduction"] == pytest.approx(15.0)
+    # within 25 points (>= 50 %): nothing deferred already
+    assert row["frac_deferred_near"] == 0.0
+    # at most a quarter deferred: defer 0.55 -> still 50 %; at most half: best is 50 % too
+    assert row["acc_at_0.25"] == 50.0 and row["acc_at_0.5"] == 50.0
+    assert len(table) >= 4
+
+
+def _results(hinton, titans_sp, titans_tp, saving=(np.nan,) * 4, seeds=(0, 1)):
+    rows = []
+    for k, seed in enumerate(seeds):
+        for name, acc, red in (("labels", 50.0, saving[0]), ("hinton", hinton[k], saving[1]),
+                               ("titans_student_loss", titans_sp[k], saving[2]),
+                               ("titans_teacher_prob", titans_tp[k], saving[3])):
+            rows.append(dict(student=name, seed=seed, **{"acc_at_0.1": acc, "acc_at_0.5": acc},
+                             macs_reduction=red, frac_deferred=np.nan if np.isnan(red) else 0.5))
+    import pandas as pd
+    return pd.DataFrame(rows)
+
+
+def test_verdict_follows_the_numbers():
+    from littlebig_utils import verdicts as v
+    b = (0.1, 0.5)
+    # Titans behind Hinton, no cascade cheaper than the teacher: not testable at this budget
+    out = titans.verdict(_results((60, 61), (59, 60), (58, 58)), b)
+    assert out.label == v.NOT_TESTABLE and "-1.00 points" in out.reason
+    # behind Hinton although a cascade saves MACs: not reproduced
+    out = titans.verdict(_results((60, 61), (59, 60), (58, 58), saving=(np.nan, 10.0, -5, -5)), b)
+    assert out.label == v.NOT_REPRODUCED
+    # ahead on average but not in every seed: partly
+    out = titans.verdict(_results((60, 61), (62, 60.5), (58, 58), saving=(np.nan, 10, 12, 1)), b)
+    assert out.label == v.PARTLY and "+0.75 points" in out.reason
+    # ahead in every seed and a Titans cascade is cheaper than the teacher: reproduced
+    out = titans.verdict(_results((60, 61), (62, 62), (58, 58), saving=(np.nan, 10, 12, 1)), b)
+    assert out.label == v.REPRODUCED
+    # ahead in every seed but every cascade costs more than the teacher: partly
+    out = titans.verdict(_results((60, 61), (62, 62), (58, 58)), b)
+    assert out.label == v.PARTLY and "no cascade reaches" in out.reason
+
+
+def test_summarize_students_means_over_seeds_and_counts_reached():
+    res = _results((60, 62), (59, 60), (58, 58), saving=(np.nan, 10.0, -5, np.nan))
+    res["student_accuracy"] = 1.0
+    for c in ("gmacs", "frac_deferred_near", "gmacs_near", "macs_reduction_near"):
+        res[c] = 0.0
+    s = titans.summarize_students(res, budgets=(0.1, 0.5))
+    assert s.loc["hinton", "acc_equal_cost"] == 61.0
+    assert s.loc["hinton", "reached"] == 2 and s.loc["titans_teacher_prob", "reached"] == 0
+    assert list(s.index) == ["labels", "hinton", "titans_student_loss", "titans_teacher_prob"]
+
+
+def test_student_names_cover_each_titans_rule():
+    names = titans.student_names(["labels", "hinton", "titans"], ["teacher_prob", "student_loss"])
+    assert [n for *_, n in names] == ["labels", "hinton", "titans_teacher_prob", "titans_student_loss"]
+    assert titans.student_names(["hinton"], ["teacher_prob"]) == [("hinton", None, "hinton")]
+
+
+def test_deferral_figure_keeps_its_legend_below_the_axes():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    s_logits = _two_class([0.9, 0.8, 0.6, 0.55])
+    labels = np.array([0, 1, 0, 1])
+    t_logits = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
+    row, table = titans.student_row(s_logits, t_logits, labels, 0.1, 1.0)
+    res = pd.DataFrame([dict(student="hinton", seed=0, **row)])
+    fig = titans.deferral_figure({("hinton", 0): table}, res, 75.0, 1.0)
+    fig.canvas.draw()
+    legend = fig.legends[0].get_window_extent()
+    assert all(legend.y1 <= ax.get_window_extent().y0 for ax in fig.axes)
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [
+        "(b) Hinton distillation", "teacher alone (75.00 %)"]
+    plt.close(fig)
+
+
+def test_check_archs_refuses_with_one_line():
+    from littlebig_utils.notebook import ParameterError
+    with pytest.raises(ParameterError, match="must be a CIFAR ResNet"):
+        titans.check_archs("resnet18", "cifar_resnet56")
+    with pytest.raises(ParameterError, match="not cheaper"):
+        titans.check_archs("cifar_resnet56", "cifar_resnet20")
+    gs, gt = titans.check_archs("cifar_resnet20", "cifar_resnet56")
+    assert 0 < gs < gt
+
+
+def test_students_table_shows_unreached_shares_as_words():
+    import pandas as pd
+    s = pd.DataFrame(dict(student_accuracy=[50.0], frac_deferred=[np.nan], macs_reduction=[np.nan],
+                          frac_deferred_near=[0.5], acc_equal_cost=[60.0]),
+                     index=pd.Index(["hinton"], name="student"))
+    row = titans.students_table(s, tolerance=1.0).iloc[0]
+    assert row["student"] == "(b) Hinton distillation"
+    assert row["deferred to match teacher"] == "not reached" and row["deferred within 1 point"] == "50.0 %"
