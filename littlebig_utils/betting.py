@@ -39,6 +39,8 @@ import math
 
 import numpy as np
 
+from .thresholds import check_delta
+
 __all__ = ["wsr_bets", "wsr_capital", "wsr_p_values", "wsr_rejections", "wsr_threshold",
            "candidate_scores", "TRUNCATION", "population_curve", "guarantee_study",
            "eligible_pairs", "guarantee_pairs"]
@@ -56,16 +58,6 @@ def _check_epsilon_fraction(epsilon) -> float:
                          f"(0.005 = half a point), 0 <= epsilon < 1; got {epsilon!r}")
     return e
 
-
-def _check_delta(delta) -> float:
-    try:
-        d = float(delta)
-    except (TypeError, ValueError):
-        raise ValueError(f"delta must be a probability in (0, 1), got {delta!r}") from None
-    if not math.isfinite(d) or not 0.0 < d < 1.0:
-        raise ValueError(f"delta (probability that the guarantee fails) must lie strictly "
-                         f"between 0 and 1, got {delta!r}")
-    return d
 
 
 def wsr_bets(x: np.ndarray, delta: float, n: int | None = None) -> np.ndarray:
@@ -133,7 +125,7 @@ def wsr_p_values(score, little_correct, big_correct, thresholds, epsilon: float,
     A sample goes to big when ``score < T``. Valid p-values for every T; the bets (not the
     validity) depend on delta. See the module docstring for the order.
     """
-    epsilon, delta = _check_epsilon_fraction(epsilon), _check_delta(delta)
+    epsilon, delta = _check_epsilon_fraction(epsilon), check_delta(delta)
     s, lc, bc = _prepare(score, little_correct, big_correct, order_seed)
     t = np.atleast_1d(np.asarray(thresholds, dtype=np.float64))
     if len(s) == 0:
@@ -155,7 +147,7 @@ def wsr_rejections(score, little_correct, big_correct, thresholds, epsilon: floa
     (max capital >= 1/delta). Thresholds are processed in descending chunks and the walk stops
     at the first failure. The family-wise error over all rejections is at most delta.
     """
-    epsilon, delta = _check_epsilon_fraction(epsilon), _check_delta(delta)
+    epsilon, delta = _check_epsilon_fraction(epsilon), check_delta(delta)
     s, lc, bc = _prepare(score, little_correct, big_correct, order_seed)
     t = np.atleast_1d(np.asarray(thresholds, dtype=np.float64))
     if np.isnan(t).any() or (len(t) and (t.min() < 0 or t.max() > 1)):
@@ -231,7 +223,7 @@ def guarantee_study(score, little_correct, big_correct, little_gmacs: float, big
     import pandas as pd
 
     from .thresholds import guaranteed_threshold
-    epsilon, delta = _check_epsilon_fraction(epsilon), _check_delta(delta)
+    epsilon, delta = _check_epsilon_fraction(epsilon), check_delta(delta)
     s = np.asarray(score, dtype=np.float64)
     lc = np.asarray(little_correct, dtype=bool)
     bc = np.asarray(big_correct, dtype=bool)
