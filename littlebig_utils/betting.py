@@ -262,8 +262,8 @@ def eligible_pairs(records: dict, gmacs: dict, epsilon: float, k: int | None = N
     """Genuine reference pairs whose little model alone loses more than `epsilon` (a fraction)
     against big -- for the others every bound certifies T = 0 and the study is empty -- ranked
     by their in-sample no-loss MACs reduction (the first `k`)."""
-    from .cascade import pairs_table_fast
-    pairs = pairs_table_fast(records, gmacs)
+    from .cascade import pairs_table
+    pairs = pairs_table(records, gmacs)
     ok = (~pairs["degenerate"].astype(bool) & pairs["threshold"].notna()
           & (pairs["big_accuracy"] - pairs["little_accuracy"] > 100 * epsilon))
     ranked = pairs[ok].sort_values("macs_reduction", ascending=False, kind="stable")

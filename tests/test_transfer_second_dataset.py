@@ -42,19 +42,15 @@ def test_transfer_notebook_with_second_dataset(tmp_path):
                         parameters={"smoke": True, "second_dir": str(folder),
                                     "second_name": "synthetic V2"},
                         cwd=str(root / "notebooks"), kernel_name="python3", progress_bar=False)
-    table = pd.read_csv(Path(os.environ["LITTLEBIG_RESULTS_DIR"]) / "transfer_real" /
-                        "transfer_all_pairs.csv")
-    filled = table[table["second_change"].notna()]
-    # every pair of the three supplied models with a threshold on ImageNet, and no other pair
+    # a smoke run writes under results/smoke/; the chapter transfers its meaningful pairs
+    table = pd.read_csv(Path(os.environ["LITTLEBIG_RESULTS_DIR"]) / "smoke" / "transfer_real" /
+                        "transfer_second.csv")
     names = set(MODELS)
-    expect = table[table["little"].isin(names) & table["big"].isin(names) & table["threshold"].notna()]
-    assert len(filled) == len(expect) >= 1
-    for _, r in filled.iterrows():
+    assert len(table) >= 1 and set(table["little"]) | set(table["big"]) <= names
+    for _, r in table.iterrows():
         little, big = align(second[r["little"]], second[r["big"]])
         to_big = little.conf < r["threshold"]
         acc = 100 * np.where(to_big, big.correct, little.correct).mean()
-        assert r["second_change"] == pytest.approx(acc - 100 * big.accuracy)
-        gmacs = r["little_gmacs"] + to_big.mean() * r["big_gmacs"]
-        assert r["second_macs_reduction"] == pytest.approx(100 * (1 - gmacs / r["big_gmacs"]))
-    # the routing differs from ImageNet's: the column is computed, not copied
-    assert not np.allclose(filled["second_macs_reduction"], filled["macs_reduction"])
+        # cascade - big on the second dataset, computed there (not copied from ImageNet)
+        assert r["accuracy_change"] == pytest.approx(acc - 100 * big.accuracy)
+        assert r["frac_big"] == pytest.approx(to_big.mean())
