@@ -606,6 +606,9 @@ def cached_path(model_name: str, dataset_name: str, limit: int | None = None,
     return results_dir("predictions") / f"{dataset_name}__{model_name}{tag}{n}__{key}.npz"
 
 
+CACHE_WAIT_S = 3600.0  # how long cached_predictions waits for another process computing the same entry
+
+
 def cached_predictions(model_name: str, dataset_name: str, *, limit: int | None = None,
                        pretrained: bool = True, data_root=None, batch_size: int = 256,
                        progress: bool = False, seed: int = 0, **kwargs) -> Predictions:
@@ -619,15 +622,25 @@ def cached_predictions(model_name: str, dataset_name: str, *, limit: int | None 
     if dataset_name not in DATASETS:
         open_dataset(dataset_name)  # raises with the known names
     check_model_name(model_name)
+    import time
     path = cached_path(model_name, dataset_name, limit, pretrained, seed, data_root)
-    if path.is_file():
-        p = Predictions.load(path)
-        if (p.name != model_name or p.dataset != dataset_name
-                or (limit is not None and len(p) > limit)):
-            from .predictions import PredictionsError
-            raise PredictionsError(f"{path} holds {p.name} on {p.dataset} ({len(p)} samples), "
-                                   f"not {model_name} on {dataset_name}; delete it")
-        return p
-    return predict(model_name, dataset_name, pretrained=pretrained, data_root=data_root,
-                   limit=limit, out=path, batch_size=batch_size, progress=progress, seed=seed,
-                   **kwargs)
+    waited = 0.0
+    while True:
+        if path.is_file():
+            p = Predictions.load(path)
+            if (p.name != model_name or p.dataset != dataset_name
+                    or (limit is not None and len(p) > limit)):
+                from .predictions import PredictionsError
+                raise PredictionsError(f"{path} holds {p.name} on {p.dataset} ({len(p)} samples), "
+                                       f"not {model_name} on {dataset_name}; delete it")
+            return p
+        try:
+            return predict(model_name, dataset_name, pretrained=pretrained, data_root=data_root,
+                           limit=limit, out=path, batch_size=batch_size, progress=progress,
+                           seed=seed, **kwargs)
+        except WorkLockedError:
+            # another process is computing this very cache entry: wait for it, then reuse it
+            if waited > CACHE_WAIT_S:
+                raise
+            time.sleep(1.0)
+            waited += 1.0

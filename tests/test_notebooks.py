@@ -10,42 +10,57 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
-# one xdist worker runs the notebooks and then the book build that needs their outputs
-pytestmark = pytest.mark.xdist_group("notebooks")
+# The smoke runs are spread over the xdist workers; the book build (one worker) reuses them.
+# Executed notebooks live in one folder shared by the workers of this session, and each is run
+# once: a lock per notebook, and the book fixture walks them in reverse order so that it works
+# alongside the smoke tests instead of waiting behind them.
 
 
 @pytest.fixture(scope="session")
 def executed_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("executed")
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # basetemp is <session>/popen-gwN
+        base = base.parent
+    folder = base / "executed-notebooks"
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 def execute(nb: Path, out_dir: Path) -> Path:
     """Smoke-run a notebook once per session (the book test reuses the result)."""
-    import papermill as pm
+    import fcntl
     out = out_dir / nb.name
-    if not out.is_file():
-        tmp = out_dir / f".{nb.name}"
-        # the kernel inherits this process's environment: conftest's MPLBACKEND=Agg would make
-        # plt.show() and glued figures produce no image, and the smoke book would have none
-        backend = os.environ.pop("MPLBACKEND", None)
-        # session fixtures run before conftest's autouse one: point the notebooks' results at the
-        # same temporary folder it uses (basetemp/results), never at the repository's results/
-        results = os.environ.get("LITTLEBIG_RESULTS_DIR")
-        os.environ["LITTLEBIG_RESULTS_DIR"] = str(out_dir.parent / "results")
-        try:
-            pm.execute_notebook(str(nb), str(tmp), parameters={"smoke": True}, cwd=str(nb.parent),
-                                kernel_name="python3", progress_bar=False)
-        finally:
-            if backend is not None:
-                os.environ["MPLBACKEND"] = backend
-            if results is None:
-                os.environ.pop("LITTLEBIG_RESULTS_DIR", None)
-            else:
-                os.environ["LITTLEBIG_RESULTS_DIR"] = results
-        from littlebig_utils.notebook import hide_injected_parameters
-        hide_injected_parameters(tmp)  # as `make book` does (littlebig_utils.notebook)
-        tmp.rename(out)
+    with open(out_dir / f".{nb.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another worker running it: wait, then reuse
+        if not out.is_file():
+            _execute(nb, out)
     return out
+
+
+def _execute(nb: Path, out: Path) -> None:
+    import papermill as pm
+    out_dir = out.parent
+    tmp = out_dir / f".{nb.name}"
+    # the kernel inherits this process's environment: conftest's MPLBACKEND=Agg would make
+    # plt.show() and glued figures produce no image, and the smoke book would have none
+    backend = os.environ.pop("MPLBACKEND", None)
+    # the notebooks' results go to the session's temporary folder (beside the executed
+    # notebooks), never to the repository's results/ (session fixtures run before conftest's)
+    results = os.environ.get("LITTLEBIG_RESULTS_DIR")
+    os.environ["LITTLEBIG_RESULTS_DIR"] = str(out_dir.parent / "results")
+    try:
+        pm.execute_notebook(str(nb), str(tmp), parameters={"smoke": True}, cwd=str(nb.parent),
+                            kernel_name="python3", progress_bar=False)
+    finally:
+        if backend is not None:
+            os.environ["MPLBACKEND"] = backend
+        if results is None:
+            os.environ.pop("LITTLEBIG_RESULTS_DIR", None)
+        else:
+            os.environ["LITTLEBIG_RESULTS_DIR"] = results
+    from littlebig_utils.notebook import hide_injected_parameters
+    hide_injected_parameters(tmp)  # as `make book` does (littlebig_utils.notebook)
+    tmp.rename(out)
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -69,7 +84,7 @@ def test_notebooks_are_committed_without_outputs():
 @pytest.fixture(scope="session")
 def built_book(executed_dir, tmp_path_factory):
     """The book built (warnings are errors) from the smoke-executed notebooks."""
-    for nb in NOTEBOOKS:
+    for nb in reversed(NOTEBOOKS):
         execute(nb, executed_dir)
     book = tmp_path_factory.mktemp("site") / "book"
     shutil.copytree(ROOT / "book", book, ignore=shutil.ignore_patterns("_build", "generated"))
@@ -80,6 +95,7 @@ def built_book(executed_dir, tmp_path_factory):
     return book, r
 
 
+@pytest.mark.xdist_group("book")
 def test_book_builds_strictly(built_book):
     book, r = built_book
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
@@ -89,20 +105,20 @@ def test_book_builds_strictly(built_book):
     assert (book / "_build" / "html" / "mathjax" / "tex-mml-chtml.js").is_file()
 
 
-def test_every_page_in_a_real_browser(built_book):
+@pytest.mark.xdist_group("book")
+def test_every_page_in_a_real_browser(built_book, executed_dir):
     """Headless Chromium on localhost at 1400 and 390 px: no console errors, images load,
     internal links resolve, no request leaves the machine, no sideways scrolling on a phone,
     padded table cells, no raw LaTeX, tracebacks or build paths, descriptive alt text, the
     explorer agrees with the pair table. Screenshots go to results/screenshots."""
     from browser_check import check_site, find_chromium
-    from littlebig_utils.paths import results_dir
     book, r = built_book
     assert r.returncode == 0, "book did not build"
     if find_chromium() is None:
         pytest.fail("chromium not found: `make browser` installs Debian's chromium package")
     # the smoke book's explorer is checked against the smoke pair table (results/smoke/, where
     # smoke runs write once the notebooks use littlebig_utils.notebook.output_dir)
-    table = results_dir("smoke", "all_pairs") / "pairs.csv"
+    table = executed_dir.parent / "results" / "smoke" / "all_pairs" / "pairs.csv"
     assert table.is_file(), f"the smoke run of all_pairs wrote no pair table at {table}"
     problems = check_site(book / "_build" / "html", ROOT / "results" / "screenshots",
                           pairs_csv=table)

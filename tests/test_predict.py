@@ -537,3 +537,24 @@ def test_predict_accepts_in_memory_arrays_and_a_module_with_a_name():
     from littlebig_utils.predict import predict_images
     _same(predict_images(tiny_model(), ds.images, ds.labels, ds.sample_ids, name="tiny",
                          dataset_name="tiny"), ref)
+
+
+def test_cached_predictions_waits_for_another_process_computing_the_same_entry(monkeypatch, tmp_path):
+    """Two notebooks asking for the same cache entry at once: the second waits for the first's
+    file instead of failing on its lock (or computing it twice)."""
+    import littlebig_utils.predict as P
+    monkeypatch.setenv("LITTLEBIG_RESULTS_DIR", str(tmp_path))
+    path = P.cached_path("cifar_resnet8", "cifar10-test-jpeg", 6, False, 0)
+    made = Predictions([f"{i:05d}" for i in range(6)], np.zeros(6), np.zeros(6), np.full(6, 0.5),
+                       model={"name": "cifar_resnet8"}, dataset="cifar10-test-jpeg")
+    calls = []
+
+    def locked(*args, **kwargs):  # the other process finishes while we are refused
+        calls.append(kwargs["out"])
+        made.save(kwargs["out"])
+        raise P.WorkLockedError(f"another littlebig predict is writing {kwargs['out']}")
+
+    monkeypatch.setattr(P, "predict", locked)
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    got = P.cached_predictions("cifar_resnet8", "cifar10-test-jpeg", limit=6, pretrained=False)
+    assert calls == [path] and got.name == "cifar_resnet8" and len(got) == 6
