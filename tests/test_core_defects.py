@@ -55,16 +55,7 @@ def test_a_sweep_saved_as_csv_gives_the_same_no_loss_point(tmp_path):
 
 # ------------------------------------------------------------------ defect 5: empty splits
 
-def _save_pair(tmp_path, n):
-    rng = np.random.default_rng(6)
-    conf, lc, bc = draw(rng, n)
-    labels = rng.integers(0, 10, n)
-    ids = [f"s{i}" for i in range(n)]
-    little = Predictions(ids, labels, np.where(lc, labels, (labels + 1) % 10), conf,
-                         model={"name": "little", "gmacs": 1.0})
-    big = Predictions(ids, labels, np.where(bc, labels, (labels + 2) % 10), rng.random(n),
-                      model={"name": "big", "gmacs": 10.0})
-    return little.save(tmp_path / "little.npz"), big.save(tmp_path / "big.npz")
+from test_thresholds import _save_pair  # noqa: E402  (one helper for both files)
 
 
 @pytest.mark.parametrize("n,frac", [(200, "0.999999"), (200, "0.000001"), (1, "0.5"),
