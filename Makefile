@@ -13,15 +13,15 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 EXECUTED  := $(patsubst notebooks/%.ipynb,book/generated/%.ipynb,$(NOTEBOOKS))
-PACKAGE   := $(wildcard littlebig_utils/*.py) pyproject.toml
+PACKAGE   := $(wildcard littlebig_utils/*.py littlebig_utils/*/*.py littlebig_utils/*/*/*.py) pyproject.toml
 # extra papermill arguments, e.g. make book PAPERMILL_ARGS="-p smoke True"
 PAPERMILL_ARGS ?=
 TEST_WORKERS ?= 2
 MUTATION_WORKERS ?= 2
 # mutants run (mutmut name patterns): the whole core modules, and of runtime.py only summarize
-MUTANTS ?= 'littlebig_utils.cascade.*' 'littlebig_utils.thresholds.*' \
-           'littlebig_utils.multistage.*' 'littlebig_utils.predictions.*' \
-           'littlebig_utils.runtime.x_summarize__mutmut_*'
+MUTANTS ?= 'littlebig_utils.core.cascade.*' 'littlebig_utils.core.thresholds.*' \
+           'littlebig_utils.core.multistage.*' 'littlebig_utils.core.predictions.*' \
+           'littlebig_utils.run.runtime.x_summarize__mutmut_*'
 PYTEST_ARGS ?=
 
 # MathJax is served from the book itself (no CDN): the npm package, fetched once at build time
@@ -81,7 +81,7 @@ mutation: $(STAMP)
 book/generated/%.ipynb: notebooks/%.ipynb $(PACKAGE) $(STAMP)
 	@mkdir -p book/generated
 	@echo ">> executing $<"
-	$(BIN)/python -m littlebig_utils.notebook --cwd notebooks --log-level WARNING $(PAPERMILL_ARGS) $< $@.tmp.ipynb
+	$(BIN)/python -m littlebig_utils.book.notebook --cwd notebooks --log-level WARNING $(PAPERMILL_ARGS) $< $@.tmp.ipynb
 	@mv $@.tmp.ipynb $@
 
 # the limits chapter reads the Titans chapter's results (results/titans_distillation/students.csv)

@@ -18,8 +18,8 @@ import time
 
 import numpy as np
 
-from littlebig_utils.betting import eligible_pairs, guarantee_study
-from littlebig_utils.reference import load_reference
+from littlebig_utils.core.betting import eligible_pairs, guarantee_study
+from littlebig_utils.data.reference import load_reference
 
 
 def main(argv=None):

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from littlebig_utils import cascade
-from littlebig_utils.predictions import Predictions
+from littlebig_utils.core import cascade
+from littlebig_utils.core.predictions import Predictions
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from reference_impl import pairs_table_per_pair  # noqa: E402
@@ -124,7 +124,7 @@ def main(argv=None) -> None:
     rng = np.random.default_rng(args.seed)
     print(f"CPU cores visible: {os.cpu_count()}; timings depend on the machine and its load")
 
-    from littlebig_utils import reference
+    from littlebig_utils.data import reference
     records = reference.load_reference()
     gmacs = {k: p.model["gmacs"] for k, p in records.items()}
     pairs, vec, ref = timed_tables(records, gmacs)

@@ -23,8 +23,8 @@ from torch.utils.data import default_collate
 def main(argv=None) -> None:
     from timm.data import create_transform, resolve_data_config
 
-    from littlebig_utils.datasets import open_dataset
-    from littlebig_utils.predict import create_model, default_device, predict
+    from littlebig_utils.run.datasets import open_dataset
+    from littlebig_utils.run.predict import create_model, default_device, predict
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="cifar_resnet20")

@@ -17,7 +17,8 @@ import time
 import pandas as pd
 import torch
 
-from littlebig_utils import paths, runtime
+from littlebig_utils import _io as paths
+from littlebig_utils.run import runtime
 
 # the pairs of notebooks/tabA4_throughput_latency.ipynb (experiment configuration, not library)
 SETTINGS = ("cifar_resnet20->cifar_resnet56",

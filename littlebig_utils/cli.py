@@ -13,9 +13,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-from ._names import (CIFAR_RESNETS, IMAGE_DATASETS, PAIRS_DATASETS, REFERENCE_DATASETS,
+from littlebig_utils._names import (CIFAR_RESNETS, IMAGE_DATASETS, PAIRS_DATASETS, REFERENCE_DATASETS,
                      THRESHOLD_METHODS)
-from .outputs import atomic_write, check_output
+from littlebig_utils._io import atomic_write, check_output
 
 
 def _protected() -> list[str]:
@@ -47,7 +47,7 @@ def _check_dataset(name: str, known=REFERENCE_DATASETS) -> None:
 def cmd_models(args) -> None:
     _check_dataset(args.dataset)
     _check_out(args.out)
-    from .reference import models_table
+    from littlebig_utils.data.reference import models_table
     write_table(models_table(), args.out)
 
 
@@ -78,7 +78,7 @@ def _gmacs_overrides(pairs) -> dict[str, float]:
 
 def _load_files(files) -> dict:
     """Predictions files by model name (metadata name, else the file stem), aligned by sample id."""
-    from .predictions import Predictions, align
+    from littlebig_utils.core.predictions import Predictions, align
     if len(files) < 2:
         raise ValueError(f"--files needs at least two Predictions files to pair, got {len(files)}")
     records, where = {}, {}
@@ -97,13 +97,13 @@ def _load_files(files) -> dict:
 def _dataset_records(name: str) -> tuple[dict, dict]:
     """Reference predictions of a dataset (PAIRS_DATASETS), by model name."""
     if name == "imagenet-val":
-        from .reference import load_reference
+        from littlebig_utils.data.reference import load_reference
         records = load_reference()
     elif name == "cifar10-test":
-        from .datasets import CIFAR10_REFERENCE, load_cifar10_reference
+        from littlebig_utils.run.datasets import CIFAR10_REFERENCE, load_cifar10_reference
         records = {m: load_cifar10_reference(m) for m in CIFAR10_REFERENCE}
     else:  # cifar10-test-jpeg
-        from .predict import cached_predictions
+        from littlebig_utils.run.predict import cached_predictions
         records = {m: cached_predictions(m, name) for m in CIFAR_RESNETS}
     return records, {m: f"reference model '{m}' of {name}" for m in records}
 
@@ -140,7 +140,7 @@ def cmd_pairs(args) -> None:
     else:
         _check_dataset(args.dataset, tuple(PAIRS_DATASETS))
         _check_out(args.out)
-    from . import cascade
+    from littlebig_utils.core import cascade
     if args.files:
         records, where = _load_files(args.files)
     else:
@@ -153,8 +153,8 @@ def cmd_pairs(args) -> None:
 
 def _load_side(side: str, name: str | None, file: str | None):
     """One model's Predictions: a reference ImageNet model by name, or a `littlebig predict` file."""
-    from . import data
-    from .predictions import Predictions
+    from littlebig_utils.data import registry as data
+    from littlebig_utils.core.predictions import Predictions
     if (name is None) == (file is None):
         raise ValueError(f"give exactly one of --{side} NAME (a reference model) or "
                          f"--{side}-file FILE.npz (Predictions saved by `littlebig predict`)")
@@ -166,13 +166,13 @@ def _load_side(side: str, name: str | None, file: str | None):
     if name not in data.IMAGENET_MODELS:
         raise ValueError(f"unknown reference model '{name}'. Known ImageNet reference models: "
                          f"{', '.join(sorted(data.IMAGENET_MODELS))}.")
-    from .reference import load_reference
+    from littlebig_utils.data.reference import load_reference
     return load_reference([name])[name]
 
 
 def cmd_threshold(args) -> None:
     _check_out(args.out, inputs=[args.little_file, args.big_file])
-    from . import thresholds as th
+    from littlebig_utils.core import thresholds as th
     # check the cheap arguments before loading anything
     th.check_epsilon(args.epsilon)
     th.check_delta(args.delta)
@@ -192,8 +192,8 @@ def cmd_predict(args) -> None:
     if out.suffix != ".npz":
         raise ValueError(f"--out must name an .npz file (Predictions are saved as npz), got {out}")
     check_output(out, inputs=[args.data_root], protected=_protected())
-    from .datasets import DATASETS, ROOT_ENV, resolve_root
-    from .predict import check_model_name, predict
+    from littlebig_utils.run.datasets import DATASETS, ROOT_ENV, resolve_root
+    from littlebig_utils.run.predict import check_model_name, predict
     if args.dataset not in DATASETS:
         import difflib
         close = difflib.get_close_matches(args.dataset, DATASETS, n=3, cutoff=0.3)
@@ -310,8 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from .data import DataError
-    from .predictions import PredictionsError
+    from littlebig_utils.data.registry import DataError
+    from littlebig_utils.core.predictions import PredictionsError
     try:
         args.func(args)
     except (DataError, PredictionsError, ValueError, FileNotFoundError, KeyError) as exc:

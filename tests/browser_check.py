@@ -81,7 +81,7 @@ PAGE_CHECKS_JS = r"""
 }
 """.replace("%(MIN_PAD)s", str(MIN_PADDING_PX))
 
-# The explorer (littlebig_utils.explorer): the displayed pair, its embedded no-loss point and
+# The explorer (littlebig_utils.book.explorer): the displayed pair, its embedded no-loss point and
 # the sentence under the plot. Returns [] when the page has no explorer.
 EXPLORER_JS = r"""
 () => Array.from(document.querySelectorAll(".lb-explorer")).map(root => {

@@ -2,8 +2,8 @@
 import numpy as np
 import pandas as pd
 
-from littlebig_utils import cascade
-from littlebig_utils.predictions import align
+from littlebig_utils.core import cascade
+from littlebig_utils.core.predictions import align
 
 
 def pairs_table_per_pair(records, gmacs):

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from littlebig_utils import betting as W
+from littlebig_utils.core import betting as W
 
 
 def _reference_capital(x, m, delta):
@@ -201,7 +201,7 @@ def test_population_curve_equals_brute_force():
 
 
 def test_guarantee_study_reproduces_single_calls_and_oracle_bounds_feasible_savings():
-    from littlebig_utils.thresholds import guaranteed_threshold
+    from littlebig_utils.core.thresholds import guaranteed_threshold
     conf, lc, bc = _population()
     df = W.guarantee_study(conf, lc, bc, 1.0, 4.0, 0.02, 0.1, n_calib=800, draws=4, seed=3)
     assert set(df["method"]) == {"clopper-pearson", "wsr"} and len(df) == 8
@@ -224,8 +224,9 @@ def test_guarantee_study_reproduces_single_calls_and_oracle_bounds_feasible_savi
 def test_wsr_is_a_registered_method_of_the_guaranteed_threshold_and_the_cascade():
     """`method="wsr"` through thresholds, Cascade and the CLI gives betting.wsr_threshold's T."""
     from littlebig_utils import Cascade
-    from littlebig_utils import _names, thresholds
-    from littlebig_utils.betting import wsr_threshold
+    from littlebig_utils import _names
+    from littlebig_utils.core import thresholds
+    from littlebig_utils.core.betting import wsr_threshold
     rng = np.random.default_rng(3)
     n = 4000
     conf = rng.uniform(0.2, 1.0, n)

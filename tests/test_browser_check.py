@@ -8,7 +8,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from browser_check import check_site, find_chromium  # noqa: E402
 
-from littlebig_utils import explorer  # noqa: E402
+from littlebig_utils.book import explorer  # noqa: E402
 
 pytestmark = pytest.mark.skipif(find_chromium() is None, reason="chromium not installed (make browser)")
 

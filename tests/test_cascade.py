@@ -7,8 +7,8 @@ from hypothesis.extra.numpy import arrays
 
 from hypothesis_budget import examples
 
-from littlebig_utils import cascade
-from littlebig_utils.predictions import Predictions, PredictionsError
+from littlebig_utils.core import cascade
+from littlebig_utils.core.predictions import Predictions, PredictionsError
 
 
 def brute_force(conf, lc, bc, thresholds, valid=None):
@@ -88,7 +88,7 @@ def test_all_correct_and_all_wrong_models(lc_value, bc_value):
 
 
 def test_sweep_on_real_pair_matches_brute_force():
-    from littlebig_utils import data
+    from littlebig_utils.data import registry as data
     little = data.load_imagenet_predictions("mobilenetv3_large_100")
     big = data.load_imagenet_predictions("resnext50_32x4d")
     thresholds = np.linspace(0, 1, 41)

@@ -7,9 +7,9 @@ from hypothesis.extra.numpy import arrays
 
 from hypothesis_budget import examples
 
-from littlebig_utils import cascade
-from littlebig_utils import thresholds as th
-from littlebig_utils.predictions import Predictions
+from littlebig_utils.core import cascade
+from littlebig_utils.core import thresholds as th
+from littlebig_utils.core.predictions import Predictions
 
 GRID = [0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0]  # few values: ties, 0 and 1 are frequent
 
@@ -42,7 +42,7 @@ def test_no_loss_thresholds_equal_the_per_subset_sweep(data):
 
 
 def test_no_loss_thresholds_on_real_predictions():
-    from littlebig_utils import data
+    from littlebig_utils.data import registry as data
     little = data.load_imagenet_predictions("mixnet_m")
     big = data.load_imagenet_predictions("resnet101")
     masks = th.split_masks(len(little), 0.2, range(6))

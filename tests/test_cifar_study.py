@@ -7,9 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from littlebig_utils import cifar_study as cs
-from littlebig_utils import scores, thresholds
-from littlebig_utils.predictions import Predictions
+from littlebig_utils.book import cifar_study as cs
+from littlebig_utils.core import scores
+from littlebig_utils.core import thresholds
+from littlebig_utils.core.predictions import Predictions
 
 
 def _record(name, logits, labels, gmacs):
@@ -64,7 +65,7 @@ def test_heldout_difference_refuses_misaligned_records():
 
 
 def test_score_comparison_max_softmax_equals_the_pair_summary_on_the_evaluation_part():
-    from littlebig_utils import cascade
+    from littlebig_utils.core import cascade
     recs, g = _zoo()
     calib, ev = thresholds.split_indices(400, 0.5, 0)
     pairs = pd.DataFrame(dict(little=["a", "b"], big=["c", "c"]))
@@ -117,7 +118,7 @@ def test_models_table_puts_the_independent_jpeg_accuracy_beside_ours():
 
 def test_fraction_curves_spread_the_share_sent_to_big_and_keep_the_legend_off_the_axes():
     import matplotlib.pyplot as plt
-    from littlebig_utils import cascade
+    from littlebig_utils.core import cascade
     recs, g = _zoo()
     table = cascade.sweep(recs["a"], recs["c"])
     fig = cs.fraction_curves(table, "a", "c", 100 * recs["a"].accuracy, 100 * recs["c"].accuracy,
@@ -139,7 +140,8 @@ def _pairs_frame(gaps, reductions):
 
 
 def test_reduction_verdict_uses_the_median_over_meaningful_pairs():
-    from littlebig_utils import selection, verdicts
+    from littlebig_utils.book import selection
+    from littlebig_utils.book import verdicts
     pairs = _pairs_frame([2.0, 1.5, 0.5, 3.0], [20.0, 40.0, 90.0, 35.0])
     m = selection.meaningful_pairs(pairs)
     v = cs.reduction_verdict(m)

@@ -6,7 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from littlebig_utils import cascade, cli, data, reference
+from littlebig_utils.core import cascade
+from littlebig_utils import cli
+from littlebig_utils.data import registry as data
+from littlebig_utils.data import reference
 
 MODEL_COLUMNS = ["model", "source", "timm_tag", "img_size", "top1", "real_top1", "gmacs", "params_m"]
 
@@ -97,7 +100,10 @@ def test_parser_imports_nothing_heavy():
 
 
 def test_choices_match_the_registries():
-    from littlebig_utils import _names, cifar, datasets, thresholds
+    from littlebig_utils import _names
+    from littlebig_utils.run import cifar
+    from littlebig_utils.run import datasets
+    from littlebig_utils.core import thresholds
     assert set(_names.THRESHOLD_METHODS) == set(thresholds.METHODS)
     assert set(_names.IMAGE_DATASETS) == set(datasets.DATASETS)
     assert set(_names.PAIRS_DATASETS) <= set(datasets.DATASETS)
@@ -112,7 +118,7 @@ def test_choices_match_the_registries():
 
 def _zoo(tmp_path, n=300, seed=0, gmacs=(0.5, 2.0, 8.0), names=("small", "mid", "large")):
     """Three synthetic models of increasing accuracy saved as Predictions files."""
-    from littlebig_utils.predictions import Predictions
+    from littlebig_utils.core.predictions import Predictions
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, 10, n)
     files = []
@@ -131,7 +137,7 @@ def _zoo(tmp_path, n=300, seed=0, gmacs=(0.5, 2.0, 8.0), names=("small", "mid", 
 
 
 def test_pairs_files_round_trip_equals_the_library(tmp_path):
-    from littlebig_utils.predictions import Predictions
+    from littlebig_utils.core.predictions import Predictions
     files = _zoo(tmp_path)
     out = tmp_path / "pairs.csv"
     assert cli.main(["pairs", "--files", *map(str, files), "--out", str(out)]) == 0
@@ -265,8 +271,9 @@ def test_output_mode_follows_the_umask_and_no_temp_remains(tmp_path):
 def test_pairs_cifar10_jpeg_dataset_uses_the_cached_resnet_predictions(tmp_path, monkeypatch):
     """cifar10-test-jpeg tables the four pretrained CIFAR ResNets' predictions (computed once by
     `predict.cached_predictions`; replaced here by synthetic records to keep the test fast)."""
-    from littlebig_utils import _names, predict
-    from littlebig_utils.predictions import Predictions
+    from littlebig_utils import _names
+    from littlebig_utils.run import predict
+    from littlebig_utils.core.predictions import Predictions
     files = _zoo(tmp_path, gmacs=(0.04, 0.07, 0.1), names=_names.CIFAR_RESNETS[:3])
     (tmp_path / "b").mkdir()
     files += _zoo(tmp_path / "b", seed=0, gmacs=(0.13,), names=_names.CIFAR_RESNETS[3:])[:1]

@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from littlebig_utils import cascade, cli
-from littlebig_utils import thresholds as th
-from littlebig_utils.predictions import Predictions
+from littlebig_utils.core import cascade
+from littlebig_utils import cli
+from littlebig_utils.core import thresholds as th
+from littlebig_utils.core.predictions import Predictions
 from reference_impl import fixed_sequence
 
 GOLDEN = Path(__file__).parent / "golden" / "pairs_imagenet_val.csv"
@@ -215,7 +216,7 @@ def test_split_study_every_rule_equals_its_direct_call():
 
 
 def test_two_stage_multistage_equals_the_fixed_threshold_evaluator():
-    from littlebig_utils import multistage
+    from littlebig_utils.core import multistage
     rng = np.random.default_rng(4)
     conf, lc, bc = draw(rng, 700)
     valid = rng.random(700) < 0.8

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from littlebig_utils import corruptions as C
-from littlebig_utils.predictions import Predictions
+from littlebig_utils.run import corruptions as C
+from littlebig_utils.core.predictions import Predictions
 
 
 def _images(n=4, seed=0):
@@ -74,7 +74,7 @@ def test_bad_images_raise():
 @pytest.fixture
 def fake_cifar(tmp_path, monkeypatch):
     """Tiny 'test set' and a fake model run that counts calls and records its inputs."""
-    from littlebig_utils import cifar
+    from littlebig_utils.run import cifar
     monkeypatch.setenv("LITTLEBIG_CACHE_DIR", str(tmp_path / "cache"))
     imgs = _images(6)
     labels = np.arange(6) % 3

@@ -5,7 +5,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from littlebig_utils import data
+from littlebig_utils.data import registry as data
 
 # the real reference data folder (LITTLEBIG_DATA_DIR, set by the Makefile), resolved before any
 # test swaps the variable for a fake folder
@@ -166,7 +166,7 @@ def test_decoded_cifar_cache_edited_is_not_used(tmp_path, monkeypatch):
 
     from PIL import Image
 
-    from littlebig_utils import cifar
+    from littlebig_utils.run import cifar
     monkeypatch.setenv("LITTLEBIG_CACHE_DIR", str(tmp_path / "cache"))
     rng = np.random.default_rng(0)
     paths = []

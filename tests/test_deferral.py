@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from littlebig_utils import deferral as D
+from littlebig_utils.book.chapters import deferral_rules as chapter
+from littlebig_utils.core import deferral as D
 
 
 def _data(n=60, seed=0, ties=True):
@@ -121,9 +122,9 @@ def test_study_splits_fit_on_calibration_only_and_summaries():
     assert (s["min"] <= s["mean"]).all() and (s["mean"] <= s["max"]).all()
     g = D.paired_gain(st, "oracle")
     assert (g["min"] >= 0).all()  # the oracle never loses to confidence
-    assert D.verdict(g) == "Reproduced"
+    assert chapter.verdict(g) == "Reproduced"
     # one split's test accuracy by hand
-    from littlebig_utils.thresholds import split_indices
+    from littlebig_utils.core.thresholds import split_indices
     _, test = split_indices(1000, 0.4, seed=0 + 1)
     c = D.deferral_curve(probs[test].max(1), lc[test], bc[test])
     row = st[(st["split"] == 1) & (st["rule"] == "confidence") & (st["share"] == 0.3)]
@@ -138,7 +139,7 @@ def test_study_splits_fit_on_calibration_only_and_summaries():
 ])
 def test_verdict_rules(gains, expected):
     df = pd.DataFrame(gains, columns=["mean", "min"])
-    assert D.verdict(df) == expected
+    assert chapter.verdict(df) == expected
 
 
 def test_bad_inputs_raise():
@@ -179,13 +180,13 @@ def test_regime_verdict_counts_its_rows():
                       "verdict": ["Reproduced", "Not reproduced",
                                   "Reproduced", "Not reproduced", "Not reproduced",
                                   "Not reproduced", "Partly reproduced", "Not reproduced"]})
-    assert D.regime_verdicts(t).to_dict() == {"a": "Reproduced", "b": "Partly reproduced",
+    assert chapter.regime_verdicts(t).to_dict() == {"a": "Reproduced", "b": "Partly reproduced",
                                               "c": "Not reproduced", "d": "Partly reproduced"}
 
 
 def test_guarantee_by_score_rows_are_the_certified_thresholds_judged_on_test():
-    from littlebig_utils.betting import wsr_threshold
-    from littlebig_utils.thresholds import split_indices
+    from littlebig_utils.core.betting import wsr_threshold
+    from littlebig_utils.core.thresholds import split_indices
     probs, lc, bc = _specialist(3000)
     df = D.guarantee_by_score((probs, lc, bc), 0.02, 0.1, n_splits=1, kind="per-class")
     assert len(df) == 4

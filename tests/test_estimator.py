@@ -6,9 +6,12 @@ from hypothesis import given, settings, strategies as st
 
 from hypothesis_budget import examples
 
-from littlebig_utils import Cascade, CascadeReport, Predictions
-from littlebig_utils import estimator, scores
-from littlebig_utils import thresholds as th
+from littlebig_utils import Cascade
+from littlebig_utils import CascadeReport
+from littlebig_utils import Predictions
+from littlebig_utils.core import estimator
+from littlebig_utils.core import scores
+from littlebig_utils.core import thresholds as th
 
 
 def make(seed, n=300, c=4, probs=False):
@@ -222,7 +225,7 @@ def test_a_registered_method_gets_the_calibration_arrays():
 
 
 def test_contract_example_runs_on_real_predictions():
-    from littlebig_utils import data
+    from littlebig_utils.data import registry as data
     little = data.load_imagenet_predictions("mobilenetv3_large_100")
     big = data.load_imagenet_predictions("resnext50_32x4d")
     casc = Cascade(rule="guaranteed", max_loss=0.005, delta=0.05, method="clopper-pearson",

@@ -7,8 +7,9 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from littlebig_utils import cascade, explorer
-from littlebig_utils.predictions import Predictions
+from littlebig_utils.core import cascade
+from littlebig_utils.book import explorer
+from littlebig_utils.core.predictions import Predictions
 
 EVIL = "</script><script>alert(1)</script><!--"
 

@@ -1,4 +1,4 @@
-"""The result chapters' shared logic (littlebig_utils.headlines) against brute-force references."""
+"""The result chapters' shared logic (littlebig_utils.book.headlines) against brute-force references."""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -7,8 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from littlebig_utils import cascade, headlines, verdicts
-from littlebig_utils.predictions import Predictions
+from littlebig_utils.core import cascade
+from littlebig_utils.book import headlines
+from littlebig_utils.book import verdicts
+from littlebig_utils.core.predictions import Predictions
 
 
 def make_records(n=600, seed=1):

@@ -9,8 +9,9 @@ from hypothesis.extra.numpy import arrays
 
 from hypothesis_budget import examples
 
-from littlebig_utils import cascade, multistage
-from littlebig_utils.predictions import Predictions
+from littlebig_utils.core import cascade
+from littlebig_utils.core import multistage
+from littlebig_utils.core.predictions import Predictions
 
 VALUES = [0.0, 0.2, 0.5, 0.5, 0.8, 1.0]  # ties, 0 and 1 frequent
 
@@ -79,7 +80,7 @@ def test_two_stages_reduce_exactly_to_cascade_sweep(data):
 
 
 def test_two_stages_on_real_pair_match_sweep_no_loss_point():
-    from littlebig_utils import data
+    from littlebig_utils.data import registry as data
     a = data.load_imagenet_predictions("mixnet_m")
     b = data.load_imagenet_predictions("resnext50_32x4d")
     grid = cascade.candidate_thresholds(a.conf)

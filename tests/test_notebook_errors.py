@@ -2,7 +2,7 @@
 import nbformat
 import pytest
 
-from littlebig_utils import notebook
+from littlebig_utils.book import notebook
 
 
 def test_parameter_error_is_one_line_in_papermill(tmp_path):
@@ -11,7 +11,7 @@ def test_parameter_error_is_one_line_in_papermill(tmp_path):
     nb.cells = [
         nbformat.v4.new_code_cell("little = 'resnet5'", metadata={"tags": ["parameters"]}),
         nbformat.v4.new_code_cell(
-            "from littlebig_utils.notebook import ParameterError\n"
+            "from littlebig_utils.book.notebook import ParameterError\n"
             "def check(name):\n"
             "    raise ParameterError(f'unknown little model {name!r}: did you mean resnet34?')\n"
             "check(little)"),
@@ -37,7 +37,7 @@ def test_short_errors_outside_ipython_is_a_no_op():
 
 def test_injected_parameters_cell_is_collapsed(tmp_path):
     import nbformat
-    from littlebig_utils.notebook import hide_injected_parameters
+    from littlebig_utils.book.notebook import hide_injected_parameters
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("smoke = False", metadata={"tags": ["parameters"]}),
                 nbformat.v4.new_code_cell("smoke = True", metadata={"tags": ["injected-parameters"]})]

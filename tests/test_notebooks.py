@@ -58,8 +58,8 @@ def _execute(nb: Path, out: Path) -> None:
             os.environ.pop("LITTLEBIG_RESULTS_DIR", None)
         else:
             os.environ["LITTLEBIG_RESULTS_DIR"] = results
-    from littlebig_utils.notebook import hide_injected_parameters
-    hide_injected_parameters(tmp)  # as `make book` does (littlebig_utils.notebook)
+    from littlebig_utils.book.notebook import hide_injected_parameters
+    hide_injected_parameters(tmp)  # as `make book` does (littlebig_utils.book.notebook)
     tmp.rename(out)
 
 
@@ -117,7 +117,7 @@ def test_every_page_in_a_real_browser(built_book, executed_dir):
     if find_chromium() is None:
         pytest.fail("chromium not found: `make browser` installs Debian's chromium package")
     # the smoke book's explorer is checked against the smoke pair table (results/smoke/, where
-    # smoke runs write once the notebooks use littlebig_utils.notebook.output_dir)
+    # smoke runs write once the notebooks use littlebig_utils.book.notebook.output_dir)
     table = executed_dir.parent / "results" / "smoke" / "all_pairs" / "pairs.csv"
     assert table.is_file(), f"the smoke run of all_pairs wrote no pair table at {table}"
     problems = check_site(book / "_build" / "html", ROOT / "results" / "screenshots",

@@ -4,7 +4,7 @@ import stat
 
 import pytest
 
-from littlebig_utils.outputs import OutputError, atomic_write, check_output, default_mode
+from littlebig_utils._io import OutputError, atomic_write, check_output, default_mode
 
 
 @pytest.fixture

@@ -8,8 +8,11 @@ from hypothesis import given, settings, strategies as st
 
 from hypothesis_budget import examples
 
-from littlebig_utils import cascade, explorer, frontier, reference
-from littlebig_utils.predictions import Predictions
+from littlebig_utils.core import cascade
+from littlebig_utils.book import explorer
+from littlebig_utils.core import frontier
+from littlebig_utils.data import reference
+from littlebig_utils.core.predictions import Predictions
 from reference_impl import pairs_table_per_pair
 
 

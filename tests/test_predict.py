@@ -19,12 +19,13 @@ import pytest
 import torch
 from PIL import Image
 
-from littlebig_utils import cli, data
-from littlebig_utils.datasets import (ImageArrayDataset, imagenet_synset_map, load_cifar10_python,
+from littlebig_utils import cli
+from littlebig_utils.data import registry as data
+from littlebig_utils.run.datasets import (ImageArrayDataset, imagenet_synset_map, load_cifar10_python,
                                       open_dataset)
-from littlebig_utils.predict import cached_predictions, predict
-from littlebig_utils.predictions import Predictions
-from littlebig_utils.scores import max_softmax
+from littlebig_utils.run.predict import cached_predictions, predict
+from littlebig_utils.core.predictions import Predictions
+from littlebig_utils.core.scores import max_softmax
 
 TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS))
@@ -87,7 +88,7 @@ def test_batched_normalize_equals_timm_transform_per_image():
 KILLED_RUN = textwrap.dedent("""
     import sys
     from tiny_models import tiny_dataset, tiny_model
-    from littlebig_utils.predict import predict
+    from littlebig_utils.run.predict import predict
     predict(tiny_model(sleep=0.3), tiny_dataset(40), out=sys.argv[1], batch_size=4,
             chunk_size=8, progress=False)
 """)
@@ -148,7 +149,7 @@ def test_batch_is_halved_on_out_of_memory(message):
 
 
 def test_other_errors_and_oom_at_batch_one_are_raised(monkeypatch):
-    import littlebig_utils.predict as pr
+    import littlebig_utils.run.predict as pr
     monkeypatch.setattr(pr, "count_gmacs", lambda *a, **k: 0.0)  # these models fail at any size
     with pytest.raises(torch.cuda.OutOfMemoryError):
         with pytest.warns(RuntimeWarning):
@@ -282,7 +283,7 @@ def test_cli_predict_on_an_image_folder(tmp_path, capsys):
     assert rc == 0, capsys.readouterr().err
     p = Predictions.load(out)
     assert len(p) == 6 and p.logits.shape == (6, 10) and set(p.labels) == {1, 4}
-    from littlebig_utils.costs import arch_gmacs
+    from littlebig_utils.run.costs import arch_gmacs
     assert p.model["gmacs"] == pytest.approx(arch_gmacs("cifar_resnet8", 32)[0])
     assert p.model["pretrained"] is False and p.dataset == "imagenet-v2"
 
@@ -330,7 +331,7 @@ def test_cached_predictions_compute_once(tmp_path, monkeypatch):
     first = cached_predictions("cifar_resnet8", "cifar10-test-jpeg", limit=50, pretrained=False)
     made = list((tmp_path / "predictions").glob("cifar10-test-jpeg__cifar_resnet8__random__n50__*.npz"))
     assert len(made) == 1
-    import littlebig_utils.predict as pr
+    import littlebig_utils.run.predict as pr
     monkeypatch.setattr(pr, "predict", lambda *a, **k: pytest.fail("recomputed"))
     _same(cached_predictions("cifar_resnet8", "cifar10-test-jpeg", limit=50, pretrained=False),
           first)
@@ -355,7 +356,7 @@ def test_cifar_resnets_on_the_jpeg_copy_match_the_independent_evaluation(depth):
 
 
 def test_cached_predictions_default_to_pretrained_weights(tmp_path, monkeypatch):
-    import littlebig_utils.predict as pr
+    import littlebig_utils.run.predict as pr
     monkeypatch.setenv("LITTLEBIG_RESULTS_DIR", str(tmp_path))
     seen = {}
     monkeypatch.setattr(pr, "predict", lambda *a, **k: seen.update(k))
@@ -366,8 +367,8 @@ def test_cached_predictions_default_to_pretrained_weights(tmp_path, monkeypatch)
 
 @needs_data
 def test_cifar10_references_and_human_labels():
-    from littlebig_utils import cifar
-    from littlebig_utils.datasets import cifar10h_labels, load_cifar10_reference
+    from littlebig_utils.run import cifar
+    from littlebig_utils.run.datasets import cifar10h_labels, load_cifar10_reference
     r110 = load_cifar10_reference("resnet110")
     assert 0.92 < r110.accuracy < 0.95  # Guo et al.'s ResNet-110, lossless images
     # 110 layers of the option-A ResNet cost (110 - 2) / (56 - 2) times the 56's blocks
@@ -379,7 +380,7 @@ def test_cifar10_references_and_human_labels():
 
 
 def predict_gmacs_56():
-    from littlebig_utils.costs import arch_gmacs
+    from littlebig_utils.run.costs import arch_gmacs
     return arch_gmacs("cifar_resnet56", 32)[0]
 
 
@@ -430,7 +431,7 @@ def test_a_second_run_to_the_same_out_is_refused_while_the_first_runs(tmp_path):
         while not list(work.glob("chunk_*.npz")):
             assert proc.poll() is None and time.time() < deadline
             time.sleep(0.05)
-        from littlebig_utils.predict import WorkLockedError
+        from littlebig_utils.run.predict import WorkLockedError
         with pytest.raises(WorkLockedError, match=r"another littlebig predict is writing .*p\.npz "
                            r"\(lock file .*\); wait for it or choose another --out"):
             predict(tiny_model(seed=1), tiny_dataset(40), out=out, chunk_size=8, progress=False)
@@ -481,7 +482,7 @@ def test_read_only_output_folder_is_one_line(tmp_path):
 
 @pytest.mark.parametrize("workers", [0, 1])
 def test_corrupt_image_in_a_folder_is_named(tmp_path, workers):
-    from littlebig_utils.datasets import ImageFolderDataset
+    from littlebig_utils.run.datasets import ImageFolderDataset
     rng = np.random.default_rng(0)
     for cls in ("0", "1"):
         (tmp_path / cls).mkdir()
@@ -499,7 +500,7 @@ def test_corrupt_image_in_a_folder_is_named(tmp_path, workers):
 def test_offline_missing_pretrained_weights_fail_at_once(tmp_path, monkeypatch):
     import huggingface_hub.constants as hfc
 
-    from littlebig_utils.predict import WeightsNotCachedError, create_model
+    from littlebig_utils.run.predict import WeightsNotCachedError, create_model
     monkeypatch.setenv("LITTLEBIG_OFFLINE", "1")
     monkeypatch.setattr(hfc, "HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
@@ -512,8 +513,8 @@ def test_offline_missing_pretrained_weights_fail_at_once(tmp_path, monkeypatch):
 # ------------------------------------------------------------------ cache keys
 
 def test_cached_path_changes_with_code_format_weights_and_limit(monkeypatch):
-    import littlebig_utils.predict as pr
-    from littlebig_utils.predict import cached_path
+    import littlebig_utils.run.predict as pr
+    from littlebig_utils.run.predict import cached_path
     base = cached_path("cifar_resnet8", "cifar10-test-jpeg", 50, pretrained=False)
     assert cached_path("cifar_resnet8", "cifar10-test-jpeg", 50, pretrained=False) == base
     others = {cached_path("cifar_resnet8", "cifar10-test-jpeg", 50, pretrained=False, seed=1),
@@ -534,7 +535,7 @@ def test_predict_accepts_in_memory_arrays_and_a_module_with_a_name():
     plain = predict(tiny_model(), (ds.images, ds.labels), progress=False)
     np.testing.assert_array_equal(plain.logits, ref.logits)
     assert plain.dataset == "arrays" and len(plain) == 9
-    from littlebig_utils.predict import predict_images
+    from littlebig_utils.run.predict import predict_images
     _same(predict_images(tiny_model(), ds.images, ds.labels, ds.sample_ids, name="tiny",
                          dataset_name="tiny"), ref)
 
@@ -542,7 +543,7 @@ def test_predict_accepts_in_memory_arrays_and_a_module_with_a_name():
 def test_cached_predictions_waits_for_another_process_computing_the_same_entry(monkeypatch, tmp_path):
     """Two notebooks asking for the same cache entry at once: the second waits for the first's
     file instead of failing on its lock (or computing it twice)."""
-    import littlebig_utils.predict as P
+    import littlebig_utils.run.predict as P
     monkeypatch.setenv("LITTLEBIG_RESULTS_DIR", str(tmp_path))
     path = P.cached_path("cifar_resnet8", "cifar10-test-jpeg", 6, False, 0)
     made = Predictions([f"{i:05d}" for i in range(6)], np.zeros(6), np.zeros(6), np.full(6, 0.5),

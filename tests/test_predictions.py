@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from littlebig_utils.predictions import Predictions, PredictionsError, align, atomic_write
+from littlebig_utils.core.predictions import Predictions, PredictionsError, align, atomic_write
 
 
 def make(n=6, name="m", seed=0, logits=True):

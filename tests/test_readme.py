@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from littlebig_utils import Cascade, CascadeReport, cli, reference
+from littlebig_utils import Cascade
+from littlebig_utils import CascadeReport
+from littlebig_utils import cli
+from littlebig_utils.data import reference
 
 ROOT = Path(__file__).resolve().parents[1]
 

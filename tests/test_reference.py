@@ -1,7 +1,8 @@
 """The reference models against independently published numbers (timm's tables)."""
 import pytest
 
-from littlebig_utils import costs, reference
+from littlebig_utils.run import costs
+from littlebig_utils.data import reference
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +68,7 @@ def test_gmacs_cache_is_keyed_by_the_architecture_itself(tmp_path, monkeypatch):
         gmacs, params = costs.arch_gmacs("cifar_resnet8", 32)
     finally:
         costs.arch_gmacs.cache_clear()
-    from littlebig_utils.cifar import CifarResNet
+    from littlebig_utils.run.cifar import CifarResNet
     with torch.device("meta"):
         ref = CifarResNet(8)
     assert gmacs == pytest.approx(costs.count_gmacs(ref, (3, 32, 32)))

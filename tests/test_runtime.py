@@ -9,8 +9,10 @@ import pytest
 import torch
 import torch.nn as nn
 
-from littlebig_utils import cascade, runtime
-from littlebig_utils.predictions import Predictions
+from littlebig_utils.core import cascade
+from littlebig_utils.book.chapters import tabA4_throughput_latency as chapter
+from littlebig_utils.run import runtime
+from littlebig_utils.core.predictions import Predictions
 
 MODES = runtime.MODES
 
@@ -59,8 +61,8 @@ def check_rule(run, little, big, threshold, ids):
 @pytest.fixture(scope="module")
 def cifar_setup(tmp_path_factory):
     timm = pytest.importorskip("timm")
-    from littlebig_utils import cifar
-    from littlebig_utils.data import DataError
+    from littlebig_utils.run import cifar
+    from littlebig_utils.data.registry import DataError
     try:
         images, _, _ = cifar.load_jpeg_split("test")
     except DataError as e:  # the reference data is not on this machine: only that is skipped
@@ -303,20 +305,20 @@ def test_summarize_against_hand_computed_ratios():
 
 def test_speedup_verdict_follows_the_spread():
     import pandas as pd
-    from littlebig_utils import verdicts as v
+    from littlebig_utils.book import verdicts as v
 
     def summary(med, lo, hi):
         return pd.DataFrame(dict(mode="swapped", speedup_measured=med, speedup_measured_min=lo,
                                  speedup_measured_max=hi))
-    assert runtime.speedup_verdict(summary([1.5, 1.2], [1.4, 1.05], [1.6, 1.3])).label == v.REPRODUCED
-    out = runtime.speedup_verdict(summary([1.5, 1.2], [1.4, 0.95], [1.6, 1.3]))
+    assert chapter.speedup_verdict(summary([1.5, 1.2], [1.4, 1.05], [1.6, 1.3])).label == v.REPRODUCED
+    out = chapter.speedup_verdict(summary([1.5, 1.2], [1.4, 0.95], [1.6, 1.3]))
     assert out.label == v.PARTLY and "0.95x" in out.reason
-    assert runtime.speedup_verdict(summary([0.9, 0.8], [0.8, 0.7], [1.1, 0.9])).label == v.NOT_REPRODUCED
-    assert runtime.speedup_verdict(summary([1.5], [1.4], [1.6]), mode="online").label == v.NOT_TESTABLE
+    assert chapter.speedup_verdict(summary([0.9, 0.8], [0.8, 0.7], [1.1, 0.9])).label == v.NOT_REPRODUCED
+    assert chapter.speedup_verdict(summary([1.5], [1.4], [1.6]), mode="online").label == v.NOT_TESTABLE
 
 
 def test_stratified_subset_keeps_the_fraction_in_every_prefix():
-    from littlebig_utils.runtime import stratified_subset
+    from littlebig_utils.run.runtime import stratified_subset
     to_big = np.random.default_rng(0).random(5000) < 0.42
     idx = stratified_subset(to_big, 12, seed=1)
     assert len(np.unique(idx)) == 12
@@ -393,7 +395,7 @@ def test_speedup_figure_draws_the_spread_and_keeps_the_legend_below():
                                 speedup_measured=[1.4, 1.1], speedup_measured_min=[1.3, 0.9],
                                 speedup_measured_max=[1.6, 1.2]))
     reported = pd.DataFrame(dict(little=["B0"], speedup_macs=[1.5], speedup_measured=[1.52]))
-    fig = runtime.speedup_figure(summary, reported)
+    fig = chapter.speedup_figure(summary, reported)
     fig.canvas.draw()
     top = fig.legends[0].get_window_extent().y1
     assert all(top <= ax.get_window_extent().y0 for ax in fig.axes)
@@ -406,20 +408,20 @@ def test_speedup_figure_draws_the_spread_and_keeps_the_legend_below():
 
 def test_chapter_tables_and_checks():
     import pandas as pd
-    from littlebig_utils.notebook import ParameterError
-    rep = runtime.reported_a4().set_index("little")
+    from littlebig_utils.book.notebook import ParameterError
+    rep = chapter.reported_a4().set_index("little")
     assert rep.loc["B4-380", "speedup_macs"] == pytest.approx(1 / 0.19)
     assert rep.loc["B0-224", "speedup_measured"] == pytest.approx(54.0 / 35.5)
     known = {"a", "b", "cifar_resnet20"}
-    assert runtime.check_settings(["a->b"], known) == ["a->b"]
+    assert chapter.check_settings(["a->b"], known) == ["a->b"]
     for bad, msg in (("a-b", "must be"), ("a->a", "must be"), ("a->zz", "must be"),
                      ("cifar_resnet20->b", "mixes")):
         with pytest.raises(ParameterError, match=msg):
-            runtime.check_settings([bad], known)
+            chapter.check_settings([bad], known)
     summary = pd.DataFrame(dict(setting=["a->b"], mode=["swapped"], frac_big=[0.25],
                                 speedup_measured=[1.5], speedup_measured_min=[1.25],
                                 speedup_measured_max=[1.75], speedup_time_predicted=[1.6],
                                 speedup_macs=[2.0], overhead=[0.07]))
-    row = runtime.speedup_table(summary).iloc[0]
+    row = chapter.speedup_table(summary).iloc[0]
     assert row["pair"] == "a → b" and row["measured"] == "1.50 (1.25–1.75)"
     assert row["frac_big"] == 25.0 and row["overhead"] == pytest.approx(7.0)

@@ -7,7 +7,7 @@ from hypothesis.extra.numpy import arrays
 
 from hypothesis_budget import examples
 
-from littlebig_utils.scores import (fit_temperature, margin, max_softmax, neg_entropy, score,
+from littlebig_utils.core.scores import (fit_temperature, margin, max_softmax, neg_entropy, score,
                                     softmax, temperature_softmax)
 
 logit_arrays = arrays(np.float64, st.tuples(st.integers(1, 20), st.integers(2, 12)),

@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from littlebig_utils import selection as s
-from littlebig_utils.notebook import ParameterError, output_dir
+from littlebig_utils.book import selection as s
+from littlebig_utils.book.notebook import ParameterError, output_dir
 
 # name: (GMACs, top-1 %)
 MODELS = {"tiny": (0.2, 75.0), "small": (0.4, 75.1), "mid": (2.0, 77.0), "large": (8.0, 78.5),
@@ -86,7 +86,7 @@ def test_smoke_output_dir_is_separate_from_full_results(tmp_path, monkeypatch):
 
 
 def test_markdown_table_right_aligns_numbers_and_hides_nan():
-    from littlebig_utils.notebook import markdown_table
+    from littlebig_utils.book.notebook import markdown_table
     df = pd.DataFrame({"pair": ["a|b", "c"], "reduction": [86.663, np.nan], "n": [50000, 12]})
     md = markdown_table(df, formats={"reduction": ".1f"}, headers={"reduction": "MACs reduction (%)"})
     assert md.splitlines() == ["| pair | MACs reduction (%) | n |", "|:--|--:|--:|",
@@ -96,7 +96,7 @@ def test_markdown_table_right_aligns_numbers_and_hides_nan():
 def test_reduction_vs_gap_figure_marks_small_gaps_hollow_and_labels_the_headline():
     import matplotlib
     matplotlib.use("Agg")
-    from littlebig_utils import figures
+    from littlebig_utils.book import plots as figures
     p = _pairs()
     fig = figures.reduction_vs_gap(p)
     ax = fig.axes[0]

@@ -1,11 +1,14 @@
-"""littlebig_utils.studies: each study equals a brute-force loop over splits / pairs."""
+"""littlebig_utils.book.studies: each study equals a brute-force loop over splits / pairs."""
 import numpy as np
 import pandas as pd
 import pytest
 
-from littlebig_utils import cascade, multistage, studies, thresholds
-from littlebig_utils.notebook import ParameterError
-from littlebig_utils.predictions import Predictions
+from littlebig_utils.core import cascade
+from littlebig_utils.core import multistage
+from littlebig_utils.book import studies
+from littlebig_utils.core import thresholds
+from littlebig_utils.book.notebook import ParameterError
+from littlebig_utils.core.predictions import Predictions
 
 
 def _records(n=600, seed=0):
@@ -183,7 +186,7 @@ def test_pair_vs_triple_takes_each_big_models_best():
 
 
 def test_titans_summary_and_status():
-    from littlebig_utils import verdicts
+    from littlebig_utils.book import verdicts
     students = pd.DataFrame({"student": ["labels", "hinton", "titans_teacher_prob", "titans_student_loss"],
                              "student_accuracy": [80.0, 82.0, 81.5, 81.0],
                              "macs_reduction": [-5.0, np.nan, -2.0, -1.0]})

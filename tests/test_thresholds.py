@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from littlebig_utils import cli
-from littlebig_utils import thresholds as th
-from littlebig_utils.predictions import Predictions
+from littlebig_utils.core import thresholds as th
+from littlebig_utils.core.predictions import Predictions
 
 # ------------------------------------------------------------------ a known distribution
 # conf ~ U(0, 1). Given conf = c, a sample is a *loss* sample (little wrong, big right) with

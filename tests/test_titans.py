@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from littlebig_utils import titans
+from littlebig_utils.run import distill as titans
+from littlebig_utils.book.chapters import titans_distillation as chapter
 
 LN3 = math.log(3.0)
 # logits [ln 3, 0] -> softmax [3/4, 1/4];  [2 ln 3, 0] -> [9/10, 1/10];  [0, 0] -> [1/2, 1/2]
@@ -168,8 +169,8 @@ def test_config_key_changes_with_any_setting():
 
 @pytest.fixture(scope="module")
 def jpeg_ok():
-    from littlebig_utils import cifar
-    from littlebig_utils.data import DataError
+    from littlebig_utils.run import cifar
+    from littlebig_utils.data.registry import DataError
     try:
         cifar.load_jpeg_split("train")
         cifar.load_jpeg_split("test")
@@ -182,7 +183,7 @@ def test_smoke_training_learns(jpeg_ok, objective, tmp_path, monkeypatch):
     """1,000 real training images, 3 epochs: loss drops and test accuracy beats chance (10 %)."""
     monkeypatch.setenv("LITTLEBIG_RESULTS_DIR", str(tmp_path))
     torch.set_num_threads(2)
-    from littlebig_utils import cifar
+    from littlebig_utils.run import cifar
     cfg = titans.TrainConfig(arch="cifar_resnet8", objective=objective, epochs=3, n_train=1000,
                              batch_size=50, lr=0.05)
     model, history = titans.load_or_train(cfg, log=None)
@@ -212,7 +213,7 @@ def _tiny_cifar(n=7, seed=0):
 
 
 def test_predict_logits_go_through_predict_and_equal_a_plain_forward(monkeypatch):
-    import littlebig_utils.predict as pr
+    import littlebig_utils.run.predict as pr
     calls, real = [], pr.predict
     monkeypatch.setattr(pr, "predict", lambda *a, **k: calls.append(k) or real(*a, **k))
     torch.manual_seed(0)
@@ -226,8 +227,8 @@ def test_predict_logits_go_through_predict_and_equal_a_plain_forward(monkeypatch
 
 
 def test_teacher_logits_cache_is_redone_when_the_prediction_code_changes(monkeypatch):
-    import littlebig_utils.predict as pr
-    from littlebig_utils import cifar
+    import littlebig_utils.run.predict as pr
+    from littlebig_utils.run import cifar
     images, labels, ids = _tiny_cifar()
     monkeypatch.setattr(cifar, "load_jpeg_split", lambda split: (images, labels, ids))
     made = []
@@ -248,8 +249,8 @@ def test_teacher_logits_cache_is_redone_when_the_prediction_code_changes(monkeyp
 
 
 def test_student_cache_is_named_by_the_training_code_and_the_teacher(monkeypatch):
-    import littlebig_utils.predict as pr
-    from littlebig_utils import data
+    import littlebig_utils.run.predict as pr
+    from littlebig_utils.data import registry as data
     labels_cfg = titans.TrainConfig(objective="labels")
     hinton_cfg = titans.TrainConfig(objective="hinton")
     before = {c: titans.student_paths(c)[0] for c in (labels_cfg, hinton_cfg)}
@@ -301,22 +302,22 @@ def _results(hinton, titans_sp, titans_tp, saving=(np.nan,) * 4, seeds=(0, 1)):
 
 
 def test_verdict_follows_the_numbers():
-    from littlebig_utils import verdicts as v
+    from littlebig_utils.book import verdicts as v
     b = (0.1, 0.5)
     # Titans behind Hinton, no cascade cheaper than the teacher: not testable at this budget
-    out = titans.verdict(_results((60, 61), (59, 60), (58, 58)), b)
+    out = chapter.verdict(_results((60, 61), (59, 60), (58, 58)), b)
     assert out.label == v.NOT_TESTABLE and "-1.00 points" in out.reason
     # behind Hinton although a cascade saves MACs: not reproduced
-    out = titans.verdict(_results((60, 61), (59, 60), (58, 58), saving=(np.nan, 10.0, -5, -5)), b)
+    out = chapter.verdict(_results((60, 61), (59, 60), (58, 58), saving=(np.nan, 10.0, -5, -5)), b)
     assert out.label == v.NOT_REPRODUCED
     # ahead on average but not in every seed: partly
-    out = titans.verdict(_results((60, 61), (62, 60.5), (58, 58), saving=(np.nan, 10, 12, 1)), b)
+    out = chapter.verdict(_results((60, 61), (62, 60.5), (58, 58), saving=(np.nan, 10, 12, 1)), b)
     assert out.label == v.PARTLY and "+0.75 points" in out.reason
     # ahead in every seed and a Titans cascade is cheaper than the teacher: reproduced
-    out = titans.verdict(_results((60, 61), (62, 62), (58, 58), saving=(np.nan, 10, 12, 1)), b)
+    out = chapter.verdict(_results((60, 61), (62, 62), (58, 58), saving=(np.nan, 10, 12, 1)), b)
     assert out.label == v.REPRODUCED
     # ahead in every seed but every cascade costs more than the teacher: partly
-    out = titans.verdict(_results((60, 61), (62, 62), (58, 58)), b)
+    out = chapter.verdict(_results((60, 61), (62, 62), (58, 58)), b)
     assert out.label == v.PARTLY and "no cascade reaches" in out.reason
 
 
@@ -347,7 +348,7 @@ def test_deferral_figure_keeps_its_legend_below_the_axes():
     t_logits = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
     row, table = titans.student_row(s_logits, t_logits, labels, 0.1, 1.0)
     res = pd.DataFrame([dict(student="hinton", seed=0, **row)])
-    fig = titans.deferral_figure({("hinton", 0): table}, res, 75.0, 1.0)
+    fig = chapter.deferral_figure({("hinton", 0): table}, res, 75.0, 1.0)
     fig.canvas.draw()
     legend = fig.legends[0].get_window_extent()
     assert all(legend.y1 <= ax.get_window_extent().y0 for ax in fig.axes)
@@ -357,12 +358,12 @@ def test_deferral_figure_keeps_its_legend_below_the_axes():
 
 
 def test_check_archs_refuses_with_one_line():
-    from littlebig_utils.notebook import ParameterError
+    from littlebig_utils.book.notebook import ParameterError
     with pytest.raises(ParameterError, match="must be a CIFAR ResNet"):
-        titans.check_archs("resnet18", "cifar_resnet56")
+        chapter.check_archs("resnet18", "cifar_resnet56")
     with pytest.raises(ParameterError, match="not cheaper"):
-        titans.check_archs("cifar_resnet56", "cifar_resnet20")
-    gs, gt = titans.check_archs("cifar_resnet20", "cifar_resnet56")
+        chapter.check_archs("cifar_resnet56", "cifar_resnet20")
+    gs, gt = chapter.check_archs("cifar_resnet20", "cifar_resnet56")
     assert 0 < gs < gt
 
 
@@ -371,6 +372,6 @@ def test_students_table_shows_unreached_shares_as_words():
     s = pd.DataFrame(dict(student_accuracy=[50.0], frac_deferred=[np.nan], macs_reduction=[np.nan],
                           frac_deferred_near=[0.5], acc_equal_cost=[60.0]),
                      index=pd.Index(["hinton"], name="student"))
-    row = titans.students_table(s, tolerance=1.0).iloc[0]
+    row = chapter.students_table(s, tolerance=1.0).iloc[0]
     assert row["student"] == "(b) Hinton distillation"
     assert row["deferred to match teacher"] == "not reached" and row["deferred within 1 point"] == "50.0 %"

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from littlebig_utils.predictions import Predictions, align
+from littlebig_utils.core.predictions import Predictions, align
 
 pytestmark = pytest.mark.xdist_group("notebooks")
 

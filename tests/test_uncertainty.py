@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from littlebig_utils import uncertainty as u
+from littlebig_utils.core import uncertainty as u
 
 
 def _pair(n_plus, n_minus, n_both, n_neither, seed=0):

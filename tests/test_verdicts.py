@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from littlebig_utils import verdicts as v
+from littlebig_utils.book import verdicts as v
 
 
 def test_range_rule_inside_partly_outside_untestable():

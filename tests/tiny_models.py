@@ -46,7 +46,7 @@ def tiny_model(seed: int = 0, **kwargs) -> TinyNet:
 def tiny_dataset(n: int = 23, seed: int = 0, size: int = 16):
     from timm.data import create_transform
 
-    from littlebig_utils.datasets import ImageArrayDataset
+    from littlebig_utils.run.datasets import ImageArrayDataset
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8)
     labels = rng.integers(0, 5, n)

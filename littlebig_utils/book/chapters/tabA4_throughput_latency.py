@@ -1,0 +1,134 @@
+"""Chapter `tabA4_throughput_latency` (notebooks/tabA4_throughput_latency.ipynb): the paper"s
+Table A.4, the verdict on measured speedups, and the chapter"s figure and tables."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["speedup_verdict", "speedup_figure", "REPORTED_A4", "reported_a4", "check_settings", "setup_table", "speedup_table"]
+
+
+def speedup_verdict(summary: pd.DataFrame, mode: str = "swapped"):
+    """Verdict on "the MACs saved become wall-clock speed" from measured speedups of `mode`
+    over the big model alone (one row per setting): Reproduced when the cascade is faster in
+    every repeat of every setting (min over repeats > 1), Partly reproduced when some median
+    is above 1, Not reproduced when none is; Not testable here without such rows."""
+    from littlebig_utils.book.verdicts import NOT_REPRODUCED, NOT_TESTABLE, PARTLY, REPRODUCED, Verdict
+    rows = summary[summary["mode"] == mode]
+    if rows.empty:
+        return Verdict(NOT_TESTABLE, f"no {mode}-mode cascade was timed in this run.")
+    med, lo, hi = rows["speedup_measured"], rows["speedup_measured_min"], rows["speedup_measured_max"]
+    text = (f"in {mode} mode the cascade runs at {med.min():.2f}x to {med.max():.2f}x the big "
+            f"model's throughput (medians over {len(rows)} setting(s); single repeats "
+            f"{lo.min():.2f}x to {hi.max():.2f}x)")
+    if (lo > 1).all():
+        return Verdict(REPRODUCED, f"{text}: faster in every repeat of every setting.")
+    if (med > 1).any():
+        return Verdict(PARTLY, f"{text}: faster in some settings or repeats only.")
+    return Verdict(NOT_REPRODUCED, f"{text}: never faster than the big model alone.")
+
+
+def speedup_figure(summary: pd.DataFrame, reported: pd.DataFrame | None = None, title: str = ""):
+    """Speedup over the big model alone per setting and mode: predicted from MACs, predicted
+    from the two models' measured times, and measured (median, with min–max over repeats as
+    an error bar); right panel, when `reported` (columns little, speedup_macs,
+    speedup_measured) is given: the paper's Table A.4. One legend below the panels."""
+    import matplotlib.pyplot as plt
+
+    from littlebig_utils.book import plots as plotting
+    ncols = 1 if reported is None else 2
+    fig, axes = plt.subplots(1, ncols, figsize=(11, 4.4), squeeze=False,
+                             gridspec_kw=dict(width_ratios=[1.6, 1][:ncols]))
+    ax = axes[0, 0]
+    x = np.arange(len(summary))
+    kinds = [("speedup_macs", "predicted from MACs", plotting.PALETTE[0]),
+             ("speedup_time_predicted", "predicted from the models' times", plotting.PALETTE[1]),
+             ("speedup_measured", "measured (median; bar: min–max over repeats)", plotting.PALETTE[2])]
+    for i, (col, name, color) in enumerate(kinds):
+        err = None
+        if col == "speedup_measured" and "speedup_measured_min" in summary:
+            err = np.vstack([summary[col] - summary["speedup_measured_min"],
+                             summary["speedup_measured_max"] - summary[col]])
+        ax.bar(x + (i - 1) * 0.27, summary[col], width=0.27, color=color, label=name,
+               yerr=err, capsize=2 if err is not None else 0)
+    ax.axhline(1, color="k", lw=0.8)
+    ax.set_xticks(x, summary["mode"], fontsize=8)
+    # the pair once under its group of modes, instead of squeezed into every tick label
+    from matplotlib.transforms import blended_transform_factory
+    along = blended_transform_factory(ax.transData, ax.transAxes)
+    for setting in dict.fromkeys(summary["setting"]):
+        at = x[(summary["setting"] == setting).to_numpy()]
+        little, _, big = setting.partition("->")
+        ax.text(at.mean(), -0.1, f"{little} →\n{big}", transform=along, ha="center", va="top",
+                fontsize=8)
+    ax.set_ylabel("speedup over the big model alone (×)")
+    ax.set_title(title or "ours", fontsize="small")
+    if reported is not None:
+        ax2 = axes[0, 1]
+        xr = np.arange(len(reported))
+        ax2.bar(xr - 0.2, reported["speedup_macs"], width=0.4, color=plotting.PALETTE[0])
+        ax2.bar(xr + 0.2, reported["speedup_measured"], width=0.4, color=plotting.PALETTE[2])
+        ax2.axhline(1, color="k", lw=0.8)
+        ax2.set_xticks(xr, reported["little"], fontsize=8)
+        ax2.set_xlabel("little model (big: EfficientNet-B7-600)")
+        ax2.set_ylabel("speedup over B7-600 alone (×)")
+        ax2.set_title("reported: the paper's Table A.4 (GPU, swapped)", fontsize="small")
+    fig.tight_layout()
+    fig.legend(*ax.get_legend_handles_labels(), loc="upper center", bbox_to_anchor=(0.5, 0.0),
+               ncol=3, frameon=False, fontsize="small")
+    return fig
+
+
+#: the paper's Table A.4 (authors' ICLR 2025 response; GPU, one model in memory at a time, big
+#: model EfficientNet-B7-600): change in top-1 (points) and GMACs (%) against B7-600 alone,
+#: throughput (samples/s), change in throughput (%), latency (ms)
+REPORTED_A4 = [("B7-600 alone", np.nan, np.nan, 35.5, np.nan, 28.2),
+               ("B0-224", 0.01, -25, 54.0, 52, 18.5), ("B1-240", 0.01, -13, 39.9, 12, 25.1),
+               ("B2-288", 0.00, -59, 76.6, 116, 13.1), ("B3-300", 0.02, -61, 86.4, 144, 11.6),
+               ("B4-380", 0.01, -81, 155.2, 338, 6.4), ("B5-456", 0.01, -65, 97.1, 174, 10.3),
+               ("B6-528", 0.02, -47, 62.4, 76, 16.0)]
+
+
+def reported_a4() -> pd.DataFrame:
+    """`REPORTED_A4` as a frame, with the speedup its own Δ GMACs predicts, 1 / (1 + Δ), and
+    its measured speedup, throughput over B7-600's alone."""
+    t = pd.DataFrame(REPORTED_A4, columns=["little", "delta_acc_points", "delta_gmacs_pct",
+                                           "throughput", "delta_throughput_pct", "latency_ms"])
+    t["speedup_macs"] = 1 / (1 + t["delta_gmacs_pct"] / 100)
+    t["speedup_measured"] = t["throughput"] / t.loc[0, "throughput"]
+    return t
+
+
+def check_settings(names, known) -> list[str]:
+    """Refuse, with one line (`notebook.ParameterError`), a setting that is not 'little->big'
+    with two different known models of the same kind (CIFAR or ImageNet)."""
+    from littlebig_utils.book.notebook import ParameterError
+    for name in names:
+        a, sep, b = str(name).partition("->")
+        if not sep or a not in known or b not in known or a == b:
+            raise ParameterError(f"setting {name!r} must be 'little->big' with two different "
+                                 f"known models ({', '.join(sorted(known))})")
+        if a.startswith("cifar_") != b.startswith("cifar_"):
+            raise ParameterError(f"setting {name!r} mixes a CIFAR and an ImageNet model")
+    return list(names)
+
+
+def setup_table(built: dict) -> pd.DataFrame:
+    """One row per built `Setting`: what a reader needs to know about the timed pair."""
+    return pd.DataFrame([dict(
+        pair=s.name.replace("->", " → "), weights=s.info["weights"].split(" (")[0],
+        input_px="/".join(str(v) for v in s.info["img_size"]),
+        gmacs=f"{s.little_gmacs:.3f} → {s.big_gmacs:.3f}", threshold=s.threshold,
+        frac_big=100 * s.frac_big_full, n_full=s.n_full) for s in built.values()])
+
+
+def speedup_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """One row per (setting, mode): share sent to big (%), measured speedup as "median
+    (min–max)" over repeats, the speedups predicted from times and from MACs, overhead (%)."""
+    def spread(r, col):
+        return f"{r[col]:.2f} ({r[col + '_min']:.2f}–{r[col + '_max']:.2f})"
+    return pd.DataFrame([dict(
+        pair=r["setting"].replace("->", " → "), mode=r["mode"], frac_big=100 * r["frac_big"],
+        measured=spread(r, "speedup_measured"), time_predicted=r["speedup_time_predicted"],
+        macs_predicted=r["speedup_macs"], overhead=100 * r["overhead"])
+        for _, r in summary.iterrows()])

@@ -1,0 +1,147 @@
+"""What every notebook does first: where its output goes, and one-line parameter errors.
+
+A bad parameter (an unknown model name, a reversed pair) must stop the notebook with ONE line
+that names the problem and the fix, not 25 lines of traceback through pandas. In IPython the
+interpreter's ``sys.tracebacklimit`` is ignored, so `ParameterError` is registered with
+``InteractiveShell.set_custom_exc``: the kernel then reports only ``ParameterError: <line>``
+(papermill prints that line as the cell's error). Outside IPython it is an ordinary ValueError.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from littlebig_utils._io import results_dir
+
+__all__ = ["ParameterError", "output_dir", "short_errors", "hide_injected_parameters", "glue", "glue_many", "plain"]
+
+
+class ParameterError(ValueError):
+    """A notebook or command parameter is invalid; the message is the whole explanation."""
+
+
+def output_dir(name: str, smoke: bool = False) -> Path:
+    """The notebook's results folder; smoke runs go to results/smoke/<name>, so a test run never
+    overwrites the book's full results."""
+    if not name or "/" in name or "\\" in name or name in (".", "..", "smoke"):
+        raise ParameterError(f"output folder name must be a plain name, got {name!r}")
+    return results_dir("smoke", name) if smoke else results_dir(name)
+
+
+def _one_line(shell, etype, value, tb, tb_offset=None):
+    # IPython ignores the handler's return value: the handler must show the error itself.
+    # _showtraceback is what the kernel uses to send an `error` message (ename, evalue, and
+    # this one-line "traceback"), so papermill and Jupyter report the line and nothing more.
+    stb = [f"{etype.__name__}: {value}"]
+    shell._showtraceback(etype, value, stb)
+    return stb
+
+
+def short_errors(shell=None) -> bool:
+    """Make `ParameterError` print as one line in the running IPython kernel (True if installed)."""
+    if shell is None:
+        import sys
+        if "IPython" not in sys.modules:  # not in a kernel: nothing to do, and no slow import
+            return False
+        shell = sys.modules["IPython"].get_ipython()
+    if shell is None or not hasattr(shell, "set_custom_exc"):
+        return False
+    shell.set_custom_exc((ParameterError,), _one_line)
+    return True
+
+
+short_errors()  # importing this module in a notebook is enough
+
+
+def hide_injected_parameters(path) -> None:
+    """Collapse papermill's injected "# Parameters" cell in an executed notebook: the page shows
+    the chapter's own parameters cell, and the injected values one click away."""
+    import nbformat
+    nb = nbformat.read(path, as_version=4)
+    changed = False
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if "injected-parameters" in tags and "hide-input" not in tags:
+            tags.append("hide-input")
+            changed = True
+    if changed:
+        nbformat.write(nb, path)
+
+
+def main(argv=None) -> int:
+    """`python -m littlebig_utils.book.notebook IN.ipynb OUT.ipynb -p little X ...`: papermill, but a
+    failing notebook ends with its error in one line (cell and message) instead of papermill's
+    own 25-line Python traceback. Every papermill option is accepted."""
+    import sys
+    from papermill.cli import papermill
+    from papermill.exceptions import PapermillExecutionError
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        papermill.main(args=args, prog_name="littlebig_utils.book.notebook", standalone_mode=False)
+    except PapermillExecutionError as e:
+        print(f"error in cell {e.exec_count} of the notebook: {e.ename}: {e.evalue}", file=sys.stderr)
+        return 1
+    positional = [a for a in args if a.endswith(".ipynb")]
+    if len(positional) >= 2 and Path(positional[1]).is_file():
+        hide_injected_parameters(positional[1])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
+def markdown_table(frame, formats: dict | None = None, headers: dict | None = None,
+                   missing: str = "–") -> str:
+    """A MyST pipe table of `frame` for a numbered ``{table}`` (glue it with
+    ``glue(key, Markdown(...))`` and paste with ``{glue:md}`` ``:format: myst``).
+
+    Numeric columns are right-aligned (``--:``) and formatted with `formats` (column ->
+    format spec, e.g. ``".1f"``; default ``".2f"`` for floats); NaN/None shows as `missing`,
+    never "nan"; `headers` renames columns for the reader. Pipes in cells are escaped.
+    """
+    import math
+    import numbers
+
+    formats = formats or {}
+    headers = headers or {}
+    cols = list(frame.columns)
+    numeric = [frame[c].dtype.kind in "iuf" for c in cols]
+
+    def cell(value, col):
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return missing
+        if isinstance(value, numbers.Number) and not isinstance(value, bool):
+            spec = formats.get(col, ".2f" if isinstance(value, float) else ",")
+            return format(value, spec)
+        return str(value).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(str(headers.get(c, c)).replace("|", "\\|") for c in cols) + " |",
+             "|" + "|".join("--:" if n else ":--" for n in numeric) + "|"]
+    for row in frame.itertuples(index=False):
+        lines.append("| " + " | ".join(cell(v, c) for v, c in zip(row, cols)) + " |")
+    return "\n".join(lines) + "\n"
+
+
+__all__.append("markdown_table")
+
+
+# numbers for the book's prose: glued from the computation, never typed
+
+
+def plain(value):
+    """numpy scalars -> Python scalars, so that glue's text/plain is formattable ({glue:text}`x:.1f`)."""
+    import numpy as np
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def glue(name: str, value, display: bool = False) -> None:
+    """myst-nb glue of a value (numpy scalars converted)."""
+    from myst_nb import glue as _glue
+    _glue(name, plain(value), display=display)
+
+
+def glue_many(display: bool = False, **values) -> None:
+    for name, value in values.items():
+        glue(name, value, display=display)
