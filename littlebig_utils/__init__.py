@@ -23,7 +23,7 @@ __all__ = ["Cascade", "CascadeReport", "Predictions", "align", "split", "sweep",
            "load", "predict", "__version__"]
 _LAZY = {name: "core" for name in ("Cascade", "CascadeReport", "Predictions", "align", "split",
                                    "sweep", "pairs_table")}
-_LAZY.update(load="data", predict="run")
+_LAZY.update(load="data.reference", predict="run.predict")
 
 
 def __getattr__(name):

@@ -3,9 +3,9 @@ costs, one default device), torch datasets, resumable cached predict, the runtim
 distillation. Imported only when a network has to run."""
 import importlib
 
-__all__ = ["predict", "default_device", "create_model", "count_gmacs"]
-_LAZY = {"predict": "predict", "create_model": "predict", "default_device": "runtime",
-         "count_gmacs": "costs"}
+__all__ = ["default_device", "create_model", "count_gmacs"]
+# `predict` is a submodule here (run.predict.predict is the function, littlebig_utils.predict)
+_LAZY = {"create_model": "predict", "default_device": "runtime", "count_gmacs": "costs"}
 
 
 def __getattr__(name):
