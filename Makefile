@@ -67,6 +67,8 @@ browser:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 test: $(STAMP) $(MATHJAX) browser
+	@echo ">> the layer rule (import-linter: core <- data <- run <- book, no import circles)"
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # mutants of cascade, thresholds, multistage, predictions and runtime.summarize ([tool.mutmut] in
