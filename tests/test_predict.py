@@ -564,3 +564,22 @@ def test_cached_predictions_waits_for_another_process_computing_the_same_entry(m
     monkeypatch.setattr("time.sleep", lambda s: None)
     got = P.cached_predictions("cifar_resnet8", "cifar10-test-jpeg", limit=6, pretrained=False)
     assert calls == [path] and got.name == "cifar_resnet8" and len(got) == 6
+
+
+# ------------------------------------------------------------------ the run layer's names
+
+def test_the_run_layer_exports_its_names_lazily_and_predict_stays_a_module():
+    import inspect
+
+    from littlebig_utils import run
+    from littlebig_utils.run import costs, devices
+    from littlebig_utils.run import predict as predict_module
+    assert run.create_model is predict_module.create_model
+    assert run.count_gmacs is costs.count_gmacs
+    assert run.default_device is devices.default_device  # the one default device
+    assert "predict" not in run.__all__ and inspect.ismodule(run.predict)
+    assert not hasattr(predict_module, "default_device")
+    out = subprocess.run([sys.executable, "-c", "import sys, littlebig_utils.run as r; "
+                          "print(sorted(m for m in ('torch', 'timm') if m in sys.modules), "
+                          "sorted(r.__all__))"], capture_output=True, text=True, env=_env())
+    assert out.stdout.strip() == "[] ['count_gmacs', 'create_model', 'default_device']", out.stderr
