@@ -608,7 +608,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-loss", type=MAX_LOSS, default=0.005,
                    help="accuracy loss against big you accept, a fraction (default 0.005 = "
                         "half a point)")
-    p.add_argument("--epsilon", action=_Renamed, help=argparse.SUPPRESS)
+    p.add_argument("--epsilon", action=_Renamed, help=argparse.SUPPRESS, default=argparse.SUPPRESS)
     p.add_argument("--delta", type=DELTA, default=0.05,
                    help="probability that the guarantee may fail, in (0, 1) (default 0.05)")
     p.add_argument("--method", choices=METHODS, default="clopper-pearson",

@@ -337,7 +337,7 @@ def test_threshold_json_holds_version_command_every_parameter_and_null(tmp_path)
     assert doc["command"] == "threshold"
     assert doc["params"] == {
         "little": None, "big": None, "little_file": str(lf), "big_file": str(bf),
-        "dataset": "imagenet-val", "gmacs": {"big": 12.0}, "max_loss": 0.005, "epsilon": None,
+        "dataset": "imagenet-val", "gmacs": {"big": 12.0}, "max_loss": 0.005,
         "delta": 0.05, "method": "clopper-pearson", "calib_frac": 0.2, "seed": 0,
         "format": "json", "out": str(out)}
     rows = {r["rule"]: r for r in doc["rows"]}

@@ -8,23 +8,11 @@ The public names load on first use, so that ``littlebig_utils.core.names`` (plai
 names, standard library only) can be imported by the command line's parser without pulling
 in numpy, pandas and scipy.
 """
-import importlib
+from littlebig_utils._lazy import lazy
 
 __all__ = ["Cascade", "CascadeReport", "Predictions", "align", "split", "sweep", "pairs_table"]
-_LAZY = {"Cascade": ("estimator", "Cascade"), "CascadeReport": ("estimator", "CascadeReport"),
-         "Predictions": ("predictions", "Predictions"), "align": ("predictions", "align"),
-         "split": ("thresholds", "split_indices"), "sweep": ("cascade", "sweep"),
-         "pairs_table": ("cascade", "pairs_table")}
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        module, attr = _LAZY[name]
-        value = getattr(importlib.import_module(f".{module}", __name__), attr)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_LAZY))
+__getattr__, __dir__ = lazy(__name__, {
+    "Cascade": ("estimator", "Cascade"), "CascadeReport": ("estimator", "CascadeReport"),
+    "Predictions": ("predictions", "Predictions"), "align": ("predictions", "align"),
+    "split": ("thresholds", "split_indices"), "sweep": ("cascade", "sweep"),
+    "pairs_table": ("cascade", "pairs_table")})
