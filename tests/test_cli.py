@@ -745,3 +745,10 @@ def test_broken_pipe_is_quiet(tmp_path):
         assert reader.readline().startswith(b"threshold,")
     assert child.wait(timeout=120) == 141
     assert child.stderr.read() == b""
+
+
+@pytest.mark.parametrize("dataset", ["imagenet-real", "cifar10-train"])
+def test_a_dataset_without_loadable_predictions_says_how_to_make_them(dataset, capsys):
+    assert exit_code(["threshold", "--dataset", dataset, "--little", "a", "--big", "b"]) == 2
+    err = one_error_line(capsys.readouterr().err, "threshold")
+    assert f"no predictions of {dataset}" in err and "littlebig predict" in err
