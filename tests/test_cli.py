@@ -521,6 +521,7 @@ def test_data_predictions_and_os_errors_exit_2_with_one_line(tmp_path, monkeypat
     FileNotFoundError, PermissionError and another OSError (disk full) while writing."""
     files = list(map(str, _zoo(tmp_path)))
     out = tmp_path / "p.csv"
+    (tmp_path / "e").mkdir()  # an existing folder without the files
     r = run("models", "--out", str(out), env=dict(os.environ, LITTLEBIG_DATA_DIR=str(tmp_path / "e"),
                                                    LITTLEBIG_CACHE_DIR=str(tmp_path / "c")))
     assert r.returncode == 2 and "not found" in one_error_line(r.stderr, "models")
