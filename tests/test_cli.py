@@ -485,8 +485,8 @@ def test_unknown_model_names_close_ones(capsys):
 # ---------------------------------------------------------------- bad values: exit 2, one line
 
 @pytest.mark.parametrize("extra, message", [
-    (["--max-loss", "0.5"], r"as a fraction it means 50 accuracy points; if you meant 0\.5 "
-                            r"points pass --max-loss 0\.005"),
+    (["--max-loss", "0.5"], r"refused: as a fraction it means 50 accuracy points; if you meant "
+                            r"0\.5 points pass (--max-loss )?0\.005"),  # both readings
     (["--max-loss", "-0.01"], ">= 0"), (["--max-loss", "nan"], ">= 0"),
     (["--max-loss", "x"], "expected a number"),
     (["--epsilon", "0.5"], r"--epsilon \(accuracy points\) is now --max-loss, a fraction: "
