@@ -99,16 +99,17 @@ def _pairs_table(records: dict, gmacs: dict):
     macs_reduction in percent, the core being rewritten returns fractions; which one is read
     off the first row's little_accuracy against that model's own accuracy, never guessed
     (LEAD: once the core speaks fractions, replace the body with the plain call)."""
+    import numpy as np
     from littlebig_utils import pairs_table
     df = pairs_table(records, gmacs)
-    if len(df):
-        got, acc = df["little_accuracy"].iloc[0], records[df["little"].iloc[0]].accuracy
-        if abs(got - 100 * acc) < 1e-9 and abs(got - acc) > 1e-9:
-            for col in ("accuracy", "little_accuracy", "big_accuracy", "macs_reduction"):
-                df[col] = df[col] / 100.0
-        elif abs(got - acc) > 1e-9:
-            raise RuntimeError(f"pairs_table gave little_accuracy {got!r} for a model of "
-                               f"accuracy {acc!r}: neither a fraction nor percent")
+    got = np.r_[df["little_accuracy"], df["big_accuracy"]]
+    own = np.array([records[name].accuracy for name in [*df["little"], *df["big"]]])
+    if not np.allclose(got, own, rtol=0, atol=1e-12):
+        if not np.allclose(got, 100 * own, rtol=0, atol=1e-9):
+            raise RuntimeError("pairs_table's accuracies are neither the models' accuracies "
+                               "as fractions nor in percent")
+        for col in ("accuracy", "little_accuracy", "big_accuracy", "macs_reduction"):
+            df[col] = df[col] / 100.0
     return df
 
 
@@ -267,8 +268,9 @@ def _warn(args, message: str) -> None:
 
 # ------------------------------------------------------------------ records and GMACs
 
-def _load_files(files) -> dict:
-    """Predictions files by model name (metadata name, else the file stem)."""
+def _load_files(files) -> tuple[dict, dict]:
+    """Predictions files by model name (metadata name, else the file stem), and where each
+    came from."""
     from littlebig_utils import Predictions
     records, where = {}, {}
     for f in files:
