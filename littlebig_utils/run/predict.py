@@ -531,11 +531,15 @@ def _dataset_source(dataset_name: str, data_root=None) -> str:
     """What determines a dataset's images and labels, cheaply (the reference data is verified
     when it is read; an image folder is named by its path and its modification time)."""
     from littlebig_utils.data import registry as data
-    from littlebig_utils.run.datasets import CIFAR10_PYTHON_MD5, ROOT_ENV, resolve_root
+    from littlebig_utils.run.datasets import CIFAR10_SPLITS, ROOT_ENV, resolve_root
     if dataset_name == "cifar10-test-jpeg":
         return f"{data.TREES['cifar10/jpeg/test']}/{data.REGISTRY[cifar.LABELS_KEY].sha256}"
-    if dataset_name == "cifar10-test":
-        return f"md5:{CIFAR10_PYTHON_MD5}/{data.REGISTRY[cifar.LABELS_KEY].sha256}"
+    if dataset_name in CIFAR10_SPLITS and data_root is None:  # the PNG sprites and labels
+        sprites, labels = cifar.LOSSLESS_FILES[CIFAR10_SPLITS[dataset_name]]
+        return "/".join(data.REGISTRY[cifar.LOSSLESS + f].sha256 for f in (*sprites, labels))
+    if dataset_name in CIFAR10_SPLITS:  # official batches from the given archive or folder
+        root = Path(data_root).expanduser().resolve()
+        return f"batches:{root}/{root.stat().st_mtime_ns if root.exists() else 'missing'}"
     if dataset_name in ROOT_ENV:
         root = resolve_root(dataset_name, data_root).resolve()
         return f"{root}/{root.stat().st_mtime_ns}"
