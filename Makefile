@@ -18,10 +18,11 @@ PACKAGE   := $(wildcard littlebig_utils/*.py littlebig_utils/*/*.py littlebig_ut
 PAPERMILL_ARGS ?=
 TEST_WORKERS ?= 2
 MUTATION_WORKERS ?= 2
-# mutants run (mutmut name patterns): the whole core modules, and of runtime.py only summarize
-MUTANTS ?= 'littlebig_utils.core.cascade.*' 'littlebig_utils.core.thresholds.*' \
-           'littlebig_utils.core.multistage.*' 'littlebig_utils.core.predictions.*' \
-           'littlebig_utils.run.runtime.x_summarize__mutmut_*'
+# mutants run by `make mutation` (mutmut name patterns): every module of the core
+MUTANTS ?= 'littlebig_utils.core.*'
+# `make mutation-sample`: mutants drawn uniformly from littlebig_utils/core, and the seed
+SAMPLE ?= 400
+SAMPLE_SEED ?= 0
 PYTEST_ARGS ?=
 
 # MathJax is served from the book itself (no CDN): the npm package, fetched once at build time
@@ -30,7 +31,7 @@ MATHJAX := book/_extra/mathjax/tex-mml-chtml.js
 # the browser check in the tests drives Debian's chromium
 CHROMIUM ?= $(shell command -v chromium 2>/dev/null || echo /usr/bin/chromium)
 
-.PHONY: all install test book lab notebooks clean clean-book help browser mutation
+.PHONY: all install test book lab notebooks clean clean-book help browser mutation mutation-sample
 .DELETE_ON_ERROR:
 
 all: test
@@ -40,6 +41,7 @@ help:
 	@echo "make test   - install, run the test suite"
 	@echo "make lab    - JupyterLab on notebooks/ with the project's environment"
 	@echo "make mutation - mutation testing of the cascade core (mutmut; long: hours on 2 cores)"
+	@echo "make mutation-sample - core mutation score on SAMPLE=400 mutants drawn with SAMPLE_SEED=0 (< 1 h)"
 	@echo "make clean  - remove executed notebooks and the built book"
 
 $(STAMP): pyproject.toml
@@ -67,15 +69,23 @@ browser:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 test: $(STAMP) $(MATHJAX) browser
+	@echo ">> the layer rule (import-linter: core <- data <- run <- book, no import circles)"
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
-# mutants of cascade, thresholds, multistage, predictions and runtime.summarize ([tool.mutmut] in
-# pyproject.toml, MUTANTS above) against the fast unit tests, property tests at 20 derandomized
+# every mutant of littlebig_utils/core ([tool.mutmut] in pyproject.toml, MUTANTS above)
+# against the core's unit tests (tests/mutation_scope.py), property tests at 20 derandomized
 # examples (HYPOTHESIS_PROFILE=mutation). Results stay in mutants/, but mutmut reruns every
 # mutant named by a pattern: rerun survivors by name (`mutmut run NAME ...`, CONTRIBUTING.md)
 mutation: $(STAMP)
 	HYPOTHESIS_PROFILE=mutation $(BIN)/mutmut run --max-children $(MUTATION_WORKERS) $(MUTANTS)
 	$(BIN)/mutmut results --all true | $(BIN)/python .ci/mutation_scores.py
+
+# the score on a seeded uniform sample of the core's mutants (fresh mutants/ each time), and its
+# survivors; tests/MUTATION.md defines the score, `.ci/mutation_sample.py note` writes its table
+mutation-sample: $(STAMP)
+	HYPOTHESIS_PROFILE=mutation $(BIN)/python .ci/mutation_sample.py run --sample $(SAMPLE) \
+	  --seed $(SAMPLE_SEED) --workers $(MUTATION_WORKERS)
 
 # one executed notebook per source notebook; re-run only when the notebook or the package changed
 book/generated/%.ipynb: notebooks/%.ipynb $(PACKAGE) $(STAMP)

@@ -2,10 +2,10 @@
 
     mutmut results --all true | python .ci/mutation_scores.py
 
-Score = killed / checked mutants, per mutated module; runtime.summarize is listed on its own
-(`make mutation` runs only it of runtime.py; the rest of runtime.py is the executor, tested for
-behaviour on real models). Mutants not run ("not checked") are left out of the score and
-counted; other statuses (survived, no tests, timeout, suspicious) count as not killed.
+Score = killed / checked mutants, per mutated module (`make mutation`: every module of
+littlebig_utils/core). As in `make mutation-sample` (tests/MUTATION.md), a timeout counts as
+killed; other statuses (survived, no tests, suspicious, ...) count as not killed. Mutants not
+run ("not checked") are left out of the score and counted.
 """
 import re
 import sys
@@ -14,19 +14,12 @@ from collections import Counter, defaultdict
 LINE = re.compile(r"^\s*(?P<name>[\w.]+?)__mutmut_\d+: (?P<status>.+?)\s*$")
 
 
-def scope(mutant: str) -> str:
-    module, _, func = mutant.rpartition(".")
-    if module.endswith(".runtime") and func.removeprefix("x_").startswith("summarize"):
-        return module + ".summarize"
-    return module
-
-
 def main(lines) -> int:
     counts: dict[str, Counter] = defaultdict(Counter)
     for line in lines:
         m = LINE.match(line)
         if m:
-            counts[scope(m["name"])][m["status"]] += 1
+            counts[m["name"].rpartition(".")[0]][m["status"]] += 1
     if not counts:
         print("no mutants found: run `make mutation` (mutmut run) first", file=sys.stderr)
         return 1
@@ -34,10 +27,10 @@ def main(lines) -> int:
     for module in sorted(counts):
         c = counts[module]
         unchecked = c.pop("not checked", 0)
-        total, killed = sum(c.values()), c["killed"]
+        total, killed = sum(c.values()), c["killed"] + c["timeout"]
         if not total:
-            continue  # outside the run (e.g. runtime.py beyond summarize)
-        other = ", ".join(f"{k} {v}" for k, v in sorted(c.items()) if k != "killed")
+            continue
+        other = ", ".join(f"{k} {v}" for k, v in sorted(c.items()) if k not in ("killed", "timeout"))
         print(f"{module:40s} {killed:7d} {total:8d} {100 * killed / total:6.1f}%  "
               f"{other or '-'} / {unchecked}")
     return 0

@@ -24,7 +24,8 @@ def main(argv=None) -> None:
     from timm.data import create_transform, resolve_data_config
 
     from littlebig_utils.run.datasets import open_dataset
-    from littlebig_utils.run.predict import create_model, default_device, predict
+    from littlebig_utils.run import create_model, default_device
+    from littlebig_utils.run.predict import predict
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="cifar_resnet20")

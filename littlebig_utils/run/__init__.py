@@ -5,7 +5,7 @@ import importlib
 
 __all__ = ["default_device", "create_model", "count_gmacs"]
 # `predict` is a submodule here (run.predict.predict is the function, littlebig_utils.predict)
-_LAZY = {"create_model": "predict", "default_device": "runtime", "count_gmacs": "costs"}
+_LAZY = {"create_model": "predict", "default_device": "devices", "count_gmacs": "costs"}
 
 
 def __getattr__(name):

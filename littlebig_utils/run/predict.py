@@ -28,18 +28,17 @@ from torch.utils.data import DataLoader
 
 from littlebig_utils.run import cifar  # noqa: F401  (registers the CIFAR ResNets with timm)
 from littlebig_utils.run.costs import count_gmacs, count_params_m
+from littlebig_utils.run.devices import is_oom, parse_device
 from littlebig_utils.run.datasets import DATASETS, open_dataset
 from littlebig_utils._io import atomic_write
 from littlebig_utils.core.predictions import Predictions
 from littlebig_utils.core.scores import max_softmax
 
 __all__ = ["predict", "cached_predictions", "create_model", "model_metadata", "check_model_name",
-           "default_device", "parse_device", "is_oom", "cached_path", "weights_digest",
+           "cached_path", "weights_digest",
            "WorkLockedError", "PREDICT_FORMAT", "WeightsNotCachedError", "predict_images",
            "cache_key"]
 
-_OOM_TYPES = tuple({getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError),
-                    torch.cuda.OutOfMemoryError})
 DEFAULT_CHUNK = 2048
 # Version of what predict computes and how it stores it: bump it when a change to this module,
 # the datasets or the transforms can change saved numbers, so that cached results are redone.
@@ -140,13 +139,6 @@ def weights_digest(model: torch.nn.Module) -> str:
 
 # --------------------------------------------------------------------------- devices, ranks
 
-def default_device() -> torch.device:
-    """This process's GPU when there is one (LOCAL_RANK under torchrun), else the CPU."""
-    if torch.cuda.is_available():
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    return torch.device("cpu")
-
-
 def _dist_setup(device: torch.device) -> tuple[int, int]:
     """(rank, world size); joins the process group that torchrun describes in the environment."""
     import torch.distributed as dist
@@ -163,11 +155,6 @@ def _gather(logits: torch.Tensor, n: int, world: int) -> torch.Tensor:
     parts = [torch.empty_like(logits) for _ in range(world)]
     dist.all_gather(parts, logits.contiguous())
     return torch.stack(parts, 1).reshape(-1, logits.shape[-1])[:n]
-
-
-def is_oom(exc: BaseException) -> bool:
-    return isinstance(exc, _OOM_TYPES) or (isinstance(exc, RuntimeError)
-                                           and "out of memory" in str(exc).lower())
 
 
 class _Forward:
@@ -308,35 +295,6 @@ def _read_chunk(path: Path, digest: str, ids: np.ndarray) -> np.ndarray | None:
     return logits
 
 
-_DEVICE_FORMS = "cpu, cuda, cuda:N (N = GPU index) or mps"
-
-
-def parse_device(device) -> torch.device:
-    """A torch.device from a string such as 'cuda:1', with a one-line error for anything else."""
-    if isinstance(device, torch.device):
-        dev = device
-    else:
-        import re
-        text = str(device).strip()
-        if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", text):
-            raise ValueError(f"--device {device!r} is not a device; use {_DEVICE_FORMS}")
-        dev = torch.device(text)
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {dev} asked for, but torch sees no CUDA GPU here; "
-                             "use --device cpu (or leave --device out)")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(f"device {dev} asked for, but torch sees only "
-                             f"{torch.cuda.device_count()} GPU(s) (cuda:0 .. "
-                             f"cuda:{torch.cuda.device_count() - 1})")
-    elif dev.type == "mps" and not (getattr(torch.backends, "mps", None)
-                                    and torch.backends.mps.is_available()):
-        raise ValueError("device mps asked for, but torch sees no Apple GPU here; use --device cpu")
-    elif dev.type not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"device {dev} is not supported; use {_DEVICE_FORMS}")
-    return dev
-
-
 def _check_writable(folder: Path) -> None:
     """Fail before any model runs when the output folder cannot be written."""
     probe = folder
@@ -395,7 +353,7 @@ def predict(model, dataset, *, batch_size: int = 256, device=None, out=None, wor
         if out.suffix != ".npz":
             raise ValueError(f"--out must be an .npz file (Predictions are saved as npz), got {out}")
         _check_writable(out.parent)
-    device = parse_device(device) if device is not None else default_device()
+    device = parse_device(device)
     if isinstance(model, str):
         name = name or model
         pretrained = True if pretrained is None else pretrained

@@ -38,16 +38,13 @@ import torch.nn as nn
 from littlebig_utils.core import cascade
 from littlebig_utils.core.cascade import check_threshold
 from littlebig_utils.core.predictions import Predictions
+from littlebig_utils.run.devices import parse_device
 
-__all__ = ["MODES", "ModelSpec", "CascadeRun", "ModelRun", "default_device", "run_cascade",
+__all__ = ["MODES", "ModelSpec", "CascadeRun", "ModelRun", "run_cascade",
            "run_model", "benchmark", "summarize", "Setting", "stratified_subset", "cifar_setting",
            "imagenet_setting", "build_setting", "measure_settings", "SPREAD"]
 
 MODES = ("resident", "swapped", "online")
-
-
-def default_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _sync(device: torch.device) -> None:
@@ -251,7 +248,7 @@ def run_cascade(little, big, inputs: torch.Tensor, threshold: float | None = Non
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    device = torch.device(device or default_device())
+    device = parse_device(device)
     big_inputs = _check_inputs(inputs, big_inputs)
     router = _Router(threshold, escalate, len(inputs))
     with torch.inference_mode():
@@ -424,7 +421,7 @@ def _run_online(little, big, inputs, big_inputs, router, device, warmup) -> Casc
 def run_model(model, inputs: torch.Tensor, *, device=None, batch_size: int = 32,
               warmup: bool = True, name: str = "") -> ModelRun:
     """One model alone over `inputs` in batches (batch_size=1: online), timed like the cascade."""
-    device = torch.device(device or default_device())
+    device = parse_device(device)
     with torch.inference_mode():
         m = _as_module(model, device)
         n = len(inputs)
@@ -461,7 +458,7 @@ def benchmark(little: ModelSpec, big: ModelSpec, inputs: torch.Tensor, *,
     those copies stay loaded while the swapped runs time their own loads (timing only: the
     swapped executor itself never holds both models, as tests/test_runtime.py checks).
     """
-    device = torch.device(device or default_device())
+    device = parse_device(device)
     big_inputs = _check_inputs(inputs, big_inputs)
     little_m, big_m = little.load(device), big.load(device)
     batch_modes = [m for m in modes if m != "online"]
@@ -722,21 +719,3 @@ def measure_settings(names, folder, *, device="cpu", n_samples: dict, batch_size
         for spec in (s.little, s.big):
             spec.weights.unlink(missing_ok=True)
     return pd.concat(summaries, ignore_index=True), pd.concat(raws, ignore_index=True), built
-
-
-
-
-
-
-# ------------------------------------------------------------------ the Table A.4 chapter
-
-
-
-
-
-
-
-
-
-
-
