@@ -52,3 +52,11 @@ def test_cifar10_reference_predictions_import_no_torch():
     out = fresh("import littlebig_utils\nr = littlebig_utils.load('cifar10-test')\n"
                 "out['gmacs'] = r['resnet110'].model['gmacs']")
     assert "torch" not in out["modules"] and out["gmacs"] > 0
+
+
+def test_the_data_layer_itself_imports_no_pandas_or_scipy():
+    """The data layer reads prediction files with numpy alone; pandas only for timm's tables
+    (`littlebig models`). What `load` still pulls in comes from the core's imports."""
+    out = fresh("import littlebig_utils.data.reference, littlebig_utils.data.registry\n"
+                "from littlebig_utils.data import DATASETS")
+    assert out["modules"] == []
