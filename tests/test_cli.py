@@ -72,6 +72,7 @@ def test_unknown_dataset_is_refused_and_writes_nothing(tmp_path):
 
 
 def test_missing_data_is_a_clear_error(tmp_path, monkeypatch):
+    (tmp_path / "empty").mkdir()  # an existing folder without the files (a missing one is named)
     monkeypatch.setenv("LITTLEBIG_DATA_DIR", str(tmp_path / "empty"))
     monkeypatch.setenv("LITTLEBIG_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "models.csv"
