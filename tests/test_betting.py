@@ -224,7 +224,7 @@ def test_guarantee_study_reproduces_single_calls_and_oracle_bounds_feasible_savi
 def test_wsr_is_a_registered_method_of_the_guaranteed_threshold_and_the_cascade():
     """`method="wsr"` through thresholds, Cascade and the CLI gives betting.wsr_threshold's T."""
     from littlebig_utils import Cascade
-    from littlebig_utils import _names
+    from littlebig_utils.core import names
     from littlebig_utils.core import thresholds
     from littlebig_utils.core.betting import wsr_threshold
     rng = np.random.default_rng(3)
@@ -236,7 +236,7 @@ def test_wsr_is_a_registered_method_of_the_guaranteed_threshold_and_the_cascade(
     assert expected is not None and 0 < expected < 1
     got = thresholds.guaranteed_threshold(conf, little_correct, big_correct, 2.0, 0.1, method="wsr")
     assert got.threshold == pytest.approx(expected)
-    assert "wsr" in thresholds.METHODS and "wsr" in _names.THRESHOLD_METHODS
+    assert "wsr" in thresholds.METHODS and "wsr" in names.METHODS
     # the estimator with one-hot "probabilities" whose max is conf for the little model
     y = np.zeros(n, dtype=np.int64)
     little = np.column_stack([np.where(little_correct, conf, 1 - conf),

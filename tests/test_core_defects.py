@@ -32,6 +32,10 @@ def test_pairs_cli_equals_the_golden_table(tmp_path):
     out = tmp_path / "pairs.csv"
     assert cli.main(["pairs", "--dataset", "imagenet-val", "--out", str(out)]) == 0
     got, want = pd.read_csv(out), pd.read_csv(GOLDEN)
+    # LEAD: the golden table predates fractions (accuracies and macs_reduction in percent);
+    # drop this conversion when it is regenerated in fractions
+    for col in ["accuracy", "little_accuracy", "big_accuracy", "macs_reduction"]:
+        want[col] = want[col] / 100
     assert list(got.columns) == list(want.columns) == cascade.PAIR_COLUMNS
     for col in ["little", "big", "degenerate"]:
         assert got[col].tolist() == want[col].tolist(), col
@@ -56,7 +60,7 @@ def test_a_sweep_saved_as_csv_gives_the_same_no_loss_point(tmp_path):
 
 # ------------------------------------------------------------------ defect 5: empty splits
 
-from test_thresholds import _save_pair  # noqa: E402  (one helper for both files)
+from test_cli import _save_pair  # noqa: E402  (one helper for both files)
 
 
 @pytest.mark.parametrize("n,frac", [(200, "0.999999"), (200, "0.000001"), (1, "0.5"),

@@ -129,3 +129,80 @@ def test_errors_are_one_line(tmp_path):
     with pytest.raises(OutputError) as e:
         check_output(tmp_path / "fifo")
     assert "\n" not in str(e.value)
+
+
+# ------------------------------------------------------------------ issue 17: outputs
+
+@pytest.mark.parametrize("path", ["newdir/", "a/b/", ""])
+def test_a_path_naming_a_folder_or_nothing_is_refused(tmp_path, monkeypatch, path):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(OutputError, match="names a folder|empty"):
+        check_output(path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_read_only_file_is_refused_and_a_writable_one_keeps_its_mode(tmp_path, umask):
+    ro = tmp_path / "ro.csv"
+    ro.write_text("keep")
+    ro.chmod(0o444)
+    with pytest.raises(OutputError, match=r"read-only \(mode 444\).*chmod u\+w"):
+        check_output(ro)
+    umask(0o022)
+    private = tmp_path / "private.csv"
+    private.write_text("old")
+    private.chmod(0o600)
+    with atomic_write(private) as tmp:
+        tmp.write_text("new")
+    assert private.read_text() == "new" and stat.S_IMODE(private.stat().st_mode) == 0o600
+
+
+def test_protected_files_are_refused_through_hard_links(tmp_path):
+    ref = tmp_path / "ref" / "model.csv"
+    ref.parent.mkdir()
+    ref.write_text("reference")
+    os.link(ref, tmp_path / "copy.csv")
+    for out in (ref, tmp_path / "copy.csv", tmp_path / "ref" / "new.csv"):
+        with pytest.raises(OutputError, match="reference"):
+            check_output(out, protected=[str(ref), str(ref.parent)])
+    check_output(tmp_path / "elsewhere.csv", protected=[str(ref)])
+
+
+def _temp_name(target: str, pid: int, host: str | None = None) -> str:
+    from littlebig_utils import _io
+    return f".{target}.littlebig-{host or _io._HOST}-{pid}-0a1b2c3d.tmp.csv"
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_temps_are_named_with_the_pid_and_stale_ones_are_removed(tmp_path):
+    dead = _dead_pid()
+    stale = tmp_path / _temp_name("out.csv", dead)
+    live = tmp_path / _temp_name("out.csv", os.getppid())
+    foreign = tmp_path / _temp_name("out.csv", dead, host="deadbeef")
+    user = tmp_path / ".out.csv.tmp.csv"  # not ours: never touched
+    for p in (stale, live, foreign, user):
+        p.write_text("x")
+    with atomic_write(tmp_path / "out.csv") as tmp:
+        assert f"-{os.getpid()}-" in tmp.name and not stale.exists()
+        tmp.write_text("data")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["out.csv", live.name, foreign.name, user.name])
+
+
+def test_sigterm_inside_terminate_as_exit_cleans_up(tmp_path):
+    import signal
+    from littlebig_utils._io import terminate_as_exit
+    target = tmp_path / "out.csv"
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit) as e:
+        with terminate_as_exit(), atomic_write(target) as tmp:
+            tmp.write_text("half")
+            os.kill(os.getpid(), signal.SIGTERM)
+    assert e.value.code == 128 + signal.SIGTERM
+    assert list(tmp_path.iterdir()) == [] and signal.getsignal(signal.SIGTERM) is before

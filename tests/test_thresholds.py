@@ -1,11 +1,11 @@
-"""Thresholds with a finite-sample guarantee: validity on a known distribution, edge cases, CLI."""
+"""Thresholds with a finite-sample guarantee: validity on a known distribution, edge cases
+(the command line is tested in test_cli.py)."""
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from littlebig_utils import cli
 from littlebig_utils.core import thresholds as th
 from littlebig_utils.core.predictions import Predictions
 
@@ -197,52 +197,6 @@ def test_split_indices_partition():
     assert np.array_equal(calib, th.split_indices(1000, 0.2, seed=3)[0])
     with pytest.raises(ValueError, match="calib_frac"):
         th.split_indices(10, 1.0, 0)
-
-
-# ------------------------------------------------------------------ CLI
-
-def _save_pair(tmp_path, n=4000):
-    rng = np.random.default_rng(6)
-    conf, lc, bc = draw(rng, n)
-    labels = rng.integers(0, 10, n)
-    ids = [f"s{i}" for i in range(n)]
-    little = Predictions(ids, labels, np.where(lc, labels, (labels + 1) % 10), conf,
-                         model={"name": "little", "gmacs": 1.0})
-    big = Predictions(ids, labels, np.where(bc, labels, (labels + 2) % 10), rng.random(n),
-                      model={"name": "big", "gmacs": 10.0})
-    return little.save(tmp_path / "little.npz"), big.save(tmp_path / "big.npz")
-
-
-def test_cli_threshold_writes_table(tmp_path):
-    lf, bf = _save_pair(tmp_path)
-    out = tmp_path / "t.csv"
-    rc = cli.main(["threshold", "--little-file", str(lf), "--big-file", str(bf),
-                   "--epsilon", "2", "--delta", "0.1", "--calib-frac", "0.5", "--out", str(out)])
-    assert rc == 0
-    df = pd.read_csv(out)
-    assert list(df.columns) == th.THRESHOLD_COLUMNS
-    assert list(df["rule"]) == ["empirical-no-loss", "empirical-epsilon", "guaranteed"]
-    g = df.set_index("rule").loc["guaranteed"]
-    assert g["n_calib"] == 2000 and g["n_test"] == 2000
-    assert 0 < g["threshold"] < 1 and g["p_value"] <= 0.1
-    assert g["macs_reduction"] == pytest.approx(100 * (1 - (1 + 10 * g["test_frac_big"]) / 10))
-
-
-@pytest.mark.parametrize("extra", [
-    ["--epsilon", "-1"], ["--delta", "0"], ["--delta", "1.2"], ["--calib-frac", "1"],
-    ["--little", "no_such_model"],
-])
-def test_cli_threshold_refuses_bad_input_and_leaves_no_file(tmp_path, extra, capsys):
-    lf, bf = _save_pair(tmp_path, n=200)
-    out = tmp_path / "t.csv"
-    args = ["threshold", "--big-file", str(bf), "--out", str(out)]
-    if "--little" not in extra:
-        args += ["--little-file", str(lf)]
-    rc = cli.main(args + extra)
-    assert rc == 2
-    assert not out.exists()
-    assert list(tmp_path.glob(".t.csv*")) == []
-    assert "error" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------ split study
