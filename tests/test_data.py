@@ -1,6 +1,7 @@
 """The data registry: verified files, clear errors for missing or corrupt ones."""
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ def fake_data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("LITTLEBIG_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("LITTLEBIG_OFFLINE", "1")
     data._VERIFIED.clear()
+    (tmp_path / "data").mkdir()
     return tmp_path / "data"
 
 
@@ -49,7 +51,7 @@ def test_missing_file_offline_names_key_hash_and_fix(fake_data_dir):
 
 def test_wrong_sha256_is_refused(fake_data_dir):
     key = "cifar10h/cifar10h-counts.npy"
-    (fake_data_dir / "cifar10h").mkdir(parents=True)
+    (fake_data_dir / "cifar10h").mkdir()
     bad = fake_data_dir / key
     bad.write_bytes(b"not the real file")
     with pytest.raises(data.DataError) as err:
@@ -61,7 +63,7 @@ def test_wrong_sha256_is_refused(fake_data_dir):
 def test_truncated_real_file_is_refused(fake_data_dir):
     key = "calibration_logits/probs_resnet110_c10_logits.csv"
     real = data.REGISTRY[key]
-    (fake_data_dir / "calibration_logits").mkdir(parents=True)
+    (fake_data_dir / "calibration_logits").mkdir()
     # copy the verified original, then cut its last line
     text = ORIGINAL_DATA.joinpath(key).read_bytes()
     (fake_data_dir / key).write_bytes(text[: text.rfind(b"\n", 0, len(text) - 1) + 1])
@@ -99,7 +101,7 @@ def test_imagenet_join_and_unknown_model():
     real = data.load_real_labels()
     # real.json is indexed by file number: file 293 of the val set
     assert real[0] == data._real_by_number()[292]
-    with pytest.raises(data.DataError, match="resnet34"):
+    with pytest.raises(data.DataError, match="resnet35.*Did you mean 'resnet34'"):
         data.load_imagenet_predictions("resnet35")
     with pytest.raises(data.DataError, match="ILSVRC2012_val"):
         data.load_real_labels(np.array(["cat_0001"]))
@@ -119,6 +121,7 @@ def small_tree(tmp_path, monkeypatch):
     monkeypatch.setenv("LITTLEBIG_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("LITTLEBIG_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setitem(data.TREES, "cifar10/jpeg/test", data.tree_digest(root))
+    monkeypatch.setitem(data.TREE_LAYOUT, "cifar10/jpeg/test", (("cat", "dog"), 10))
     return root
 
 
@@ -142,13 +145,134 @@ def test_fetch_tree_catches_a_file_changed_after_it_was_verified(small_tree):
     raw = bytearray(victim.read_bytes())
     raw[len(raw) // 2] ^= 0xFF  # same size, new content (and a new mtime)
     victim.write_bytes(bytes(raw))
-    with pytest.raises(data.DataError, match="is corrupt: tree digest"):
+    with pytest.raises(data.DataError, match="is corrupt: its files are all there"):
         data.fetch_tree("cifar10/jpeg/test")
 
 
 def test_old_stamp_in_the_data_dir_does_not_make_intact_data_corrupt(small_tree):
     (small_tree / ".littlebig-verified").write_text("whatever")
     assert data.fetch_tree("cifar10/jpeg/test") == small_tree
+
+
+@pytest.mark.parametrize("junk", [".DS_Store", "cat/.DS_Store", "dog/Thumbs.db", "cat/._0003.jpg",
+                                  "desktop.ini"])
+def test_os_junk_in_an_image_folder_is_ignored(small_tree, junk):
+    """A file manager's .DS_Store (and the like) is no part of the data: intact data stays
+    intact (it used to be reported as corruption of the whole folder)."""
+    (small_tree / junk).write_bytes(b"\x00\x01 finder metadata")
+    assert data.fetch_tree("cifar10/jpeg/test") == small_tree
+    assert data.tree_digest(small_tree) == data.TREES["cifar10/jpeg/test"]
+
+
+@pytest.mark.parametrize("extra", ["notes.txt", "cat/0010.jpg", "dog/.hidden", "bird/0000.jpg"])
+def test_an_unrelated_file_in_an_image_folder_is_named(small_tree, extra):
+    (small_tree / extra).parent.mkdir(exist_ok=True)
+    (small_tree / extra).write_bytes(b"not part of the data")
+    with pytest.raises(data.DataError, match="not part of it: " + extra) as err:
+        data.fetch_tree("cifar10/jpeg/test")
+    assert "corrupt" not in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_missing_image_is_named(small_tree):
+    (small_tree / "dog" / "0007.jpg").unlink()
+    with pytest.raises(data.DataError, match="missing 1 of its 20 files: dog/0007.jpg"):
+        data.fetch_tree("cifar10/jpeg/test")
+
+
+def test_a_changed_image_is_corruption_with_every_file_there(small_tree):
+    victim = small_tree / "dog" / "0002.jpg"
+    victim.write_bytes(victim.read_bytes()[:-1] + b"\x00")
+    with pytest.raises(data.DataError, match="corrupt: its files are all there"):
+        data.fetch_tree("cifar10/jpeg/test")
+
+
+def test_real_layout_lists_every_real_file():
+    """TREE_LAYOUT (the file list of each folder) agrees with the real folders."""
+    for key, (classes, per_class) in data.TREE_LAYOUT.items():
+        folder = ORIGINAL_DATA / key
+        assert sorted(p.name for p in folder.iterdir()) == sorted(classes)
+        for cls in classes:
+            assert sorted(p.name for p in (folder / cls).iterdir()) == \
+                [f"{i:04d}.jpg" for i in range(per_class)]
+
+
+# ------------------------------------------------------------------ LITTLEBIG_DATA_DIR and cache
+
+def test_data_dir_that_does_not_exist_is_named(tmp_path, monkeypatch):
+    missing = tmp_path / "no-such-folder"
+    monkeypatch.setenv("LITTLEBIG_DATA_DIR", str(missing))
+    monkeypatch.setenv("LITTLEBIG_CACHE_DIR", str(tmp_path / "cache"))
+    for call in (lambda: data.fetch("cifar10h/cifar10h-probs.npy"),
+                 lambda: data.fetch_tree("cifar10/jpeg/test")):
+        with pytest.raises(data.DataError, match=f"LITTLEBIG_DATA_DIR={missing} does not exist"):
+            call()
+
+
+def test_data_dir_that_is_a_file_is_named(tmp_path, monkeypatch):
+    f = tmp_path / "data.txt"
+    f.write_text("not a folder")
+    monkeypatch.setenv("LITTLEBIG_DATA_DIR", str(f))
+    monkeypatch.setenv("LITTLEBIG_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(data.DataError, match=f"LITTLEBIG_DATA_DIR={f} is a file, not a folder"):
+        data.fetch("cifar10h/cifar10h-probs.npy")
+
+
+def test_empty_data_dir_variable_means_unset(tmp_path, monkeypatch):
+    monkeypatch.setenv("LITTLEBIG_DATA_DIR", "")
+    assert data.data_dir() is None
+
+
+def test_a_cache_inside_the_data_dir_is_refused(tmp_path, monkeypatch):
+    """Records and downloads go to the cache: one inside the data folder would write there."""
+    (tmp_path / "data").mkdir()
+    monkeypatch.setenv("LITTLEBIG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("LITTLEBIG_CACHE_DIR", str(tmp_path / "data" / ".cache"))
+    with pytest.raises(data.DataError, match="lies inside LITTLEBIG_DATA_DIR"):
+        data.cache_dir()
+
+
+def test_reading_a_tree_and_files_leaves_the_data_dir_unchanged(small_tree, tmp_path):
+    """No verification record, stamp or temporary file is ever written into the data folder."""
+    data_root = small_tree.parents[2]
+    key = "cifar10h/cifar10h-probs.npy"
+    (data_root / "cifar10h").mkdir()
+    shutil.copy(ORIGINAL_DATA / key, data_root / key)
+    before = _listing(data_root)
+    data.fetch(key)
+    data.fetch_tree("cifar10/jpeg/test")
+    (small_tree / "cat" / "0001.jpg").touch()  # new mtime: hashed and recorded again
+    data.fetch_tree("cifar10/jpeg/test")
+    after = _listing(data_root)
+    assert [x[0] for x in after] == [x[0] for x in before]
+
+
+def test_reference_paths_cover_the_cache_when_the_data_dir_is_unset(tmp_path, monkeypatch):
+    """The --out guard of the command line needs every place a reference file is read from:
+    with LITTLEBIG_DATA_DIR unset that is the cache (the default; a verified file there used
+    to be overwritten by --out)."""
+    import os
+    monkeypatch.delenv("LITTLEBIG_DATA_DIR", raising=False)
+    monkeypatch.setenv("LITTLEBIG_CACHE_DIR", str(tmp_path / "cache"))
+    paths = data.reference_paths()
+    real = lambda p: Path(os.path.realpath(p))  # noqa: E731
+    assert real(tmp_path / "cache" / "imagenet/predictions/timm/resnet34.csv") in paths
+    assert real(tmp_path / "cache" / "cifar10/jpeg/test") in paths
+    assert len(paths) == len(data.REGISTRY) + len(data.TREES)
+    from littlebig_utils._io import OutputError, check_output
+    with pytest.raises(OutputError):
+        check_output(tmp_path / "cache" / "imagenet/real.json", protected=paths)
+
+
+def test_reference_paths_cover_the_data_dir_and_links_into_it(tmp_path, monkeypatch):
+    import os
+    (tmp_path / "data").mkdir()
+    monkeypatch.setenv("LITTLEBIG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("LITTLEBIG_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "link").symlink_to(tmp_path / "data")
+    paths = data.reference_paths()
+    assert Path(os.path.realpath(tmp_path / "data")) in paths
+    monkeypatch.setenv("LITTLEBIG_DATA_DIR", str(tmp_path / "nowhere"))
+    assert Path(os.path.realpath(tmp_path / "data")) not in data.reference_paths()  # no error
 
 
 def test_code_digest_ignores_docstrings_and_comments_only(tmp_path, monkeypatch):

@@ -66,7 +66,7 @@ def test_best_little_per_big_refuses_other_tables():
 
 @pytest.fixture(scope="module")
 def real_pairs():
-    records = reference.load_reference()
+    records = reference.load("imagenet-val")
     return records, cascade.pairs_table(records, {k: p.model["gmacs"] for k, p in records.items()})
 
 

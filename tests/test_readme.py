@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import littlebig_utils
 from littlebig_utils import Cascade
 from littlebig_utils import CascadeReport
 from littlebig_utils import cli
@@ -28,13 +29,12 @@ def python_block(path: Path) -> str:
 
 @pytest.fixture(scope="module")
 def cached_reference():
-    """load_reference once for both blocks (each loads the same two models)."""
-    load = reference.load_reference  # the real one, before run() patches the module
-    return functools.lru_cache(maxsize=None)(lambda names: load(list(names)))
+    """`load` once for both blocks (each loads the same two models)."""
+    return functools.lru_cache(maxsize=None)(lambda dataset, names: reference.load(dataset, list(names)))
 
 
 def run(code: str, cached, monkeypatch) -> tuple[dict, str]:
-    monkeypatch.setattr(reference, "load_reference", lambda names: dict(cached(tuple(names))))
+    monkeypatch.setattr(littlebig_utils, "load", lambda dataset, names: dict(cached(dataset, tuple(names))))
     ns, out = {"__name__": "__readme__"}, io.StringIO()
     with contextlib.redirect_stdout(out):
         exec(compile(code, "<example>", "exec"), ns)

@@ -65,8 +65,8 @@ def load_zoo(smoke: bool = False, seed: int = 0, records: dict[str, Predictions]
     """The 14 reference models on ImageNet-1k val (a 5,000-image subset in smoke mode) and
     their pair table. `records` replaces the reference predictions (tests)."""
     if records is None:
-        from littlebig_utils.data import reference
-        records = reference.load_reference()
+        from littlebig_utils.data import load
+        records = load("imagenet-val")
     if smoke:
         records = smoke_subset(records, seed)
     gmacs = {k: p.model["gmacs"] for k, p in records.items()}

@@ -20,6 +20,7 @@ from littlebig_utils.core import uncertainty
 from littlebig_utils.book.notebook import ParameterError
 from littlebig_utils.core.predictions import Predictions
 from littlebig_utils.book.selection import MIN_GAP, meaningful_pairs
+from littlebig_utils.data.reference import real_correct  # re-exported: the notebooks call studies.real_correct
 
 __all__ = ["HELDOUT_SPLITS", "CALIB_FRAC", "RULE_NAMES", "STATUS",
            "imagenet_setup", "heldout_runs", "heldout_summary", "heldout_pairs",
@@ -337,20 +338,6 @@ def heldout_pairs_markdown(table: pd.DataFrame, top: int = 10) -> str:
 
 
 # ------------------------------------------------------------------ other labels, guarantee figure
-
-def real_correct(records: dict[str, Predictions]) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Per model: is its prediction in the image's ImageNet-ReaL label set; and which images
-    ReaL labels at all (`valid`). All records must list the same images in the same order."""
-    from littlebig_utils.data import registry as data
-    ids = next(iter(records.values())).sample_ids
-    real = data.load_real_labels(ids)
-    correct, valid = {}, None
-    for name, p in records.items():
-        if not np.array_equal(p.sample_ids, ids):
-            raise ValueError(f"{name!r} lists other images than the first record: align them first")
-        correct[name], valid = data.real_correct(p.preds, real)
-    return correct, valid
-
 
 def guarantee_warning(row: pd.Series, epsilon: float) -> str | None:
     """Markdown for the top of the guarantee chapter when the chosen pair's little model alone

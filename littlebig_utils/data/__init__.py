@@ -6,18 +6,26 @@ numpy or pandas; everything else loads on first use.
 """
 import importlib
 
-#: every dataset name the project knows: name -> what it is
+#: every dataset name the project knows: name -> what `load(name)` gives for it
 DATASETS = {
-    "imagenet-val": "the 14 reference ImageNet models' published predictions (50,000 validation images)",
-    "imagenet-real": "the same predictions scored against the ImageNet-ReaL labels",
-    "cifar10-test": "CIFAR-10 test set, lossless (10,000 images)",
-    "cifar10-train": "CIFAR-10 training set, lossless (50,000 images)",
-    "cifar10-test-jpeg": "the JPEG copy of the CIFAR-10 test set: a shifted CIFAR-10",
+    "imagenet-val": "published predictions of the 14 reference ImageNet models (timm and "
+                    "torchvision weights) on the 50,000 validation images",
+    "imagenet-real": "the imagenet-val predictions scored against the ImageNet-ReaL labels "
+                     "(several correct labels per image, some images none): not a Predictions "
+                     "record; load imagenet-val and score it with real_correct",
+    "cifar10-test": "published predictions of ResNet-110 and DenseNet-40 (calibration study of "
+                    "Guo et al. 2017) on the lossless CIFAR-10 test set (10,000 images)",
+    "cifar10-train": "CIFAR-10 training set, lossless (50,000 images): no reference "
+                     "predictions; make them with littlebig predict",
+    "cifar10-test-jpeg": "the JPEG copy of the CIFAR-10 test set, a shifted CIFAR-10: no "
+                         "reference predictions; make them with littlebig predict",
 }
 
-__all__ = ["DATASETS", "DataError", "load", "fetch", "data_dir", "cache_dir"]
+__all__ = ["DATASETS", "DataError", "load", "real_correct", "fetch", "data_dir", "cache_dir",
+           "reference_paths"]
 _LAZY = {"DataError": "registry", "fetch": "registry", "data_dir": "registry",
-         "cache_dir": "registry", "load": "reference"}
+         "cache_dir": "registry", "reference_paths": "registry", "load": "reference",
+         "real_correct": "reference"}
 
 
 def __getattr__(name):

@@ -4,10 +4,14 @@ Every file the book reads is named here by a key (its path in a folder laid out 
 ``../shared/data``), with the public repository and commit it comes from, its sha256 and its
 license. Resolution order: ``$LITTLEBIG_DATA_DIR/<key>``, then the local cache
 (``$LITTLEBIG_CACHE_DIR`` or pooch's per-user cache), then a download with pooch from the
-pinned raw URL. Nothing is trusted without its hash, so a corrupt copy is never read.
+pinned raw URL. Nothing is trusted without its hash, so a corrupt copy is never read, and
+reading writes nothing into ``$LITTLEBIG_DATA_DIR`` (records of verified folders and downloads
+go to the cache). `reference_paths` lists every place a reference file is read from, so that
+commands can refuse to write over one.
 """
 from __future__ import annotations
 
+import difflib
 import functools
 import hashlib
 import json
@@ -16,18 +20,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 __all__ = [
     "DataError", "RefFile", "REGISTRY", "fetch", "sha256_of", "tree_digest",
     "IMAGENET_MODELS", "load_imagenet_predictions", "imagenet_sample_ids",
     "load_real_labels", "real_accuracy", "load_timm_results", "fetch_tree", "code_digest",
-    "load_timm_benchmark", "imagenet_val_paths", "imagenet_labels",
+    "load_timm_benchmark", "imagenet_val_paths", "imagenet_labels", "reference_paths",
+    "read_predictions_csv", "close_names", "OS_JUNK", "TREE_LAYOUT", "cifar10_test_labels",
 ]
 
 
-class DataError(RuntimeError):
-    """A reference file is missing or corrupt; the message says which and how to fix it."""
+class DataError(ValueError):
+    """A reference file is missing or corrupt, or a name is unknown; the message says which
+    and how to fix it (one line; the command line turns it into exit status 2)."""
+
+
+def close_names(name, known) -> str:
+    """' Did you mean ...?' for the known names closest to `name` ('' when none is close)."""
+    close = difflib.get_close_matches(str(name), list(known), n=3, cutoff=0.5)
+    return f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
 @dataclass(frozen=True)
@@ -175,16 +186,64 @@ REGISTRY: dict[str, RefFile] = _build_registry()
 
 
 def data_dir() -> Path | None:
+    """$LITTLEBIG_DATA_DIR as a folder, None when unset; a path that does not exist or is not a
+    folder is an error naming it (a typo must not silently fall through to the cache)."""
     d = os.environ.get("LITTLEBIG_DATA_DIR")
-    return Path(d).expanduser() if d else None
+    if not d:
+        return None
+    path = Path(d).expanduser()
+    if not path.is_dir():
+        what = ("is a file, not a folder" if path.is_file() else
+                "is not a folder" if path.exists() else "does not exist")
+        raise DataError(f"LITTLEBIG_DATA_DIR={d} {what}; set it to a folder laid out like "
+                        "../shared/data (see MANIFEST.md), or unset it to use the cache")
+    return path
 
 
 def cache_dir() -> Path:
+    """$LITTLEBIG_CACHE_DIR, else pooch's per-user cache folder: where downloads, records of
+    verified folders and computed results are written. Refused when it lies inside
+    LITTLEBIG_DATA_DIR, which is only ever read."""
     d = os.environ.get("LITTLEBIG_CACHE_DIR")
     if d:
-        return Path(d).expanduser()
-    import pooch
-    return Path(pooch.os_cache("littlebig"))
+        path = Path(d).expanduser()
+    else:
+        import pooch
+        path = Path(pooch.os_cache("littlebig"))
+    ddir = data_dir()
+    if ddir is not None and _inside(path, ddir):
+        raise DataError(f"the cache folder {path} lies inside LITTLEBIG_DATA_DIR={ddir}, which is "
+                        "only read; set LITTLEBIG_CACHE_DIR to a folder outside it")
+    return path
+
+
+def _inside(path, folder) -> bool:
+    """Is `path` (existing or not) `folder` or inside it, links resolved."""
+    real, top = os.path.realpath(path), os.path.realpath(folder)
+    return os.path.commonpath([real, top]) == top
+
+
+def reference_paths() -> list[Path]:
+    """Every path a reference file or folder is read from, links resolved, existing or not:
+    LITTLEBIG_DATA_DIR itself (only ever read) and, in the cache, each registry file and each
+    verified folder. Commands refuse to write an output at or inside any of them (a file there
+    that fails its checksum would break every later run, and offline there is no way back).
+    An invalid LITTLEBIG_DATA_DIR holds nothing to protect and is left out."""
+    bases, out = [], []
+    try:
+        ddir = data_dir()
+    except DataError:
+        ddir = None
+    if ddir is not None:
+        out.append(Path(os.path.realpath(ddir)))
+        bases.append(ddir)
+    try:
+        bases.append(cache_dir())
+    except DataError:  # a cache inside the data folder: the data folder covers it
+        pass
+    for base in bases:
+        out += [Path(os.path.realpath(base / key)) for key in (*REGISTRY, *TREES)]
+    return list(dict.fromkeys(out))
 
 
 def sha256_of(path: str | os.PathLike) -> str:
@@ -269,29 +328,48 @@ def fetch(key: str) -> Path:
     return Path(out)
 
 
-LEGACY_STAMP = ".littlebig-verified"  # written into data folders by littlebig < 0.2; ignored
+LEGACY_STAMP = ".littlebig-verified"  # written into data folders by littlebig < 0.2
+
+#: files that operating systems and file managers drop into folders (macOS .DS_Store and ._*
+#: AppleDouble files, Windows Thumbs.db and desktop.ini, KDE .directory) and the stamp old
+#: versions wrote: never part of a reference folder, left out of its tree digest. Any other
+#: file that does not belong is named in the error.
+OS_JUNK = frozenset({".DS_Store", "Thumbs.db", "desktop.ini", "Desktop.ini", ".directory",
+                     LEGACY_STAMP})
+
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                   "ship", "truck")
+#: the files each verified folder holds: <class>/NNNN.jpg for NNNN < the count per class
+TREE_LAYOUT: dict[str, tuple[tuple[str, ...], int]] = {
+    "cifar10/jpeg/train": (CIFAR10_CLASSES, 5000),
+    "cifar10/jpeg/test": (CIFAR10_CLASSES, 1000),
+}
+
+
+def _is_junk(name: str) -> bool:
+    return name in OS_JUNK or name.startswith("._")
 
 
 def _tree_files(folder: Path) -> list[str]:
     return sorted("./" + p.relative_to(folder).as_posix() for p in folder.rglob("*")
-                  if p.is_file() and p.name != LEGACY_STAMP)
+                  if p.is_file() and not _is_junk(p.name))
 
 
 def tree_digest(folder: str | os.PathLike) -> str:
     """MANIFEST.md's tree digest: `find . -type f | sort | xargs sha256sum | sha256sum`.
 
-    A stamp file named `.littlebig-verified` (which old versions wrote into the data folder)
-    is left out, so that it cannot make intact data look corrupt.
+    Files in OS_JUNK (.DS_Store, Thumbs.db, ._* and the like, which a file manager can drop
+    into any folder) are left out, so that they cannot make intact data look corrupt.
     """
     folder = Path(folder)
     lines = "".join(f"{sha256_of(folder / f[2:])}  {f}\n" for f in _tree_files(folder))
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
-def _stat_digest(folder: Path) -> str:
+def _stat_digest(folder: Path, files: list[str]) -> str:
     """Digest of every file's (path, size, mtime_ns, inode, ctime_ns): changes when any file does."""
     h = hashlib.sha256(str(folder.resolve()).encode())
-    for f in _tree_files(folder):
+    for f in files:
         st = (folder / f[2:]).stat()
         h.update(f"{f}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\0{st.st_ctime_ns}\n".encode())
     return h.hexdigest()
@@ -302,34 +380,62 @@ def _verified_record(folder: Path) -> Path:
                                        .hexdigest()[:24] + ".json")
 
 
+def _few(names) -> str:
+    names = [n.removeprefix("./") for n in names]
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def _check_layout(folder: Path, key: str, files: list[str]) -> None:
+    """Name the files that do not belong to the folder, or that are missing from it."""
+    if key not in TREE_LAYOUT:
+        return
+    classes, per_class = TREE_LAYOUT[key]
+    expected = {f"./{c}/{i:04d}.jpg" for c in classes for i in range(per_class)}
+    present = set(files)
+    extra, missing = sorted(present - expected), sorted(expected - present)
+    if extra:
+        raise DataError(
+            f"reference folder '{key}' at {folder} holds {len(extra)} file(s) that are not part "
+            f"of it: {_few(extra)}; move them out of the folder (OS files such as .DS_Store, "
+            "Thumbs.db and ._* are ignored)")
+    if missing:
+        raise DataError(
+            f"reference folder '{key}' at {folder} is missing {len(missing)} of its "
+            f"{len(expected)} files: {_few(missing)}; re-copy it from "
+            f"https://github.com/{SOURCES['cifar10/jpeg/'].repo} at commit "
+            f"{SOURCES['cifar10/jpeg/'].commit}")
+
+
 def _verify_tree(folder: Path, key: str) -> None:
-    """Hash the tree unless the cache dir records it verified with exactly today's file stats.
+    """Check the folder's file list, then hash it unless the cache records it verified with
+    exactly today's file stats.
 
     The record lives in the cache folder, never in the data folder (reading reference data
     writes nothing there). Known limit: a file changed in place with its size, mtime and ctime
     all restored (which needs root to fake ctime) is not re-hashed; any ordinary edit or copy
     changes mtime or ctime and is.
     """
+    files = _tree_files(folder)
+    _check_layout(folder, key, files)
     record = _verified_record(folder)
-    stats = _stat_digest(folder)
+    stats = _stat_digest(folder, files)
+    expect = {"folder": str(folder.resolve()), "tree": TREES[key], "stats": stats}
     try:
-        old = json.loads(record.read_text())
-        if old == {"folder": str(folder.resolve()), "tree": TREES[key], "stats": stats}:
+        if json.loads(record.read_text()) == expect:
             return
     except (OSError, ValueError):
         pass
     got = tree_digest(folder)
     if got != TREES[key]:
         raise DataError(
-            f"reference folder '{key}' at {folder} is corrupt: tree digest {got}, "
-            f"expected {TREES[key]}. Re-copy it from "
-            f"https://github.com/{SOURCES['cifar10/jpeg/'].repo} at commit "
+            f"reference folder '{key}' at {folder} is corrupt: its files are all there, but the "
+            f"content of at least one differs (tree digest {got}, expected {TREES[key]}). "
+            f"Re-copy it from https://github.com/{SOURCES['cifar10/jpeg/'].repo} at commit "
             f"{SOURCES['cifar10/jpeg/'].commit}.")
     try:
         from littlebig_utils._io import atomic_write
         with atomic_write(record, suffix=".json") as tmp:
-            tmp.write_text(json.dumps({"folder": str(folder.resolve()), "tree": TREES[key],
-                                       "stats": stats}))
+            tmp.write_text(json.dumps(expect))
     except OSError:  # a read-only cache only costs a re-hash next time
         pass
 
@@ -373,7 +479,8 @@ def model_source(name: str) -> str:
 
 def _check_model(name: str) -> None:
     if name not in IMAGENET_MODELS:
-        raise DataError(f"unknown reference model '{name}'. Known ImageNet reference models: "
+        raise DataError(f"unknown reference model {name!r} of imagenet-val."
+                        f"{close_names(name, IMAGENET_MODELS)} Known: "
                         f"{', '.join(sorted(IMAGENET_MODELS))}.")
 
 
@@ -388,7 +495,7 @@ def imagenet_val_paths() -> tuple[str, ...]:
 def imagenet_sample_ids() -> np.ndarray:
     """Val file stems (ILSVRC2012_val_XXXXXXXX) in the row order of the prediction files."""
     paths = imagenet_val_paths()
-    ids = np.array([Path(p).stem for p in paths])
+    ids = np.array([os.path.splitext(os.path.basename(p))[0] for p in paths])  # stems, fast
     if len(ids) != IMAGENET_N:
         raise DataError(f"index_to_filepath has {len(ids)} rows, expected {IMAGENET_N}")
     return ids
@@ -399,23 +506,59 @@ def imagenet_labels() -> np.ndarray:
     return np.load(fetch("imagenet/imagenet_val_set_original_labels.npy"), allow_pickle=False)
 
 
+PREDICTION_COLUMNS = ("true_label", "pred_label", "confidence")
+
+
+def read_predictions_csv(key: str, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(labels, preds, conf) of a verified per-image prediction file with the columns
+    true_label,pred_label,confidence and `n` rows (numpy only: no pandas to import)."""
+    path = fetch(key)
+    with open(path) as f:
+        header = f.readline().strip()
+    if tuple(header.split(",")) != PREDICTION_COLUMNS:
+        raise DataError(f"{key}: header {header!r}, expected {','.join(PREDICTION_COLUMNS)}")
+    table = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64, ndmin=2)
+    if table.shape != (n, 3):
+        raise DataError(f"{key} has {len(table)} rows of {table.shape[1]} columns, "
+                        f"expected {n} of 3")
+    labels, preds = table[:, 0].astype(np.int64), table[:, 1].astype(np.int64)
+    if not (np.array_equal(labels, table[:, 0]) and np.array_equal(preds, table[:, 1])):
+        raise DataError(f"{key}: true_label or pred_label holds a value that is not an integer")
+    return labels, preds, table[:, 2]
+
+
 def load_imagenet_predictions(name: str):
-    """One reference model's 50,000 val predictions as a Predictions record (no logits)."""
+    """One reference model's 50,000 val predictions as a Predictions record (no logits, no
+    costs: `littlebig_utils.load` adds the model's committed metadata)."""
     from littlebig_utils.core.predictions import Predictions
     _check_model(name)
-    df = pd.read_csv(fetch(IMAGENET_MODELS[name]),
-                     dtype={"true_label": np.int64, "pred_label": np.int64, "confidence": np.float64})
-    if len(df) != IMAGENET_N:
-        raise DataError(f"{IMAGENET_MODELS[name]} has {len(df)} rows, expected {IMAGENET_N}")
-    labels = df["true_label"].to_numpy()
+    key = IMAGENET_MODELS[name]
+    labels, preds, conf = read_predictions_csv(key, IMAGENET_N)
     if not np.array_equal(labels, imagenet_labels()):
-        raise DataError(f"{IMAGENET_MODELS[name]}: true_label column disagrees with the original "
+        raise DataError(f"{key}: true_label column disagrees with the original "
                         "ImageNet val labels; the file is not in ImageFolder order")
-    return Predictions(sample_ids=imagenet_sample_ids(), labels=labels,
-                       preds=df["pred_label"].to_numpy(), conf=df["confidence"].to_numpy(),
+    return Predictions(sample_ids=imagenet_sample_ids(), labels=labels, preds=preds, conf=conf,
                        model={"name": name, "source": model_source(name)},
                        dataset="imagenet-val")
 
+
+# ---------------------------------------------------------------- CIFAR-10 labels
+
+CIFAR10_TEST_N = 10_000
+CIFAR10_TEST_LABELS_KEY = "cifar10/cifar10_test_set_original_labels.npy"
+
+
+@functools.lru_cache(maxsize=1)
+def cifar10_test_labels() -> np.ndarray:
+    """CIFAR-10 test labels in the original order (that of CIFAR-10H and the python batches)."""
+    labels = np.load(fetch(CIFAR10_TEST_LABELS_KEY), allow_pickle=False).astype(np.int64)
+    if labels.shape != (CIFAR10_TEST_N,):
+        raise DataError(f"{CIFAR10_TEST_LABELS_KEY} has shape {labels.shape}, "
+                        f"expected ({CIFAR10_TEST_N},)")
+    return labels
+
+
+# ---------------------------------------------------------------- ImageNet-ReaL
 
 @functools.lru_cache(maxsize=1)
 def _real_by_number() -> list:
@@ -458,8 +601,9 @@ def real_correct(preds: np.ndarray, real_labels: list[list[int]]) -> tuple[np.nd
 
 
 @functools.lru_cache(maxsize=4)
-def load_timm_results(table: str = "imagenet") -> pd.DataFrame:
+def load_timm_results(table: str = "imagenet"):
     """timm's published results table: 'imagenet', 'imagenet-real' or 'imagenetv2-matched-frequency'."""
+    import pandas as pd
     key = f"timm/results-{table}.csv"
     if key not in REGISTRY:
         raise DataError(f"unknown timm results table '{table}'")
@@ -471,6 +615,7 @@ TIMM_BENCHMARK_KEY = "timm/benchmark-infer-fp32-nchw-pt240-cpu-i9_10940x-dynamo.
 
 
 @functools.lru_cache(maxsize=1)
-def load_timm_benchmark() -> pd.DataFrame:
+def load_timm_benchmark():
     """timm's CPU inference benchmark table (infer_gmacs per model and input size)."""
+    import pandas as pd
     return pd.read_csv(fetch(TIMM_BENCHMARK_KEY))

@@ -96,3 +96,60 @@ def _save_cache(key: str, value) -> None:
             tmp.write_text(json.dumps(cache, indent=1, sort_keys=True))
     except OSError:  # a read-only cache only costs a recount next time
         pass
+
+
+# ------------------------------------------------------------------ the committed GMACs table
+
+def table_counts(arch: str, img_size: int) -> tuple[float, float]:
+    """(GMACs, params in millions) of one row of the committed table
+    (littlebig_utils/data/gmacs.csv): `arch_gmacs` of a timm architecture, or a CIFAR ResNet of
+    a depth that timm does not register (ResNet-110 of the CIFAR-10 reference predictions),
+    built from run.cifar on the meta device."""
+    import timm
+
+    from littlebig_utils.run import cifar  # registers the pretrained cifar_resnet* with timm
+    if arch.startswith("cifar_resnet") and not timm.is_model(arch):
+        with torch.device("meta"):
+            model = cifar.CifarResNet(int(arch.removeprefix("cifar_resnet")))
+        return count_gmacs(model, img_size), count_params_m(model)
+    return arch_gmacs(arch, img_size)
+
+
+def write_table(path=None) -> list[dict]:
+    """Recount every row of the committed GMACs table and rewrite it (its comment lines and
+    the dataset, model, arch, timm_tag and img_size of each row are kept; gmacs and params_m
+    are counted again). Returns the rows. Run it after a torch or timm upgrade that changes a
+    count: `python -m littlebig_utils.run.costs --write-table`, then commit the file."""
+    import csv
+    import io
+
+    from littlebig_utils._io import atomic_write
+    from littlebig_utils.data.reference import GMACS_TABLE
+    path = GMACS_TABLE if path is None else path
+    lines = open(path).read().splitlines(keepends=True)
+    comments = [line for line in lines if line.startswith("#")]
+    rows = list(csv.DictReader(line for line in lines if not line.startswith("#")))
+    fields = ["dataset", "model", "arch", "timm_tag", "img_size", "gmacs", "params_m"]
+    out = io.StringIO()
+    out.writelines(comments)
+    writer = csv.DictWriter(out, fields, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        gmacs, params = table_counts(row["arch"], int(row["img_size"]))
+        row.update(gmacs=repr(float(gmacs)), params_m=repr(float(params)))
+        writer.writerow({k: row[k] for k in fields})
+    with atomic_write(path, suffix=".csv") as tmp:
+        tmp.write_text(out.getvalue())
+    return rows
+
+
+if __name__ == "__main__":
+    import argparse
+    parser = argparse.ArgumentParser(prog="python -m littlebig_utils.run.costs",
+                                     description="Recount the committed GMACs table.")
+    parser.add_argument("--write-table", action="store_true", required=True,
+                        help="recount littlebig_utils/data/gmacs.csv and rewrite it")
+    parser.parse_args()
+    for row in write_table():
+        print(f"{row['dataset']:13} {row['model']:22} {float(row['gmacs']):12.6f} GMACs "
+              f"{float(row['params_m']):9.3f} M params")

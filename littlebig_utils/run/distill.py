@@ -221,13 +221,11 @@ def softmax_conf(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _teacher_key(teacher: str, split: str) -> str:
     """Key of cached teacher logits: the teacher's weights, the images and the prediction code."""
     from littlebig_utils.data import registry as data
-    from littlebig_utils.run import datasets
     from littlebig_utils.run import predict
-    from littlebig_utils.core import scores
     blob = json.dumps({"weights": predict._weights_source(teacher, True),
                        "data": data.TREES[f"cifar10/jpeg/{split}"],
-                       "format": predict.PREDICT_FORMAT,
-                       "code": data.code_digest(predict, datasets, cifar, scores)}, sort_keys=True)
+                       "format": predict.PREDICT_FORMAT, "code": predict.code_key()},
+                      sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
