@@ -26,6 +26,7 @@ from littlebig_utils import _format
 from littlebig_utils._io import OutputError, atomic_write, check_output, terminate_as_exit
 from littlebig_utils.core.names import METHODS, RULES
 from littlebig_utils.data import DATASETS
+from littlebig_utils.run import IMAGE_DATASETS
 
 __all__ = ["main", "build_parser"]
 
@@ -34,59 +35,33 @@ class UsageError(ValueError):
     """A command line that cannot run as given (exit status 2)."""
 
 
-# ------------------------------------------------------------------ stand-ins (LEAD: switch)
-# Today's equivalents of names that other helpers are adding; each is the only place to change.
+# ------------------------------------------------------------------ data
 
 def _load(dataset: str, models=None) -> dict:
-    """Predictions by model name: `littlebig_utils.load(dataset, models)` once the data layer
-    has it (LEAD: replace the body with that call). Unknown model names are refused with the
-    close ones before anything is read."""
-    known = _known_models(dataset)
-    if not known:
-        raise UsageError(f"no predictions of {dataset} can be loaded here; make them with "
-                         "`littlebig predict` and pass the files (--files, --little-file, "
-                         "--big-file)")
-    names = list(known) if models is None else list(models)
-    for name in names:
-        if name not in known:
-            raise UsageError(_unknown("model", name, known, f" of {dataset}"))
-    if dataset == "imagenet-val":
-        from littlebig_utils.data.reference import load_reference
-        return load_reference(names)
-    if dataset == "cifar10-test":
-        from littlebig_utils.run.datasets import load_cifar10_reference
-        return {m: load_cifar10_reference(m) for m in names}
-    if dataset == "cifar10-test-jpeg":
-        from littlebig_utils.run.predict import cached_predictions
-        return {m: cached_predictions(m, dataset) for m in names}
-    raise AssertionError(dataset)  # pragma: no cover - _known_models lists nothing else
-
-
-def _known_models(dataset: str) -> list[str]:
-    if dataset == "imagenet-val":
-        from littlebig_utils.data.registry import IMAGENET_MODELS
-        return sorted(IMAGENET_MODELS)
-    if dataset == "cifar10-test":
-        from littlebig_utils.run.datasets import CIFAR10_REFERENCE
-        return list(CIFAR10_REFERENCE)
+    """Predictions by model name: `littlebig_utils.load`; for the JPEG CIFAR-10 test copy, which
+    has no reference predictions, the pretrained CIFAR ResNets' predictions, computed once by
+    the run layer and cached."""
     if dataset == "cifar10-test-jpeg":
         from littlebig_utils.run.cifar import CHECKPOINTS
-        return [f"cifar_resnet{d}" for d in CHECKPOINTS]
-    return []
+        from littlebig_utils.run.predict import cached_predictions
+        known = [f"cifar_resnet{d}" for d in CHECKPOINTS]
+        names = known if models is None else list(models)
+        for name in names:
+            if name not in known:
+                raise UsageError(_unknown("model", name, known, f" of {dataset}"))
+        return {m: cached_predictions(m, dataset) for m in names}
+    from littlebig_utils import load
+    return load(dataset, models)
 
 
 def _models_table(dataset: str):
-    """`littlebig models` rows (DESIGN.md columns, fractions). For imagenet-val the data layer's
-    table, whose top-1 columns are in percent today (LEAD: drop the conversion once
-    models_table returns fractions); otherwise the models' own metadata."""
+    """`littlebig models` rows (DESIGN.md columns, fractions): for imagenet-val the data
+    layer's table, otherwise the models' own metadata."""
     import pandas as pd
     columns = ["model", "source", "timm_tag", "img_size", "top1", "real_top1", "gmacs", "params_m"]
     if dataset == "imagenet-val":
         from littlebig_utils.data.reference import models_table
-        df = models_table()[columns].copy()
-        if (df["top1"] > 1).any():  # percent: every reference ImageNet model is above 1 %
-            df[["top1", "real_top1"]] = df[["top1", "real_top1"]] / 100.0
-        return df
+        return models_table()[columns].copy()
     rows = [dict(model=name, source=p.model.get("source", ""),
                  timm_tag=p.model.get("timm_tag", ""), img_size=p.model.get("img_size"),
                  top1=p.accuracy, real_top1=math.nan, gmacs=p.model.get("gmacs"),
@@ -114,16 +89,11 @@ def _pairs_table(records: dict, gmacs: dict):
 
 
 def _reference_paths() -> list[str]:
-    """Every place reference data is read from, which no output may touch: the data folder,
-    the cache and each registry file resolved there (LEAD: the data layer's listing of
-    resolved reference paths replaces this), and the package's committed tables."""
+    """Every place reference data is read from (the data layer's list) and the package's
+    committed tables: no output may touch them."""
     from littlebig_utils.data import registry
-    places = [registry.data_dir(), registry.cache_dir()]
-    paths = [str(p) for p in places if p]
-    for key in registry.REGISTRY:
-        paths += [str(p / key) for p in places if p and os.path.lexists(p / key)]
-    paths.append(str(Path(registry.__file__).parent / "gmacs.csv"))
-    return paths
+    return [str(p) for p in registry.reference_paths()] + [
+        str(registry.cache_dir()), str(Path(registry.__file__).parent / "gmacs.csv")]
 
 
 MAX_LOSS_LIMIT = 0.1  # LEAD: core/checks.py MAX_LOSS_LIMIT and check_max_loss replace these
@@ -175,9 +145,9 @@ def _integer(text: str, low: int) -> int:
     return value
 
 
-def _dataset(text: str) -> str:
-    if text not in DATASETS:
-        raise UsageError(_unknown("dataset", text, DATASETS))
+def _dataset(text: str, known=DATASETS, what: str = "dataset") -> str:
+    if text not in known:
+        raise UsageError(_unknown(what, text, known))
     return text
 
 
@@ -210,6 +180,7 @@ SEED = _typed(lambda t: _integer(t, 0), "seed")
 POSITIVE = _typed(lambda t: _integer(t, 1), "positive integer")
 NON_NEGATIVE = _typed(lambda t: _integer(t, 0), "non-negative integer")
 DATASET = _typed(_dataset, "dataset")
+IMAGE_DATASET = _typed(lambda t: _dataset(t, IMAGE_DATASETS, "image dataset"), "image dataset")
 DELTA = _typed(_delta, "delta")
 CALIB_FRAC = _typed(_calib_frac, "calib_frac")
 GMACS = _typed(gmacs_arg, "gmacs")
@@ -501,10 +472,8 @@ def cmd_predict(args) -> None:
     if out.suffix != ".npz":
         raise UsageError(f"--out must name an .npz file (Predictions are saved as npz), got {out}")
     check_output(args.out, inputs=[args.data_root], protected=_reference_paths())
-    from littlebig_utils.run.datasets import DATASETS as IMAGE_DATASETS, ROOT_ENV, resolve_root
+    from littlebig_utils.run.datasets import ROOT_ENV, resolve_root
     from littlebig_utils.run.predict import check_model_name, predict
-    if args.dataset not in IMAGE_DATASETS:
-        raise UsageError(_unknown("image dataset", args.dataset, IMAGE_DATASETS))
     if args.dataset in ROOT_ENV:
         resolve_root(args.dataset, args.data_root)
     check_model_name(args.model)
@@ -646,9 +615,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "--format shapes the one-row summary on standard output.")
     p.add_argument("--model", required=True, help="timm model name, e.g. cifar_resnet20, "
                    "resnet50.a1_in1k")
-    p.add_argument("--dataset", required=True,
-                   help="image dataset of the run layer (an unknown name lists them), e.g. "
-                        "cifar10-test-jpeg or imagenet-val")
+    p.add_argument("--dataset", required=True, type=IMAGE_DATASET,
+                   help="image dataset: " + ", ".join(IMAGE_DATASETS))
     p.add_argument("--out", required=True, help="Predictions file to write (.npz)")
     p.add_argument("--format", choices=_format.FORMATS,
                    help="of the summary: table on a terminal, csv otherwise")
@@ -692,9 +660,12 @@ def _data_errors() -> tuple:
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if extra:  # as the subcommand's one-line error, which names the command
-        parser.commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    try:  # usage errors (and --help) end here with their status, also when called in-process
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # as the subcommand's one-line error, which names the command
+            parser.commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
     with terminate_as_exit():
         try:
             out = None if args.command == "predict" else args.out  # predict: --out is the npz
