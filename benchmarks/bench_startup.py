@@ -11,9 +11,7 @@ old path below does in a new, empty cache folder each time (as on a first run or
 machine; counts cached from an earlier run made it about 10x cheaper, the imports of torch and
 timm stayed). The targets are issue 17's: under 1 s for importing the package and loading two
 models, under 2 s for the README example and the command. The last lines give the import time
-of the libraries that `load` pulls in, and the time of `load` with the core package's
-``__init__`` bypassed (`Predictions` lives in core, whose ``__init__`` imports all of it,
-scipy.stats included): what `load` costs once that ``__init__`` imports lazily.
+of the libraries that `load` and the examples pull in, to show where the time goes.
 Timings depend on the machine and its load; never use them in assertions.
 """
 from __future__ import annotations
@@ -42,14 +40,6 @@ for arch, size in sorted({(reference.REFERENCE_ARCH[m][0], s) for m, s in zip(ta
     arch_gmacs(arch, int(size))
 def load(dataset, names):
     return {n: reference.load(dataset, [n])[n] for n in names}
-"""
-
-
-BYPASS_CORE_INIT = """
-import sys, types, littlebig_utils
-core = types.ModuleType("littlebig_utils.core")
-core.__path__ = [littlebig_utils.__path__[0] + "/core"]
-sys.modules["littlebig_utils.core"] = core
 """
 
 
@@ -130,17 +120,11 @@ def main(argv=None) -> None:
         verdict = "met" if t_new < target else "MISSED"
         print(f"{what:56} {t_new:6.2f} {c_new:6.2f} {old_s} {ratio:>8} "
               f"{'<' + format(target, 'g') + ' s':>7}  {', '.join(mods) or '-'} ({verdict})")
-    print("import time of what load pulls in (fresh process each, median wall / cpu):")
+    print("import time of what load and the examples pull in (fresh process each, median wall / cpu):")
     for module in ("numpy", "pandas", "scipy.stats", "littlebig_utils.core.predictions",
-                   "littlebig_utils.core"):
+                   "littlebig_utils.core.estimator", "littlebig_utils.cli"):
         t, c, _ = median_time(f"import {module}", args.repeats)
         print(f"  {module:40} {t:6.2f} {c:6.2f} s")
-    # Predictions lives in core, whose __init__ imports the whole core (scipy.stats, pandas);
-    # bypassing that __init__ shows what `load` costs with a core that imports lazily
-    t, c, mods = median_time(BYPASS_CORE_INIT + f"from littlebig_utils import load\n"
-                             f"load('imagenet-val', {PAIR!r})", args.repeats)
-    print(f"  {'import + load, core/__init__ bypassed':40} {t:6.2f} {c:6.2f} s  "
-          f"({', '.join(mods) or 'no pandas, scipy or torch'})")
 
 
 if __name__ == "__main__":

@@ -257,7 +257,8 @@ def test_reference_paths_cover_the_cache_when_the_data_dir_is_unset(tmp_path, mo
     real = lambda p: Path(os.path.realpath(p))  # noqa: E731
     assert real(tmp_path / "cache" / "imagenet/predictions/timm/resnet34.csv") in paths
     assert real(tmp_path / "cache" / "cifar10/jpeg/test") in paths
-    assert len(paths) == len(data.REGISTRY) + len(data.TREES)
+    assert len(paths) == len(data.REGISTRY) + len(data.TREES) + 1
+    assert real(data.GMACS_TABLE) in paths  # the committed table that load reads
     from littlebig_utils._io import OutputError, check_output
     with pytest.raises(OutputError):
         check_output(tmp_path / "cache" / "imagenet/real.json", protected=paths)

@@ -18,20 +18,16 @@ from __future__ import annotations
 
 import csv
 import functools
-from pathlib import Path
 
 import numpy as np
 
 from littlebig_utils.data import DATASETS
 from littlebig_utils.data import registry as data
-from littlebig_utils.data.registry import DataError, close_names
+from littlebig_utils.data.registry import GMACS_TABLE, DataError, close_names
 
 __all__ = ["load", "reference_models", "committed_metadata", "real_correct", "models_table",
            "match_timm_tag", "load_reference", "REFERENCE_ARCH", "CIFAR10_REFERENCE",
            "MODEL_COLUMNS", "MATCH_TOLERANCE", "GMACS_TABLE"]
-
-#: the committed metadata of every reference model with an architecture here
-GMACS_TABLE = Path(__file__).with_name("gmacs.csv")
 
 MATCH_TOLERANCE = 0.005  # top-1 (a fraction: half a point)
 

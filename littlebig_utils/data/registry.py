@@ -223,13 +223,18 @@ def _inside(path, folder) -> bool:
     return os.path.commonpath([real, top]) == top
 
 
+#: the committed metadata (GMACs, timm tag, input size) of the reference models: read by `load`
+GMACS_TABLE = Path(__file__).with_name("gmacs.csv")
+
+
 def reference_paths() -> list[Path]:
-    """Every path a reference file or folder is read from, links resolved, existing or not:
-    LITTLEBIG_DATA_DIR itself (only ever read) and, in the cache, each registry file and each
-    verified folder. Commands refuse to write an output at or inside any of them (a file there
-    that fails its checksum would break every later run, and offline there is no way back).
-    An invalid LITTLEBIG_DATA_DIR holds nothing to protect and is left out."""
-    bases, out = [], []
+    """Every path reference data is read from, links resolved, existing or not:
+    LITTLEBIG_DATA_DIR itself (only ever read), each registry file and each verified folder in
+    the cache, and the package's committed GMACs table. Commands refuse to write an output at
+    or inside any of them (a file there that fails its checksum would break every later run,
+    and offline there is no way back). An invalid LITTLEBIG_DATA_DIR holds nothing to protect
+    and is left out."""
+    bases, out = [], [Path(os.path.realpath(GMACS_TABLE))]
     try:
         ddir = data_dir()
     except DataError:
