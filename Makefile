@@ -18,10 +18,8 @@ PACKAGE   := $(wildcard littlebig_utils/*.py littlebig_utils/*/*.py littlebig_ut
 PAPERMILL_ARGS ?=
 TEST_WORKERS ?= 2
 MUTATION_WORKERS ?= 2
-# mutants run (mutmut name patterns): the whole core modules, and of runtime.py only summarize
-MUTANTS ?= 'littlebig_utils.core.cascade.*' 'littlebig_utils.core.thresholds.*' \
-           'littlebig_utils.core.multistage.*' 'littlebig_utils.core.predictions.*' \
-           'littlebig_utils.run.runtime.x_summarize__mutmut_*'
+# mutants run (mutmut name patterns): every module of the core layer
+MUTANTS ?= 'littlebig_utils.core.*'
 PYTEST_ARGS ?=
 
 # MathJax is served from the book itself (no CDN): the npm package, fetched once at build time
@@ -39,7 +37,7 @@ help:
 	@echo "make book   - install, execute every notebook (cached), build book/_build/html"
 	@echo "make test   - install, run the test suite"
 	@echo "make lab    - JupyterLab on notebooks/ with the project's environment"
-	@echo "make mutation - mutation testing of the cascade core (mutmut; long: hours on 2 cores)"
+	@echo "make mutation - mutation testing of the core layer (mutmut; long: hours on 2 cores)"
 	@echo "make clean  - remove executed notebooks and the built book"
 
 $(STAMP): pyproject.toml
@@ -69,7 +67,7 @@ browser:
 test: $(STAMP) $(MATHJAX) browser
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
-# mutants of cascade, thresholds, multistage, predictions and runtime.summarize ([tool.mutmut] in
+# mutants of the core layer, littlebig_utils/core ([tool.mutmut] in
 # pyproject.toml, MUTANTS above) against the fast unit tests, property tests at 20 derandomized
 # examples (HYPOTHESIS_PROFILE=mutation). Results stay in mutants/, but mutmut reruns every
 # mutant named by a pattern: rerun survivors by name (`mutmut run NAME ...`, CONTRIBUTING.md)

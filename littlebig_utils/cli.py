@@ -140,13 +140,13 @@ def cmd_pairs(args) -> None:
     else:
         _check_dataset(args.dataset, tuple(PAIRS_DATASETS))
         _check_out(args.out)
-    from littlebig_utils.core import cascade
+    from littlebig_utils.core.pairs import pairs_table
     if args.files:
         records, where = _load_files(args.files)
     else:
         records, where = _dataset_records(args.dataset)
     gmacs = _gmacs_of(records, where, overrides)
-    write_table(cascade.pairs_table(records, gmacs), args.out)
+    write_table(pairs_table(records, gmacs), args.out)
 
 
 # ------------------------------------------------------------------------------------ threshold
@@ -172,16 +172,19 @@ def _load_side(side: str, name: str | None, file: str | None):
 
 def cmd_threshold(args) -> None:
     _check_out(args.out, inputs=[args.little_file, args.big_file])
-    from littlebig_utils.core import thresholds as th
-    # check the cheap arguments before loading anything
-    th.check_epsilon(args.epsilon)
-    th.check_delta(args.delta)
-    th.check_calib_frac(args.calib_frac)
+    from littlebig_utils.core import checks
+    from littlebig_utils.core.experiments import threshold_table
+    # check the cheap arguments before loading anything; --epsilon is in points, the core
+    # takes fractions
+    max_loss = checks.check_max_loss(args.epsilon / 100, "--epsilon / 100")
+    checks.check_delta(args.delta, "--delta")
+    checks.check_calib_frac(args.calib_frac, "--calib-frac")
+    checks.check_seed(args.seed, "--seed")
     _check_dataset(args.dataset)
     little = _load_side("little", args.little, args.little_file)
     big = _load_side("big", args.big, args.big_file)
-    write_table(th.threshold_table(little, big, args.epsilon, args.delta, args.calib_frac,
-                                   args.seed, args.method), args.out)
+    write_table(threshold_table(little, big, max_loss, args.delta, args.calib_frac,
+                                args.seed, args.method), args.out)
 
 
 # ------------------------------------------------------------------------------------ predict
@@ -236,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=textwrap.fill(
             "One row per ordered pair with little GMACs < big GMACs, at the cheapest threshold "
-            "whose cascade accuracy reaches the big model's (accuracies in percent). Either "
+            "whose cascade accuracy reaches the big model's (accuracies and MACs reduction as fractions). Either "
             "reference predictions (--dataset) or your own Predictions files (--files, e.g. "
             "made by `littlebig predict`), aligned by sample id.", 88)
         + "\n\ndatasets with reference predictions (--dataset):\n" + datasets)
@@ -260,9 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "test part; choose T on the calibration part (empirical no-loss rule, "
                     "empirical at epsilon, and guaranteed: with probability >= 1 - delta the "
                     "accuracy loss against big on new exchangeable data is <= epsilon points); "
-                    "report each T on the test part. On the command line --epsilon and the "
-                    "accuracies are in accuracy points (0.5 = half a point); the Python API "
-                    "(littlebig_utils.Cascade) takes fractions (max_loss=0.005).")
+                    "report each T on the test part. On the command line --epsilon is in "
+                    "accuracy points (0.5 = half a point); the output, like the Python API "
+                    "(littlebig_utils.Cascade, max_loss=0.005), is in fractions.")
     p.add_argument("--little", help="reference ImageNet model name of the little model")
     p.add_argument("--big", help="reference ImageNet model name of the big model")
     p.add_argument("--little-file", help="little model's Predictions .npz (`littlebig predict`)")

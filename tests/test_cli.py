@@ -5,11 +5,11 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-
-from littlebig_utils.core import cascade
 from littlebig_utils import cli
 from littlebig_utils.data import registry as data
 from littlebig_utils.data import reference
+from littlebig_utils.core import pairs as pt
+from littlebig_utils.core import ltt
 
 MODEL_COLUMNS = ["model", "source", "timm_tag", "img_size", "top1", "real_top1", "gmacs", "params_m"]
 
@@ -36,7 +36,7 @@ def test_models_command(tmp_path):
 
 
 def test_pairs_contract(pairs_csv):
-    assert list(pairs_csv.columns) == cascade.PAIR_COLUMNS
+    assert list(pairs_csv.columns) == pt.PAIR_COLUMNS
     models = reference.models_table().set_index("model")
     g = models["gmacs"]
     expected = sum(1 for a in g.index for b in g.index if g[a] < g[b])
@@ -44,7 +44,7 @@ def test_pairs_contract(pairs_csv):
     assert (pairs_csv["little_gmacs"] < pairs_csv["big_gmacs"]).all()
     ok = pairs_csv.dropna(subset=["threshold"])
     np.testing.assert_allclose(ok["gmacs"], ok["little_gmacs"] + ok["frac_big"] * ok["big_gmacs"])
-    np.testing.assert_allclose(ok["macs_reduction"], 100 * (1 - ok["gmacs"] / ok["big_gmacs"]))
+    np.testing.assert_allclose(ok["macs_reduction"], 1 - ok["gmacs"] / ok["big_gmacs"])
     assert (ok["accuracy"] >= ok["big_accuracy"] - 1e-9).all()
     assert (pairs_csv["degenerate"] == (pairs_csv["little_accuracy"] >= pairs_csv["big_accuracy"])).all()
     assert (pairs_csv.loc[pairs_csv["degenerate"], "threshold"] == 0).all()
@@ -61,7 +61,7 @@ def test_pairs_row_agrees_with_brute_force(pairs_csv):
             best = (t, to_big.mean())
             break
     assert row.threshold == pytest.approx(best[0]) and row.frac_big == pytest.approx(best[1])
-    assert row.little_accuracy == pytest.approx(100 * little.accuracy)
+    assert row.little_accuracy == pytest.approx(little.accuracy)
 
 
 def test_unknown_dataset_is_refused_and_writes_nothing(tmp_path):
@@ -103,8 +103,7 @@ def test_choices_match_the_registries():
     from littlebig_utils import _names
     from littlebig_utils.run import cifar
     from littlebig_utils.run import datasets
-    from littlebig_utils.core import thresholds
-    assert set(_names.THRESHOLD_METHODS) == set(thresholds.METHODS)
+    assert set(_names.THRESHOLD_METHODS) == set(ltt.METHODS)
     assert set(_names.IMAGE_DATASETS) == set(datasets.DATASETS)
     assert set(_names.PAIRS_DATASETS) <= set(datasets.DATASETS)
     assert {f"cifar_resnet{d}" for d in cifar.CHECKPOINTS} == set(_names.CIFAR_RESNETS)
@@ -142,9 +141,9 @@ def test_pairs_files_round_trip_equals_the_library(tmp_path):
     out = tmp_path / "pairs.csv"
     assert cli.main(["pairs", "--files", *map(str, files), "--out", str(out)]) == 0
     got = pd.read_csv(out)
-    assert list(got.columns) == cascade.PAIR_COLUMNS and len(got) == 3
+    assert list(got.columns) == pt.PAIR_COLUMNS and len(got) == 3
     records = {p.name: p for p in map(Predictions.load, files)}
-    expected = cascade.pairs_table(records, {k: p.model["gmacs"] for k, p in records.items()})
+    expected = pt.pairs_table(records, {k: p.model["gmacs"] for k, p in records.items()})
     pd.testing.assert_frame_equal(got, expected, check_dtype=False, rtol=1e-12)
     # rows in another order are aligned by sample id: same table
     shuffled = Predictions.load(files[2])
@@ -210,7 +209,7 @@ def test_pairs_cifar10_reference_dataset(tmp_path, capsys):
     assert cli.main(["pairs", "--dataset", "cifar10-test", "--gmacs", "densenet40=0.3",
                      "--out", str(out)]) == 0
     df = pd.read_csv(out)
-    assert list(df.columns) == cascade.PAIR_COLUMNS
+    assert list(df.columns) == pt.PAIR_COLUMNS
     assert (df["little"] == "resnet110").all() and (df["big"] == "densenet40").all()
 
 
