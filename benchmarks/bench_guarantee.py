@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from littlebig_utils.core.betting import eligible_pairs, guarantee_study
+from littlebig_utils.core.experiments import eligible_pairs, guarantee_study
 from littlebig_utils.data.reference import load_reference
 
 

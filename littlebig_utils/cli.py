@@ -70,22 +70,9 @@ def _models_table(dataset: str):
 
 
 def _pairs_table(records: dict, gmacs: dict):
-    """`littlebig_utils.pairs_table` in fractions. Today's core returns accuracies and
-    macs_reduction in percent, the core being rewritten returns fractions; which one is read
-    off the first row's little_accuracy against that model's own accuracy, never guessed
-    (LEAD: once the core speaks fractions, replace the body with the plain call)."""
-    import numpy as np
+    """`littlebig_utils.pairs_table`: fractions, the contract's columns."""
     from littlebig_utils import pairs_table
-    df = pairs_table(records, gmacs)
-    got = np.r_[df["little_accuracy"], df["big_accuracy"]]
-    own = np.array([records[name].accuracy for name in [*df["little"], *df["big"]]])
-    if not np.allclose(got, own, rtol=0, atol=1e-12):
-        if not np.allclose(got, 100 * own, rtol=0, atol=1e-9):
-            raise RuntimeError("pairs_table's accuracies are neither the models' accuracies "
-                               "as fractions nor in percent")
-        for col in ("accuracy", "little_accuracy", "big_accuracy", "macs_reduction"):
-            df[col] = df[col] / 100.0
-    return df
+    return pairs_table(records, gmacs)
 
 
 def _reference_paths() -> list[str]:
@@ -96,17 +83,10 @@ def _reference_paths() -> list[str]:
         str(registry.cache_dir()), str(Path(registry.__file__).parent / "gmacs.csv")]
 
 
-MAX_LOSS_LIMIT = 0.1  # LEAD: core/checks.py MAX_LOSS_LIMIT and check_max_loss replace these
-
-
 def _check_max_loss(value: float) -> float:
-    if not math.isfinite(value) or value < 0:
-        raise UsageError(f"must be a fraction of accuracy >= 0 (0.005 = half a point), got {value:g}")
-    if value > MAX_LOSS_LIMIT:
-        raise UsageError(f"{value:g} is refused: as a fraction it means {100 * value:g} accuracy "
-                         f"points; if you meant {value:g} points pass --max-loss {value / 100:g} "
-                         f"(fractions up to {MAX_LOSS_LIMIT:g} are accepted)")
-    return value
+    """The core's one max_loss validator (fractions; points refused with both readings)."""
+    from littlebig_utils.core.checks import check_max_loss
+    return check_max_loss(value, "--max-loss")
 
 
 # ------------------------------------------------------------------ argument types
@@ -152,12 +132,12 @@ def _dataset(text: str, known=DATASETS, what: str = "dataset") -> str:
 
 
 def _delta(text: str) -> float:
-    from littlebig_utils.core.thresholds import check_delta  # LEAD: core.checks.check_delta
+    from littlebig_utils.core.checks import check_delta
     return check_delta(_number(text))
 
 
 def _calib_frac(text: str) -> float:
-    from littlebig_utils.core.thresholds import check_calib_frac  # LEAD: core.checks
+    from littlebig_utils.core.checks import check_calib_frac
     return check_calib_frac(_number(text))
 
 

@@ -1,9 +1,9 @@
 """Independent, slow reference implementations the package is checked against (tests only)."""
 import numpy as np
 import pandas as pd
-
-from littlebig_utils.core import cascade
 from littlebig_utils.core.predictions import align
+from littlebig_utils.core import engine
+from littlebig_utils.core import pairs as pt
 
 
 def pairs_table_per_pair(records, gmacs):
@@ -14,21 +14,21 @@ def pairs_table_per_pair(records, gmacs):
             if not gmacs[a] < gmacs[b]:
                 continue
             little, big = align(records[a], records[b])
-            table = cascade.sweep_arrays(little.conf, little.correct, big.correct,
+            table = engine.sweep_arrays(little.conf, little.correct, big.correct,
                                          little_gmacs=gmacs[a], big_gmacs=gmacs[b])
             n = len(little)
-            la, ba = 100.0 * little.correct.sum() / n, 100.0 * big.correct.sum() / n
+            la, ba = little.correct.sum() / n, big.correct.sum() / n
             row = dict(little=a, big=b, threshold=np.nan, accuracy=np.nan, little_accuracy=la,
                        big_accuracy=ba, gmacs=np.nan, little_gmacs=gmacs[a], big_gmacs=gmacs[b],
                        macs_reduction=np.nan, frac_big=np.nan,
                        degenerate=bool(little.correct.sum() >= big.correct.sum()))
-            point = cascade.no_loss_point(table)
+            point = engine.no_loss_point(table)
             if point is not None:
                 row.update(threshold=float(point["threshold"]), accuracy=float(point["accuracy"]),
                            frac_big=float(point["frac_big"]), gmacs=float(point["gmacs"]),
                            macs_reduction=float(point["macs_reduction"]))
             rows.append(row)
-    df = pd.DataFrame(rows, columns=cascade.PAIR_COLUMNS)
+    df = pd.DataFrame(rows, columns=pt.PAIR_COLUMNS)
     return df.sort_values(["big_gmacs", "big", "little_gmacs", "little"]).reset_index(drop=True)
 
 

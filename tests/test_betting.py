@@ -3,8 +3,11 @@ import math
 
 import numpy as np
 import pytest
+from littlebig_utils.core import engine
+from littlebig_utils.core import experiments
+from littlebig_utils.core import ltt
+from littlebig_utils.core import pvalues
 
-from littlebig_utils.core import betting as W
 
 
 def _reference_capital(x, m, delta):
@@ -39,7 +42,7 @@ def test_capital_equals_loop_reference():
     rng = np.random.default_rng(3)
     for n, m, d in [(30, 0.52, 0.1), (400, 0.5025, 0.05), (400, 0.7, 0.2)]:
         x = rng.choice([0.0, 0.5, 1.0], size=n, p=[0.05, 0.9, 0.05])
-        np.testing.assert_allclose(W.wsr_capital(x, m, d), _reference_capital(x, m, d),
+        np.testing.assert_allclose(pvalues.wsr_capital(x, m, d), _reference_capital(x, m, d),
                                    rtol=1e-12)
 
 
@@ -54,7 +57,7 @@ def test_capital_matches_values_computed_with_confseq(m, delta, max_capital, cap
     # does not install here -- a C++ build step, and numpy 2 removed its np.float_):
     # betting_mart(x, m, alpha=delta, theta=0,
     #              lambdas_fn_negative=lambda x, m: lambda_predmix_eb(x, alpha=delta, fixed_n=len(x)))
-    cap = W.wsr_capital(_pattern(), m, delta)
+    cap = pvalues.wsr_capital(_pattern(), m, delta)
     assert cap.max() == pytest.approx(max_capital, rel=1e-9)
     assert cap[999] == pytest.approx(capital_at_1000, rel=1e-9)
 
@@ -77,7 +80,7 @@ def _rejection_rate(test, eps, delta, draws=600, n=800, seed=0):
 
 
 def _wsr_test(x, eps, delta):
-    return W.wsr_capital(x, (1 + eps) / 2, delta).max(axis=1) >= 1 / delta
+    return pvalues.wsr_capital(x, (1 + eps) / 2, delta).max(axis=1) >= 1 / delta
 
 
 def _plug_in_test(x, eps, delta):  # invalid: empirical risk <= epsilon
@@ -118,66 +121,67 @@ def _data(n=300, seed=0):
 
 def test_rejections_are_the_fixed_sequence_walk_over_p_values():
     conf, lc, bc = _data()
-    t = W.candidate_scores(conf)
+    t = engine.candidate_thresholds(conf)
     eps, delta = 0.05, 0.1
-    p = W.wsr_p_values(conf, lc, bc, t, eps, delta, order_seed=5)
+    p = pvalues.wsr_p_values(conf, lc, bc, t, eps, delta, order_seed=5)
     expected = np.zeros(len(t), bool)
     for j in np.argsort(-t):  # brute force: descending walk, stop at first failure
         if p[j] > delta:
             break
         expected[j] = True
-    got = W.wsr_rejections(conf, lc, bc, t, eps, delta, order_seed=5, chunk=7)
+    got = pvalues.wsr_rejections(conf, lc, bc, t, eps, delta, order_seed=5, chunk=7)
     np.testing.assert_array_equal(got, expected)
     assert expected.any() and not expected.all()  # the test exercises both outcomes
 
 
 def test_loss_per_sample_is_big_minus_cascade():
     conf, lc, bc = _data(50)
-    x = W._x(conf, lc, bc, [0.3])[0]
+    x = pvalues._x(conf, lc, bc, [0.3])[0]
     cascade = np.where(conf < 0.3, bc, lc)
     np.testing.assert_array_equal(2 * x - 1, bc.astype(int) - cascade.astype(int))
 
 
 def test_threshold_is_certified_and_cheapest_rejected():
     conf, lc, bc = _data(3000, seed=2)
-    T = W.wsr_threshold(conf, lc, bc, 0.05, 0.1)
-    t = W.candidate_scores(conf)
-    rej = W.wsr_rejections(conf, lc, bc, t, 0.05, 0.1)
+    T = ltt.wsr_threshold(conf, lc, bc, 0.05, 0.1)
+    t = engine.candidate_thresholds(conf)
+    rej = pvalues.wsr_rejections(conf, lc, bc, t, 0.05, 0.1)
     assert T == t[rej].min()
     # little as good as big everywhere: the cheapest threshold (0) is certified
-    assert W.wsr_threshold(conf, bc, bc, 0.01, 0.1) == 0.0
+    assert ltt.wsr_threshold(conf, bc, bc, 0.01, 0.1) == 0.0
 
 
 def test_order_matters_and_is_fixed_by_the_seed():
     conf, lc, bc = _data(400, seed=4)
-    t = W.candidate_scores(conf)
-    a = W.wsr_p_values(conf, lc, bc, t, 0.05, 0.1, order_seed=1)
-    np.testing.assert_array_equal(a, W.wsr_p_values(conf, lc, bc, t, 0.05, 0.1, order_seed=1))
-    assert not np.array_equal(a, W.wsr_p_values(conf, lc, bc, t, 0.05, 0.1, order_seed=2))
+    t = engine.candidate_thresholds(conf)
+    a = pvalues.wsr_p_values(conf, lc, bc, t, 0.05, 0.1, order_seed=1)
+    np.testing.assert_array_equal(a, pvalues.wsr_p_values(conf, lc, bc, t, 0.05, 0.1, order_seed=1))
+    assert not np.array_equal(a, pvalues.wsr_p_values(conf, lc, bc, t, 0.05, 0.1, order_seed=2))
 
 
 def test_tiny_calibration_set_certifies_nothing():
-    assert W.wsr_threshold([0.9, 0.8], [True, False], [True, True], 0.01, 0.1) is None
+    assert ltt.wsr_threshold([0.9, 0.8], [True, False], [True, True], 0.01, 0.1) is None
 
 
 @pytest.mark.parametrize("kw, match", [
-    (dict(epsilon=1.5), "FRACTION"), (dict(epsilon=float("nan")), "FRACTION"),
+    (dict(max_loss=0.5), "as a fraction it means 50 accuracy points"),
+    (dict(max_loss=float("nan")), "max_loss must be a fraction"),
     (dict(delta=0.0), "strictly between"), (dict(delta=1.0), "strictly between"),
 ])
 def test_bad_arguments_raise(kw, match):
-    args = dict(epsilon=0.01, delta=0.1)
+    args = dict(max_loss=0.01, delta=0.1)
     args.update(kw)
     with pytest.raises(ValueError, match=match):
-        W.wsr_threshold([0.5, 0.6], [True, True], [True, True], **args)
+        ltt.wsr_threshold([0.5, 0.6], [True, True], [True, True], **args)
 
 
 def test_bad_scores_raise():
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        W.wsr_threshold([1.5, 0.6], [True, True], [True, True], 0.01, 0.1)
+        ltt.wsr_threshold([1.5, 0.6], [True, True], [True, True], 0.01, 0.1)
     with pytest.raises(ValueError, match="NaN"):
-        W.wsr_threshold([np.nan, 0.6], [True, True], [True, True], 0.01, 0.1)
-    with pytest.raises(ValueError, match="same length"):
-        W.wsr_threshold([0.5], [True, True], [True, True], 0.01, 0.1)
+        ltt.wsr_threshold([np.nan, 0.6], [True, True], [True, True], 0.01, 0.1)
+    with pytest.raises(ValueError, match="little_correct has 2 values, expected 1"):
+        ltt.wsr_threshold([0.5], [True, True], [True, True], 0.01, 0.1)
 
 
 # ------------------------------------------------------------------ Monte-Carlo study
@@ -192,7 +196,7 @@ def _population(n=4000, seed=0):
 
 def test_population_curve_equals_brute_force():
     conf, lc, bc = _population(500)
-    at = W.population_curve(conf, lc, bc)
+    at = experiments.population_curve(conf, lc, bc)
     for t in [0.0, 0.2, conf[7], 0.999, 1.0]:
         cascade = np.where(conf < t, bc, lc)
         risk, frac = at(t)
@@ -201,22 +205,22 @@ def test_population_curve_equals_brute_force():
 
 
 def test_guarantee_study_reproduces_single_calls_and_oracle_bounds_feasible_savings():
-    from littlebig_utils.core.thresholds import guaranteed_threshold
+    from littlebig_utils.core.ltt import guaranteed_threshold
     conf, lc, bc = _population()
-    df = W.guarantee_study(conf, lc, bc, 1.0, 4.0, 0.02, 0.1, n_calib=800, draws=4, seed=3)
+    df = experiments.guarantee_study(conf, lc, bc, 1.0, 4.0, 0.02, 0.1, n_calib=800, draws=4, seed=3)
     assert set(df["method"]) == {"clopper-pearson", "wsr"} and len(df) == 8
     rng = np.random.default_rng(3)
     for d in range(4):
         idx = rng.integers(0, len(conf), 800)
-        cp = guaranteed_threshold(conf[idx], lc[idx], bc[idx], 2.0, 0.1).threshold
-        ws = W.wsr_threshold(conf[idx], lc[idx], bc[idx], 0.02, 0.1, order_seed=d)
+        cp = guaranteed_threshold(conf[idx], lc[idx], bc[idx], 0.02, 0.1).threshold
+        ws = ltt.wsr_threshold(conf[idx], lc[idx], bc[idx], 0.02, 0.1, order_seed=d)
         row = df[df["draw"] == d].set_index("method")
         assert row.loc["clopper-pearson", "threshold"] == pytest.approx(cp)
         assert row.loc["wsr", "threshold"] == pytest.approx(ws)
     # the oracle is the cheapest T within epsilon: a non-violating T never saves more
     ok = ~df["violated"]
     assert (df.loc[ok, "kept"] <= 1 + 1e-12).all()
-    at = W.population_curve(conf, lc, bc)
+    at = experiments.population_curve(conf, lc, bc)
     for _, r in df.iterrows():
         assert r["violated"] == (at(r["threshold"])[0] > 0.02)
 
@@ -225,8 +229,7 @@ def test_wsr_is_a_registered_method_of_the_guaranteed_threshold_and_the_cascade(
     """`method="wsr"` through thresholds, Cascade and the CLI gives betting.wsr_threshold's T."""
     from littlebig_utils import Cascade
     from littlebig_utils.core import names
-    from littlebig_utils.core import thresholds
-    from littlebig_utils.core.betting import wsr_threshold
+    from littlebig_utils.core.ltt import wsr_threshold
     rng = np.random.default_rng(3)
     n = 4000
     conf = rng.uniform(0.2, 1.0, n)
@@ -234,9 +237,9 @@ def test_wsr_is_a_registered_method_of_the_guaranteed_threshold_and_the_cascade(
     big_correct = rng.uniform(size=n) < 0.85
     expected = wsr_threshold(conf, little_correct, big_correct, 0.02, 0.1, order_seed=0)
     assert expected is not None and 0 < expected < 1
-    got = thresholds.guaranteed_threshold(conf, little_correct, big_correct, 2.0, 0.1, method="wsr")
+    got = ltt.guaranteed_threshold(conf, little_correct, big_correct, 0.02, 0.1, method="wsr")
     assert got.threshold == pytest.approx(expected)
-    assert "wsr" in thresholds.METHODS and "wsr" in names.METHODS
+    assert "wsr" in ltt.METHODS and "wsr" in names.METHODS
     # the estimator with one-hot "probabilities" whose max is conf for the little model
     y = np.zeros(n, dtype=np.int64)
     little = np.column_stack([np.where(little_correct, conf, 1 - conf),

@@ -7,7 +7,9 @@ from hypothesis.extra.numpy import arrays
 
 from hypothesis_budget import examples
 
-from littlebig_utils.core import cascade
+from littlebig_utils.core import checks
+from littlebig_utils.core import engine
+from littlebig_utils.core import pairs as pt
 from littlebig_utils.core.predictions import Predictions, PredictionsError
 
 
@@ -19,7 +21,7 @@ def brute_force(conf, lc, bc, thresholds, valid=None):
         to_big = conf < t
         correct = np.where(to_big, bc, lc)
         rows.append((t, to_big.sum(), to_big.mean(), correct[valid].sum(),
-                     100 * correct[valid].mean()))
+                     correct[valid].mean()))
     return pd.DataFrame(rows, columns=["threshold", "n_big", "frac_big", "n_correct", "accuracy"])
 
 
@@ -47,7 +49,7 @@ def test_sweep_equals_brute_force(data):
     conf, lc, bc, valid = data
     if not valid.any():
         valid[0] = True
-    table = cascade.sweep_arrays(conf, lc, bc, valid=valid, little_gmacs=1.0, big_gmacs=4.0)
+    table = engine.sweep_arrays(conf, lc, bc, valid=valid, little_gmacs=1.0, big_gmacs=4.0)
     # every distinct threshold is present, including 0 and 1
     assert np.array_equal(table["threshold"], np.unique(np.r_[0.0, 1.0, conf]))
     ref = brute_force(conf, lc, bc, table["threshold"].to_numpy(), valid)
@@ -62,8 +64,8 @@ def test_sweep_equals_brute_force(data):
 @given(conf_strategy)
 def test_no_loss_point_is_the_cheapest_qualifying_threshold(data):
     conf, lc, bc, _ = data
-    table = cascade.sweep_arrays(conf, lc, bc, little_gmacs=1.0, big_gmacs=4.0)
-    point = cascade.no_loss_point(table)
+    table = engine.sweep_arrays(conf, lc, bc, little_gmacs=1.0, big_gmacs=4.0)
+    point = engine.no_loss_point(table)
     ref = brute_force(conf, lc, bc, np.unique(np.r_[0.0, 1.0, conf]))
     ok = ref[ref["n_correct"] >= bc.sum()]
     if ok.empty:
@@ -77,10 +79,10 @@ def test_no_loss_point_is_the_cheapest_qualifying_threshold(data):
 def test_all_correct_and_all_wrong_models(lc_value, bc_value):
     conf = np.random.default_rng(1).uniform(size=50)
     lc, bc = np.full(50, lc_value), np.full(50, bc_value)
-    table = cascade.sweep_arrays(conf, lc, bc, little_gmacs=1.0, big_gmacs=3.0)
+    table = engine.sweep_arrays(conf, lc, bc, little_gmacs=1.0, big_gmacs=3.0)
     ref = brute_force(conf, lc, bc, table["threshold"].to_numpy())
     assert np.array_equal(table["n_correct"], ref["n_correct"])
-    point = cascade.no_loss_point(table)
+    point = engine.no_loss_point(table)
     if lc_value >= bc_value:  # little at least as good: threshold 0, nothing escalated
         assert point["threshold"] == 0.0 and point["n_big"] == 0
     else:  # little always wrong, big always right: only "everything to big" matches
@@ -92,38 +94,38 @@ def test_sweep_on_real_pair_matches_brute_force():
     little = data.load_imagenet_predictions("mobilenetv3_large_100")
     big = data.load_imagenet_predictions("resnext50_32x4d")
     thresholds = np.linspace(0, 1, 41)
-    table = cascade.sweep(little, big, thresholds=thresholds)
+    table = engine.sweep(little, big, thresholds=thresholds)
     ref = brute_force(little.conf, little.correct, big.correct, thresholds)
     assert np.array_equal(table["n_correct"], ref["n_correct"])
     # the end points are the two models alone
     assert table["n_correct"].iloc[0] == little.correct.sum()
-    full = cascade.sweep(little, big, thresholds=[np.nextafter(little.conf.max(), 2)])
+    full = engine.sweep(little, big, thresholds=[np.nextafter(little.conf.max(), 2)])
     assert full["n_correct"].iloc[0] == big.correct.sum()
 
 
 def test_route_sends_strictly_below_threshold():
     conf = np.array([0.2, 0.5, 0.5, 0.9])
-    to_big = cascade.route(conf, 0.5)
+    to_big = engine.route(conf, 0.5)
     assert to_big.tolist() == [True, False, False, False]  # 0.5 is not below 0.5
 
 
 @pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan"), float("inf"), "high", None])
 def test_threshold_outside_unit_interval_is_refused(bad):
     with pytest.raises(ValueError, match=r"threshold"):
-        cascade.check_threshold(bad)
+        checks.check_threshold(bad)
     conf = np.array([0.3, 0.6])
     little, big = records(conf, np.array([1, 0], bool), np.array([1, 1], bool))
     with pytest.raises(ValueError, match=r"threshold"):
-        cascade.route(little.conf, bad)
+        engine.route(little.conf, bad)
     with pytest.raises(ValueError, match=r"threshold"):
-        cascade.sweep(little, big, thresholds=[0.5, bad])
+        engine.sweep(little, big, thresholds=[0.5, bad])
 
 
 def test_nan_confidences_are_refused():
     with pytest.raises(PredictionsError, match="NaN"):
         records(np.array([0.3, np.nan]), np.ones(2, bool), np.ones(2, bool))
     with pytest.raises(ValueError, match="NaN"):
-        cascade.sweep_arrays(np.array([0.3, np.nan]), np.ones(2, bool), np.ones(2, bool))
+        engine.sweep_arrays(np.array([0.3, np.nan]), np.ones(2, bool), np.ones(2, bool))
 
 
 def test_budget_and_matched_accuracy_points():
@@ -131,16 +133,16 @@ def test_budget_and_matched_accuracy_points():
     conf = rng.uniform(size=2000)
     lc = rng.uniform(size=2000) < conf  # confident -> more often right
     bc = rng.uniform(size=2000) < 0.9
-    table = cascade.sweep_arrays(conf, lc, bc, little_gmacs=1.0, big_gmacs=10.0)
-    b = cascade.budget_point(table, gmacs=3.0)
+    table = engine.sweep_arrays(conf, lc, bc, little_gmacs=1.0, big_gmacs=10.0)
+    b = engine.budget_point(table, gmacs=3.0)
     within = table[table["gmacs"] <= 3.0]
     assert b["n_correct"] == within["n_correct"].max() and b["gmacs"] <= 3.0
     target = float(table["accuracy"].median())
-    m = cascade.matched_accuracy_point(table, target)
+    m = engine.matched_accuracy_point(table, target)
     assert m["accuracy"] >= target
     assert m["n_big"] == table[table["accuracy"] >= target]["n_big"].min()
     with pytest.raises(ValueError):
-        cascade.budget_point(table)
+        engine.budget_point(table)
 
 
 def test_pairs_table_contract_columns_and_degenerate_flag():
@@ -151,15 +153,15 @@ def test_pairs_table_contract_columns_and_degenerate_flag():
     recs = {"a": a, "b": b, "c": c}
     for k, r in recs.items():
         r.model["name"] = k
-    t = cascade.pairs_table(recs, {"a": 1.0, "b": 2.0, "c": 0.5})
-    assert list(t.columns) == cascade.PAIR_COLUMNS
+    t = pt.pairs_table(recs, {"a": 1.0, "b": 2.0, "c": 0.5})
+    assert list(t.columns) == pt.PAIR_COLUMNS
     assert len(t) == 3  # ordered pairs with little cheaper than big
     row = t[(t.little == "c") & (t.big == "a")].iloc[0]
     assert row.degenerate == (row.little_accuracy >= row.big_accuracy)
     for _, r in t.iterrows():
         if not np.isnan(r.gmacs):
             assert r.gmacs == pytest.approx(r.little_gmacs + r.frac_big * r.big_gmacs)
-            assert r.macs_reduction == pytest.approx(100 * (1 - r.gmacs / r.big_gmacs))
+            assert r.macs_reduction == pytest.approx(1 - r.gmacs / r.big_gmacs)
             assert r.accuracy >= r.big_accuracy - 1e-9
 
 
@@ -172,9 +174,9 @@ def test_budget_point_is_the_most_accurate_within_budget_then_cheapest(data, by,
     samples to big wins."""
     conf, lc, bc, _ = data
     lg, bg = costs
-    table = cascade.sweep_arrays(conf, lc, bc, little_gmacs=lg, big_gmacs=bg)
+    table = engine.sweep_arrays(conf, lc, bc, little_gmacs=lg, big_gmacs=bg)
     budget = float(np.quantile(table[by], where, method="nearest"))  # an attained value
-    point = cascade.budget_point(table, **{by: budget})
+    point = engine.budget_point(table, **{by: budget})
     ref = brute_force(conf, lc, bc, table["threshold"].to_numpy())
     ref["gmacs"] = lg + ref["frac_big"] * bg
     ok = ref[ref[by] <= budget]
@@ -186,13 +188,13 @@ def test_budget_point_is_the_most_accurate_within_budget_then_cheapest(data, by,
 
 
 def test_budget_point_refuses_zero_or_two_budgets_and_finds_none_below_the_little_model():
-    table = cascade.sweep_arrays(np.array([0.2, 0.7]), np.array([0, 1], bool),
+    table = engine.sweep_arrays(np.array([0.2, 0.7]), np.array([0, 1], bool),
                                  np.array([1, 1], bool), little_gmacs=1.0, big_gmacs=4.0)
     for kw in ({}, {"gmacs": 2.0, "frac_big": 0.5}):
         with pytest.raises(ValueError, match="^give exactly one budget: gmacs or frac_big$"):
-            cascade.budget_point(table, **kw)
-    assert cascade.budget_point(table, gmacs=0.5) is None  # cheaper than the little model alone
-    assert cascade.budget_point(table, frac_big=0.5)["n_big"] == 1
+            engine.budget_point(table, **kw)
+    assert engine.budget_point(table, gmacs=0.5) is None  # cheaper than the little model alone
+    assert engine.budget_point(table, frac_big=0.5)["n_big"] == 1
 
 
 @settings(max_examples=examples(60), deadline=None)
@@ -200,25 +202,25 @@ def test_budget_point_refuses_zero_or_two_budgets_and_finds_none_below_the_littl
 def test_pair_summary_is_the_pairs_table_row_and_the_sweep_no_loss_point(data):
     conf, lc, bc, _ = data
     little, big = records(conf, lc, bc)
-    row = cascade.pair_summary(little, big)  # GMACs from the records' metadata (1 and 4)
-    table_row = cascade.pairs_table({"L": little, "B": big}, {"L": 1.0, "B": 4.0}).iloc[0]
-    assert set(row) == set(cascade.PAIR_COLUMNS)
-    for k in cascade.PAIR_COLUMNS:
+    row = pt.pair_summary(little, big)  # GMACs from the records' metadata (1 and 4)
+    table_row = pt.pairs_table({"L": little, "B": big}, {"L": 1.0, "B": 4.0}).iloc[0]
+    assert set(row) == set(pt.PAIR_COLUMNS)
+    for k in pt.PAIR_COLUMNS:
         assert row[k] == table_row[k] or (pd.isna(row[k]) and pd.isna(table_row[k])), k
     assert (row["little"], row["big"], row["little_gmacs"], row["big_gmacs"]) == ("L", "B", 1.0, 4.0)
-    point = cascade.no_loss_point(cascade.sweep(little, big))
+    point = engine.no_loss_point(engine.sweep(little, big))
     if point is None:
         assert np.isnan(row["threshold"]) and np.isnan(row["gmacs"])
     else:
         assert row["threshold"] == point["threshold"]
         assert row["frac_big"] == point["frac_big"] and row["gmacs"] == point["gmacs"]
         assert row["accuracy"] == pytest.approx(point["accuracy"])
-    assert row["little_accuracy"] == pytest.approx(100 * lc.mean())
-    assert row["big_accuracy"] == pytest.approx(100 * bc.mean())
+    assert row["little_accuracy"] == pytest.approx(lc.mean())
+    assert row["big_accuracy"] == pytest.approx(bc.mean())
     assert row["degenerate"] == bool(lc.sum() >= bc.sum())
     # explicit costs win over the metadata; records in another order are aligned first
     shuffled = big.subset(np.arange(len(big))[::-1])
-    again = cascade.pair_summary(little, shuffled, little_gmacs=2.0, big_gmacs=8.0)
+    again = pt.pair_summary(little, shuffled, little_gmacs=2.0, big_gmacs=8.0)
     assert (again["little_gmacs"], again["big_gmacs"]) == (2.0, 8.0)
     assert again["threshold"] == row["threshold"] or np.isnan(row["threshold"])
 
@@ -226,15 +228,15 @@ def test_pair_summary_is_the_pairs_table_row_and_the_sweep_no_loss_point(data):
 def test_pair_summary_refuses_missing_costs_and_empty_records():
     little, big = records(np.array([0.3, 0.8]), np.array([0, 1], bool), np.array([1, 1], bool))
     del big.model["gmacs"]
-    with pytest.raises(ValueError, match="GMACs of 'B' must be a positive number, got None"):
-        cascade.pair_summary(little, big)
-    assert cascade.pair_summary(little, big, big_gmacs=4.0)["big_gmacs"] == 4.0
+    with pytest.raises(ValueError, match=r"GMACs of 'B' must be a finite positive number \(cost per sample, e.g. GMACs\), got None"):
+        pt.pair_summary(little, big)
+    assert pt.pair_summary(little, big, big_gmacs=4.0)["big_gmacs"] == 4.0
     del little.model["gmacs"]
-    with pytest.raises(ValueError, match="GMACs of 'L' must be a positive number, got None"):
-        cascade.pair_summary(little, big, big_gmacs=4.0)
+    with pytest.raises(ValueError, match=r"GMACs of 'L' must be a finite positive number \(cost per sample, e.g. GMACs\), got None"):
+        pt.pair_summary(little, big, big_gmacs=4.0)
     empty_l, empty_b = little.subset(np.arange(0)), big.subset(np.arange(0))
     with pytest.raises(ValueError, match="^the predictions hold no samples$"):
-        cascade.pair_summary(empty_l, empty_b, little_gmacs=1.0, big_gmacs=4.0)
+        pt.pair_summary(empty_l, empty_b, little_gmacs=1.0, big_gmacs=4.0)
 
 
 def test_sweep_overrides_in_the_records_own_order_are_used_as_given():
@@ -242,6 +244,38 @@ def test_sweep_overrides_in_the_records_own_order_are_used_as_given():
     conf = rng.uniform(size=200)
     little, big = records(conf, rng.uniform(size=200) < 0.6, rng.uniform(size=200) < 0.8)
     other_lc, other_bc = rng.uniform(size=200) < 0.5, rng.uniform(size=200) < 0.9
-    got = cascade.sweep(little, big, little_correct=other_lc, big_correct=other_bc)
-    want = cascade.sweep_arrays(conf, other_lc, other_bc, little_gmacs=1.0, big_gmacs=4.0)
+    got = engine.sweep(little, big, little_correct=other_lc, big_correct=other_bc)
+    want = engine.sweep_arrays(conf, other_lc, other_bc, little_gmacs=1.0, big_gmacs=4.0)
     pd.testing.assert_frame_equal(got, want)
+
+
+# ------------------------------------------------------------------ "loses at most max_loss": once
+
+def test_within_loss_divides_by_the_valid_samples_and_includes_the_boundary():
+    """One definition: big_n_correct - n_correct <= max_loss * n_valid (exactly at the boundary
+    qualifies; one more lost image does not). With a `valid` mask the denominator is n_valid,
+    not n: here n = 200, n_valid = 100, so 0.02 allows 2 lost images, not 4."""
+    conf = np.linspace(0.0, 0.99, 200)
+    lc = np.ones(200, bool)
+    bc = np.ones(200, bool)
+    lc[150:154] = False              # the 4 most confident of these are kept longest
+    valid = np.zeros(200, bool)
+    valid[100:] = True               # only the upper half counts for accuracy
+    t = engine.sweep_arrays(conf, lc, bc, valid=valid)
+    lost = engine.total(t, "big_n_correct") - t["n_correct"]
+    ok = engine.within_loss(t, 0.02)
+    assert (ok == (lost <= 2)).all() and ok.any() and (~ok).any()
+    assert engine.total(t, "n_valid") == 100
+    point = engine.max_loss_point(t, 0.02)
+    assert lost[t["threshold"] == point["threshold"]].iloc[0] == 2  # the boundary itself
+    # the cheapest qualifying row: no row with fewer escalations qualifies
+    assert not ok[t["n_big"] < point["n_big"]].any()
+    assert engine.no_loss_point(t)["threshold"] == engine.max_loss_point(t, 0.0)["threshold"]
+
+
+def test_cheapest_prefers_fewest_escalations_then_the_lowest_threshold():
+    import pandas as pd
+    t = pd.DataFrame({"threshold": [0.9, 0.3, 0.5, 0.7], "n_big": [5, 2, 2, 3]})
+    assert engine.cheapest(t, [True, True, True, True])["threshold"] == 0.3
+    assert engine.cheapest(t, [True, False, True, True])["threshold"] == 0.5
+    assert engine.cheapest(t, [False] * 4) is None

@@ -6,10 +6,9 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
 from hypothesis_budget import examples
-
-from littlebig_utils.core import cascade
-from littlebig_utils.core import thresholds as th
 from littlebig_utils.core.predictions import Predictions
+from littlebig_utils.core import engine
+from littlebig_utils.core import pairs as pt
 
 GRID = [0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0]  # few values: ties, 0 and 1 are frequent
 
@@ -26,8 +25,8 @@ def loop_thresholds(conf, lc, bc, masks, valid):
         if not m.any():
             out.append(np.nan)
             continue
-        table = cascade.sweep_arrays(conf[m], lc[m], bc[m], valid=valid[m])
-        point = cascade.no_loss_point(table)
+        table = engine.sweep_arrays(conf[m], lc[m], bc[m], valid=valid[m])
+        point = engine.no_loss_point(table)
         out.append(np.nan if point is None else float(point["threshold"]))
     return np.array(out)
 
@@ -37,7 +36,7 @@ def loop_thresholds(conf, lc, bc, masks, valid):
 def test_no_loss_thresholds_equal_the_per_subset_sweep(data):
     conf, lc, bc, valid, masks = data
     masks[:, 0] = True  # no empty subset
-    got = th.no_loss_thresholds(conf, lc, bc, masks, valid=valid, chunk=2)
+    got = engine.no_loss_thresholds(conf, lc, bc, masks, valid=valid, chunk=2)
     np.testing.assert_array_equal(got, loop_thresholds(conf, lc, bc, masks, valid))
 
 
@@ -45,9 +44,9 @@ def test_no_loss_thresholds_on_real_predictions():
     from littlebig_utils.data import registry as data
     little = data.load_imagenet_predictions("mixnet_m")
     big = data.load_imagenet_predictions("resnet101")
-    masks = th.split_masks(len(little), 0.2, range(6))
+    masks = engine.split_masks(len(little), 0.2, range(6))
     valid = np.ones(len(little), bool)
-    got = th.no_loss_thresholds(little.conf, little.correct, big.correct, masks)
+    got = engine.no_loss_thresholds(little.conf, little.correct, big.correct, masks)
     np.testing.assert_array_equal(got, loop_thresholds(little.conf, little.correct, big.correct,
                                                        masks, valid))
     # different splits choose different thresholds: the seeds really resample
@@ -68,7 +67,7 @@ def test_evaluate_thresholds_equals_a_loop(data):
     valid[0] = True
     t = np.array(GRID[:5])
     t[2] = np.nan  # "no threshold found"
-    table = th.evaluate_thresholds(conf, lc, bc, t, masks, valid=valid, little_gmacs=1.0,
+    table = engine.evaluate_thresholds(conf, lc, bc, t, masks, valid=valid, little_gmacs=1.0,
                                         big_gmacs=5.0, chunk=2)
     for s in range(5):
         row = table.iloc[s]
@@ -77,8 +76,8 @@ def test_evaluate_thresholds_equals_a_loop(data):
             continue
         n_big, n_correct, n_valid = brute_evaluate(conf, lc, bc, t[s], masks[s], valid)
         assert row["n_big"] == n_big and row["n_correct"] == n_correct
-        assert row["accuracy"] == pytest.approx(100 * n_correct / n_valid)
-        assert row["big_accuracy"] == pytest.approx(100 * (bc & masks[s] & valid).sum() / n_valid)
+        assert row["accuracy"] == pytest.approx(n_correct / n_valid)
+        assert row["big_accuracy"] == pytest.approx((bc & masks[s] & valid).sum() / n_valid)
         assert row["gmacs"] == pytest.approx(1.0 + 5.0 * n_big / masks[s].sum())
 
 
@@ -87,20 +86,20 @@ def test_evaluate_thresholds_matches_sweep_on_all_samples():
     conf = rng.uniform(size=300)
     lc, bc = rng.uniform(size=300) < conf, rng.uniform(size=300) < 0.8
     t = np.array([0.0, 0.3, 0.77, 1.0])
-    got = th.evaluate_thresholds(conf, lc, bc, t, little_gmacs=1.0, big_gmacs=3.0)
-    ref = cascade.sweep_arrays(conf, lc, bc, thresholds=t, little_gmacs=1.0, big_gmacs=3.0)
+    got = engine.evaluate_thresholds(conf, lc, bc, t, little_gmacs=1.0, big_gmacs=3.0)
+    ref = engine.sweep_arrays(conf, lc, bc, thresholds=t, little_gmacs=1.0, big_gmacs=3.0)
     for col in ["n_big", "n_correct", "frac_big", "accuracy", "gmacs", "macs_reduction"]:
         np.testing.assert_allclose(got[col].to_numpy(float), ref[col].to_numpy(float), err_msg=col)
 
 
 def test_split_masks_sizes_and_reproducibility():
-    a = th.split_masks(1000, 0.2, [3, 4, 5])
+    a = engine.split_masks(1000, 0.2, [3, 4, 5])
     assert a.shape == (3, 1000) and (a.sum(1) == 200).all()
-    assert np.array_equal(th.split_masks(1000, 0.2, [5])[0], a[2])  # seed, not position
+    assert np.array_equal(engine.split_masks(1000, 0.2, [5])[0], a[2])  # seed, not position
     assert not np.array_equal(a[0], a[1])
     for bad in [0.0, 1.0, 1.5]:
         with pytest.raises(ValueError):
-            th.split_masks(1000, bad, [0])
+            engine.split_masks(1000, bad, [0])
 
 
 def _record(name, ids, labels, preds, conf, gmacs):
@@ -131,24 +130,24 @@ def test_transfer_table_applies_fixed_thresholds_to_other_predictions(tmp_path):
         p.save(tmp_path / f"{k}.npz")
     loaded = {k: Predictions.load(tmp_path / f"{k}.npz") for k in gm}
     loaded["l"] = loaded["l"].subset(np.arange(300)[::-1])
-    pairs = cascade.pairs_table(fix, gm)
-    out = th.transfer_table(pairs, loaded)
-    assert list(out.columns) == th.TRANSFER_COLUMNS
+    pairs = pt.pairs_table(fix, gm)
+    out = pt.transfer_table(pairs, loaded)
+    assert list(out.columns) == pt.TRANSFER_COLUMNS
     assert len(out) == pairs["threshold"].notna().sum()
     for _, r in out.iterrows():
         little, big = other[r["little"]], other[r["big"]]
         to_big = little.conf < r["threshold"]
-        acc = 100 * np.where(to_big, big.correct, little.correct).mean()
+        acc = np.where(to_big, big.correct, little.correct).mean()
         assert r["accuracy"] == pytest.approx(acc)
-        assert r["accuracy_change"] == pytest.approx(acc - 100 * big.accuracy)
+        assert r["accuracy_change"] == pytest.approx(acc - big.accuracy)
         assert r["gmacs"] == pytest.approx(gm[r["little"]] + to_big.mean() * gm[r["big"]])
     # overriding correctness (as with ReaL labels) changes accuracy, not the routing
     correct = {k: np.ones(300, bool) for k in gm}
-    same = th.transfer_table(pairs, other, correct=correct)
-    assert (same["accuracy"] == 100).all() and np.allclose(same["frac_big"], out["frac_big"])
+    same = pt.transfer_table(pairs, other, correct=correct)
+    assert (same["accuracy"] == 1).all() and np.allclose(same["frac_big"], out["frac_big"])
     with pytest.raises(ValueError, match=r"^'s' and 'l' list their samples in different orders; "
                        r"`correct` and `valid` need records in one order \(align them\)$"):
-        th.transfer_table(pairs, loaded, correct=correct)
+        pt.transfer_table(pairs, loaded, correct=correct)
 
 
 def test_transfer_table_every_column_against_a_loop_and_skipped_pairs():
@@ -180,17 +179,17 @@ def test_transfer_table_every_column_against_a_loop_and_skipped_pairs():
     def expected(little, big, t, lc, bc, v):
         to_big = recs[little].conf < t
         right = np.where(to_big, bc, lc)
-        acc, big_acc = 100 * right[v].mean(), 100 * bc[v].mean()
+        acc, big_acc = right[v].mean(), bc[v].mean()
         cost = gm[little] + to_big.mean() * gm[big]
         return dict(little=little, big=big, threshold=t, accuracy=acc, big_accuracy=big_acc,
-                    little_accuracy=100 * lc[v].mean(), accuracy_change=acc - big_acc,
+                    little_accuracy=lc[v].mean(), accuracy_change=acc - big_acc,
                     frac_big=to_big.mean(), gmacs=cost,
-                    macs_reduction=100 * (1 - cost / gm[big]))
+                    macs_reduction=1 - cost / gm[big])
 
     everything = np.ones(n, bool)
     for kw in ({}, {"valid": valid}, {"correct": correct}, {"correct": correct, "valid": valid}):
-        out = th.transfer_table(pairs, recs, **kw)
-        assert list(out.columns) == th.TRANSFER_COLUMNS
+        out = pt.transfer_table(pairs, recs, **kw)
+        assert list(out.columns) == pt.TRANSFER_COLUMNS
         assert out[["little", "big"]].values.tolist() == [["s", "l"], ["m", "l"]], kw
         v = kw.get("valid", everything)
         for (_, row), (a, b, t) in zip(out.iterrows(), [("s", "l", 0.62), ("m", "l", 0.8)]):
@@ -198,5 +197,5 @@ def test_transfer_table_every_column_against_a_loop_and_skipped_pairs():
             want = expected(a, b, t, c[a], c[b], v)
             for k, w in want.items():
                 assert row[k] == (pytest.approx(w) if isinstance(w, float) else w), (kw, k)
-    empty = th.transfer_table(pairs.iloc[:4], recs)
-    assert empty.empty and list(empty.columns) == th.TRANSFER_COLUMNS
+    empty = pt.transfer_table(pairs.iloc[:4], recs)
+    assert empty.empty and list(empty.columns) == pt.TRANSFER_COLUMNS

@@ -9,8 +9,9 @@ import pytest
 
 from littlebig_utils.book import cifar_study as cs
 from littlebig_utils.core import scores
-from littlebig_utils.core import thresholds
 from littlebig_utils.core.predictions import Predictions
+from littlebig_utils.core import engine
+from littlebig_utils.core import pairs as pt
 
 
 def _record(name, logits, labels, gmacs):
@@ -45,7 +46,7 @@ def _brute_no_loss(conf, lc, bc):
 def test_heldout_difference_matches_a_brute_force_split():
     recs, g = _zoo()
     info, diff = cs.heldout_difference(recs["a"], recs["c"], g["a"], g["c"], calib_frac=0.5, seed=3)
-    calib, test = thresholds.split_indices(400, 0.5, 3)
+    calib, test = engine.split_indices(400, 0.5, 3)
     la, lc = recs["a"], recs["c"]
     t, _ = _brute_no_loss(la.conf[calib], la.correct[calib], lc.correct[calib])
     to_big = la.conf[test] < t
@@ -54,7 +55,7 @@ def test_heldout_difference_matches_a_brute_force_split():
     assert info["frac_big"] == pytest.approx(to_big.mean())
     assert diff.diff == pytest.approx(casc.mean() - lc.correct[test].mean())
     assert diff.lo <= diff.diff <= diff.hi
-    assert info["macs_reduction"] == pytest.approx(100 * (1 - (0.1 + to_big.mean() * 0.9) / 0.9))
+    assert info["macs_reduction"] == pytest.approx(1 - (0.1 + to_big.mean() * 0.9) / 0.9)
 
 
 def test_heldout_difference_refuses_misaligned_records():
@@ -65,17 +66,16 @@ def test_heldout_difference_refuses_misaligned_records():
 
 
 def test_score_comparison_max_softmax_equals_the_pair_summary_on_the_evaluation_part():
-    from littlebig_utils.core import cascade
     recs, g = _zoo()
-    calib, ev = thresholds.split_indices(400, 0.5, 0)
+    calib, ev = engine.split_indices(400, 0.5, 0)
     pairs = pd.DataFrame(dict(little=["a", "b"], big=["c", "c"]))
     comp, temps = cs.score_comparison(recs, g, pairs, calib, ev)
     assert set(temps) == {"a", "b", "c"} and len(comp) == 2 * len(cs.SCORE_NAMES)
     row = comp[(comp.little == "a") & (comp.score == "max softmax")].iloc[0]
-    ref = cascade.pair_summary(recs["a"].subset(ev), recs["c"].subset(ev), g["a"], g["c"])
+    ref = pt.pair_summary(recs["a"].subset(ev), recs["c"].subset(ev), g["a"], g["c"])
     assert row["macs_reduction"] == pytest.approx(ref["macs_reduction"])
     assert row["accuracy_gap"] == pytest.approx(
-        100 * (recs["c"].subset(ev).accuracy - recs["a"].subset(ev).accuracy))
+        recs["c"].subset(ev).accuracy - recs["a"].subset(ev).accuracy)
     with pytest.raises(ValueError, match="overlap"):
         cs.score_comparison(recs, g, pairs, calib, np.r_[ev, calib[:1]])
 
@@ -104,25 +104,25 @@ def test_budget_table_is_the_brute_force_best_within_the_budget():
             to_big = la.conf < t
             if g[r.little] + to_big.mean() * g[r.big] <= budget + 1e-12:
                 best = max(best, np.where(to_big, lb.correct, la.correct).sum())
-        assert r.accuracy == pytest.approx(100 * best / 400)
+        assert r.accuracy == pytest.approx(best / 400)
 
 
 def test_models_table_puts_the_independent_jpeg_accuracy_beside_ours():
     recs, g = _zoo()
     recs = {"cifar_resnet20": recs["a"]}
     t = cs.models_table(recs, {"cifar_resnet20": 0.04}).iloc[0]
-    assert t["top1_manifest_jpeg"] == 81.03 and t["top1_stored_lossless"] == 91.78
-    assert t["top1"] == pytest.approx(100 * recs["cifar_resnet20"].accuracy)
+    assert t["top1_manifest_jpeg"] == 0.8103
+    assert t["top1_stored_lossless"] == pytest.approx(0.9178)
+    assert t["top1"] == pytest.approx(recs["cifar_resnet20"].accuracy)
     assert cs.depth("cifar_resnet56") == 56 and cs.depth("resnet110") is None
 
 
 def test_fraction_curves_spread_the_share_sent_to_big_and_keep_the_legend_off_the_axes():
     import matplotlib.pyplot as plt
-    from littlebig_utils.core import cascade
     recs, g = _zoo()
-    table = cascade.sweep(recs["a"], recs["c"])
-    fig = cs.fraction_curves(table, "a", "c", 100 * recs["a"].accuracy, 100 * recs["c"].accuracy,
-                             cascade.no_loss_point(table))
+    table = engine.sweep(recs["a"], recs["c"])
+    fig = cs.fraction_curves(table, "a", "c", recs["a"].accuracy, recs["c"].accuracy,
+                             engine.no_loss_point(table))
     ax = fig.axes[0]
     assert ax.get_xlim() == (0, 100) and "%" in ax.get_xlabel() and "%" in ax.get_ylabel()
     fig.canvas.draw()
@@ -134,8 +134,9 @@ def test_fraction_curves_spread_the_share_sent_to_big_and_keep_the_legend_off_th
 def _pairs_frame(gaps, reductions):
     n = len(gaps)
     return pd.DataFrame(dict(little=[f"l{i}" for i in range(n)], big=[f"b{i}" for i in range(n)],
-                             little_accuracy=80.0, big_accuracy=[80.0 + g for g in gaps],
-                             threshold=0.9, frac_big=0.2, macs_reduction=reductions, accuracy=81.0,
+                             little_accuracy=0.80, big_accuracy=[0.80 + g / 100 for g in gaps],
+                             threshold=0.9, frac_big=0.2, macs_reduction=[r / 100 for r in reductions],
+                             accuracy=0.81,
                              degenerate=[g <= 0 for g in gaps], little_gmacs=0.1, big_gmacs=1.0))
 
 
@@ -146,7 +147,7 @@ def test_reduction_verdict_uses_the_median_over_meaningful_pairs():
     m = selection.meaningful_pairs(pairs)
     v = cs.reduction_verdict(m)
     assert v.label == verdicts.REPRODUCED and "35.0 %" in v.reason and "3 meaningful" in v.reason
-    assert cs.reduction_verdict(m[m["macs_reduction"] < 30]).label == verdicts.NOT_REPRODUCED
+    assert cs.reduction_verdict(m[m["macs_reduction"] < 0.30]).label == verdicts.NOT_REPRODUCED
     assert cs.reduction_verdict(m.iloc[:0]).label == verdicts.NOT_TESTABLE
 
 

@@ -19,7 +19,7 @@ import pytest
 
 import littlebig_utils
 from littlebig_utils import Cascade, Predictions, cli, split
-from littlebig_utils.core import cascade
+from littlebig_utils.core import pairs as cascade
 from littlebig_utils.core.names import METHODS, RULES
 from littlebig_utils.data import DATASETS
 from littlebig_utils.data import registry as data
@@ -487,7 +487,7 @@ def test_unknown_model_names_close_ones(capsys):
 @pytest.mark.parametrize("extra, message", [
     (["--max-loss", "0.5"], r"refused: as a fraction it means 50 accuracy points; if you meant "
                             r"0\.5 points pass (--max-loss )?0\.005"),  # both readings
-    (["--max-loss", "-0.01"], ">= 0"), (["--max-loss", "nan"], ">= 0"),
+    (["--max-loss", "-0.01"], ">= 0"), (["--max-loss", "nan"], "fraction of accuracy.*got nan"),
     (["--max-loss", "x"], "expected a number"),
     (["--epsilon", "0.5"], r"--epsilon \(accuracy points\) is now --max-loss, a fraction: "
                            r"--epsilon 0\.5 is --max-loss 0\.005"),

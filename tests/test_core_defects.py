@@ -7,12 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
-
-from littlebig_utils.core import cascade
+from littlebig_utils.core import engine
+from littlebig_utils.core import experiments
+from littlebig_utils.core import ltt
+from littlebig_utils.core import pairs as pt
 from littlebig_utils import cli
-from littlebig_utils.core import thresholds as th
 from littlebig_utils.core.predictions import Predictions
 from reference_impl import fixed_sequence
+from test_cli import _save_pair
 
 GOLDEN = Path(__file__).parent / "golden" / "pairs_imagenet_val.csv"
 
@@ -32,11 +34,7 @@ def test_pairs_cli_equals_the_golden_table(tmp_path):
     out = tmp_path / "pairs.csv"
     assert cli.main(["pairs", "--dataset", "imagenet-val", "--out", str(out)]) == 0
     got, want = pd.read_csv(out), pd.read_csv(GOLDEN)
-    # LEAD: the golden table predates fractions (accuracies and macs_reduction in percent);
-    # drop this conversion when it is regenerated in fractions
-    for col in ["accuracy", "little_accuracy", "big_accuracy", "macs_reduction"]:
-        want[col] = want[col] / 100
-    assert list(got.columns) == list(want.columns) == cascade.PAIR_COLUMNS
+    assert list(got.columns) == list(want.columns) == pt.PAIR_COLUMNS
     for col in ["little", "big", "degenerate"]:
         assert got[col].tolist() == want[col].tolist(), col
     for col in ["threshold", "accuracy", "little_accuracy", "big_accuracy", "gmacs",
@@ -49,13 +47,13 @@ def test_pairs_cli_equals_the_golden_table(tmp_path):
 def test_a_sweep_saved_as_csv_gives_the_same_no_loss_point(tmp_path):
     rng = np.random.default_rng(0)
     conf, lc, bc = draw(rng, 2000)
-    table = cascade.sweep_arrays(conf, lc, bc, little_gmacs=1.0, big_gmacs=5.0)
+    table = engine.sweep_arrays(conf, lc, bc, little_gmacs=1.0, big_gmacs=5.0)
     table.to_csv(tmp_path / "s.csv", index=False)
     back = pd.read_csv(tmp_path / "s.csv")
-    assert cascade.no_loss_point(back)["threshold"] == cascade.no_loss_point(table)["threshold"]
-    assert cascade.total(back, "big_n_correct") == bc.sum()
-    r = th.empirical_threshold(conf, lc, bc)
-    assert r.threshold == cascade.no_loss_point(back)["threshold"]
+    assert engine.no_loss_point(back)["threshold"] == engine.no_loss_point(table)["threshold"]
+    assert engine.total(back, "big_n_correct") == bc.sum()
+    r = ltt.empirical_threshold(conf, lc, bc)
+    assert r.threshold == engine.no_loss_point(back)["threshold"]
 
 
 # ------------------------------------------------------------------ defect 5: empty splits
@@ -77,10 +75,10 @@ def test_threshold_cli_refuses_an_empty_split(tmp_path, capsys, n, frac):
 def test_split_generator_refuses_empty_sides_and_is_one_convention():
     for n, f in [(10, 0.01), (10, 0.99), (1, 0.5), (0, 0.5)]:
         with pytest.raises(ValueError, match="empty"):
-            th.split_indices(n, f, 0)
-    masks = th.split_masks(1000, 0.2, [3, 4])
+            engine.split_indices(n, f, 0)
+    masks = engine.split_masks(1000, 0.2, [3, 4])
     for row, seed in zip(masks, [3, 4]):
-        assert np.array_equal(np.flatnonzero(row), th.split_indices(1000, 0.2, seed)[0])
+        assert np.array_equal(np.flatnonzero(row), engine.split_indices(1000, 0.2, seed)[0])
 
 
 # ------------------------------------------------------------------ defect 6: sweep inputs
@@ -95,14 +93,14 @@ def test_sweep_realigns_overrides_with_the_records():
     big = Predictions(ids, labels, labels, rng.random(n), model={"name": "B"})
     other_lc, other_bc = rng.random(n) < 0.5, rng.random(n) < 0.8  # e.g. ReaL correctness
     valid = rng.random(n) < 0.9
-    want = cascade.sweep_arrays(conf, other_lc, other_bc, valid=valid)
+    want = engine.sweep_arrays(conf, other_lc, other_bc, valid=valid)
     perm = rng.permutation(n)
     # big listed in another order, its override given in its own order
-    got = cascade.sweep(little, big.subset(perm), little_correct=other_lc,
+    got = engine.sweep(little, big.subset(perm), little_correct=other_lc,
                         big_correct=other_bc[perm], valid=valid)
     pd.testing.assert_frame_equal(got, want)
     with pytest.raises(ValueError, match="one value per sample"):
-        cascade.sweep(little, big, big_correct=other_bc[:-1])
+        engine.sweep(little, big, big_correct=other_bc[:-1])
 
 
 @pytest.mark.parametrize("kw,match", [
@@ -118,7 +116,7 @@ def test_sweep_arrays_refuses_bad_values(kw, match):
     args = dict(conf=np.array([0.1, 0.5, 0.9, 0.3]), little_correct=np.array([1, 0, 1, 1], bool),
                 big_correct=np.array([1, 1, 0, 1], bool), little_gmacs=1.0, big_gmacs=4.0) | kw
     with pytest.raises(ValueError, match=match):
-        cascade.sweep_arrays(**args)
+        engine.sweep_arrays(**args)
 
 
 @pytest.mark.parametrize("bad", [float("nan"), -1.0, 0.0, float("inf")])
@@ -127,7 +125,7 @@ def test_pairs_table_refuses_bad_gmacs(bad):
     recs = {k: Predictions(ids, labels, [0, 1, 1], [0.2, 0.5, 0.9], model={"name": k})
             for k in "xyz"}
     with pytest.raises(ValueError, match="GMACs of 'y'"):
-        cascade.pairs_table(recs, {"x": 1.0, "y": bad, "z": 3.0})
+        pt.pairs_table(recs, {"x": 1.0, "y": bad, "z": 3.0})
 
 
 # ------------------------------------------------------------------ guaranteed vs references
@@ -146,16 +144,16 @@ def hb_p_value(k_loss, k_gain, n, eps):
 def test_guaranteed_equals_a_reference_loop_over_p_values(method, seed):
     rng = np.random.default_rng(seed)
     conf, lc, bc = draw(rng, 1500)
-    eps, delta = 10.0, 0.1
+    eps, delta = 0.1, 0.1
     ts = sorted(set([0.0, 1.0] + list(conf)), reverse=True)
     ps = []
     for t in ts:
         kept = conf >= t
         k_loss, k_gain = int((kept & ~lc & bc).sum()), int((kept & lc & ~bc).sum())
-        ps.append(hb_p_value(k_loss, k_gain, len(conf), eps / 100) if method != "binomial"
-                  else stats.binom.cdf(k_loss, len(conf), eps / 100))
+        ps.append(hb_p_value(k_loss, k_gain, len(conf), eps) if method != "binomial"
+                  else stats.binom.cdf(k_loss, len(conf), eps))
     want = fixed_sequence(ts, ps, delta)
-    got = th.guaranteed_threshold(conf, lc, bc, eps, delta, method).threshold
+    got = ltt.guaranteed_threshold(conf, lc, bc, eps, delta, method).threshold
     assert got == want
     assert want is not None and want < 1.0  # the case is not trivial
 
@@ -169,9 +167,9 @@ def test_guaranteed_stops_at_the_first_failure():
     bc = np.ones(n, bool)
     conf[:60], lc[:60] = 0.9, False          # kept at T <= 0.9: little wrong, big right
     conf[60:460], bc[60:460] = 0.5, False    # kept at T <= 0.5: little right, big wrong
-    reject = th.rejections(*[[0, 60, 60, 60], [0, 0, 400, 400]], n, 2.0, 0.05)
+    reject = ltt.rejections(*[[0, 60, 60, 60], [0, 0, 400, 400]], n, 0.02, 0.05)
     assert reject.tolist() == [True, False, True, True]  # the non-monotone sequence
-    r = th.guaranteed_threshold(conf, lc, bc, epsilon=2.0, delta=0.05)
+    r = ltt.guaranteed_threshold(conf, lc, bc, max_loss=0.02, delta=0.05)
     assert r.threshold == 1.0 and r.n_tested == 2
 
 
@@ -188,30 +186,30 @@ def test_transfer_table_uses_valid():
         recs[k] = Predictions(ids, labels, np.where(right, labels, (labels + 1) % 5),
                               np.clip(0.5 * rng.random(n) + 0.5 * right, 0, 1),
                               model={"name": k, "gmacs": g})
-    pairs = cascade.pairs_table(recs, {"s": 1.0, "l": 5.0})
+    pairs = pt.pairs_table(recs, {"s": 1.0, "l": 5.0})
     valid = rng.random(n) < 0.5
-    out = th.transfer_table(pairs, recs, valid=valid).iloc[0]
+    out = pt.transfer_table(pairs, recs, valid=valid).iloc[0]
     t = pairs["threshold"].iloc[0]
     right = np.where(recs["s"].conf < t, recs["l"].correct, recs["s"].correct)
-    assert out["accuracy"] == pytest.approx(100 * right[valid].mean())
-    assert out["big_accuracy"] == pytest.approx(100 * recs["l"].correct[valid].mean())
-    assert out["accuracy"] != pytest.approx(100 * right.mean())
+    assert out["accuracy"] == pytest.approx(right[valid].mean())
+    assert out["big_accuracy"] == pytest.approx(recs["l"].correct[valid].mean())
+    assert out["accuracy"] != pytest.approx(right.mean())
 
 
 def test_split_study_every_rule_equals_its_direct_call():
     """Kills rule swaps inside split_study: each rule's T is the direct call's on the split."""
     rng = np.random.default_rng(9)
     conf, lc, bc = draw(rng, 2000)
-    eps, delta, seed = 3.0, 0.2, 5
-    df = th.split_study(conf, lc, bc, [eps], [delta], n_splits=3, calib_frac=0.4, seed=seed)
+    eps, delta, seed = 0.03, 0.2, 5
+    df = experiments.split_study(conf, lc, bc, [eps], [delta], n_splits=3, calib_frac=0.4, seed=seed)
     for s in range(3):
-        calib, test = th.split_indices(len(conf), 0.4, seed + s)
+        calib, test = engine.split_indices(len(conf), 0.4, seed + s)
         c = (conf[calib], lc[calib], bc[calib])
-        full = cascade.sweep_arrays(conf[test], lc[test], bc[test])
-        oracle = cascade.max_loss_point(full, eps / 100)
-        want = {"empirical-no-loss": th.empirical_threshold(*c).threshold,
-                "empirical-epsilon": th.empirical_threshold(*c, eps).threshold,
-                "guaranteed": th.guaranteed_threshold(*c, eps, delta).threshold,
+        full = engine.sweep_arrays(conf[test], lc[test], bc[test])
+        oracle = engine.max_loss_point(full, eps)
+        want = {"empirical-no-loss": ltt.empirical_threshold(*c).threshold,
+                "empirical-max-loss": ltt.empirical_threshold(*c, eps).threshold,
+                "guaranteed": ltt.guaranteed_threshold(*c, eps, delta).threshold,
                 "oracle": None if oracle is None else float(oracle["threshold"])}
         assert len(set(want.values())) == 4  # the four rules differ here: a swap shows
         got = df[df["split"] == s].set_index("rule")["threshold"]
@@ -226,7 +224,7 @@ def test_two_stage_multistage_equals_the_fixed_threshold_evaluator():
     valid = rng.random(700) < 0.8
     for t in (0.0, 0.3, 0.777, 1.0):
         m = multistage.evaluate([conf], [lc, bc], [1.0, 6.0], [t], valid)
-        e = th.evaluate_thresholds(conf, lc, bc, [t], valid=valid, little_gmacs=1.0,
+        e = engine.evaluate_thresholds(conf, lc, bc, [t], valid=valid, little_gmacs=1.0,
                                    big_gmacs=6.0).iloc[0]
         assert m["n_correct"] == e["n_correct"] and m["accuracy"] == pytest.approx(e["accuracy"])
         assert m["gmacs"] == pytest.approx(e["gmacs"])

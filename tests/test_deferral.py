@@ -124,7 +124,7 @@ def test_study_splits_fit_on_calibration_only_and_summaries():
     assert (g["min"] >= 0).all()  # the oracle never loses to confidence
     assert chapter.verdict(g) == "Reproduced"
     # one split's test accuracy by hand
-    from littlebig_utils.core.thresholds import split_indices
+    from littlebig_utils.core.engine import split_indices
     _, test = split_indices(1000, 0.4, seed=0 + 1)
     c = D.deferral_curve(probs[test].max(1), lc[test], bc[test])
     row = st[(st["split"] == 1) & (st["rule"] == "confidence") & (st["share"] == 0.3)]
@@ -185,8 +185,8 @@ def test_regime_verdict_counts_its_rows():
 
 
 def test_guarantee_by_score_rows_are_the_certified_thresholds_judged_on_test():
-    from littlebig_utils.core.betting import wsr_threshold
-    from littlebig_utils.core.thresholds import split_indices
+    from littlebig_utils.core.ltt import wsr_threshold
+    from littlebig_utils.core.engine import split_indices
     probs, lc, bc = _specialist(3000)
     df = D.guarantee_by_score((probs, lc, bc), 0.02, 0.1, n_splits=1, kind="per-class")
     assert len(df) == 4

@@ -11,7 +11,7 @@ from littlebig_utils import CascadeReport
 from littlebig_utils import Predictions
 from littlebig_utils.core import estimator
 from littlebig_utils.core import scores
-from littlebig_utils.core import thresholds as th
+from littlebig_utils.core import ltt
 
 
 def make(seed, n=300, c=4, probs=False):
@@ -165,9 +165,9 @@ def bad_inputs():
                      scores.max_softmax(little), model={"name": "L"})
     return [
         ((little, big, None), "y .*required"),
-        ((little, big, y[:-1]), "one label per sample"),
+        ((little, big, y[:-1]), r"y has 29 values, expected 30 \(one per sample\)"),
         ((little, big, y + 4), r"\[0, 4\)"),
-        ((little, big, -y - 1), r"\[0, 4\)"),
+        ((little, big, -y - 1), "class indices >= 0"),
         ((little, big, y + 0.5), "integer"),
         ((nan, big, y), "NaN"),
         ((little, big[:, :3], y), "same shape"),
@@ -185,15 +185,18 @@ def test_bad_inputs_give_one_clear_error(case):
 
 
 @pytest.mark.parametrize("kw,match", [
-    (dict(rule="cheap"), "unknown rule"), (dict(max_loss=0.5 + 1), "FRACTION"),
-    (dict(max_loss=-0.01), "FRACTION"), (dict(rule="guaranteed", delta=0), "delta"),
+    (dict(rule="cheap"), "unknown rule"), (dict(max_loss=0.5 + 1), "as a fraction it means 150"),
+    (dict(max_loss=-0.01), "max_loss must be >= 0"), (dict(rule="guaranteed", delta=0), "delta"),
     (dict(rule="guaranteed", method="bonferroni"), "unknown method"),
     (dict(costs=(1.0, float("nan"))), "positive"), (dict(costs=(0.0, 1.0)), "positive"),
     (dict(score="entropy"), "unknown score"),
 ])
 def test_bad_options_are_refused(kw, match):
+    """__init__ only stores (scikit-learn's rule); fit refuses, with one line."""
+    casc = Cascade(**kw)
+    assert casc.get_params()[next(iter(kw))] == kw[next(iter(kw))]
     with pytest.raises(ValueError, match=match):
-        Cascade(**kw)
+        casc.fit(*make(1, n=20))
 
 
 def test_route_before_fit_and_missing_logits():
@@ -213,15 +216,18 @@ def test_a_registered_method_gets_the_calibration_arrays():
         seen.update(kw)
         return np.ones(len(kw["thresholds"]), bool)
 
-    th.register_method("test-all", everything)
+    saved = ltt.METHODS["binomial"]
+    ltt.register_method("binomial", everything)  # a new implementation of a registered name
     try:
         little, big, y = make(10, n=100)
-        casc = Cascade(rule="guaranteed", max_loss=0.01, method="test-all").fit(little, big, y)
+        casc = Cascade(rule="guaranteed", max_loss=0.01, method="binomial").fit(little, big, y)
         assert casc.threshold_ == 0.0  # every hypothesis rejected: the cheapest T
-        assert len(seen["conf"]) == 100 and seen["epsilon"] == pytest.approx(0.01)
+        assert len(seen["conf"]) == 100 and seen["max_loss"] == pytest.approx(0.01)
         assert seen["thresholds"][0] == 1.0  # descending T
     finally:
-        del th.METHODS["test-all"]
+        ltt.register_method("binomial", saved)
+    with pytest.raises(ValueError, match="unknown method 'test-all'"):
+        ltt.register_method("test-all", everything)  # names.METHODS is the one list
 
 
 def test_contract_example_runs_on_real_predictions():
@@ -260,3 +266,104 @@ def test_import_leaves_warning_filters_alone_and_names_load_lazily():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "Cascade"
+
+
+# ------------------------------------------------------------------ scikit-learn conventions
+
+def test_init_only_stores_and_get_set_params_and_clone_work():
+    from sklearn.base import clone
+    casc = Cascade(rule="guaranteed", max_loss=0.5, method=["wsr"], costs=5)  # stored, not checked
+    assert casc.get_params() == dict(rule="guaranteed", max_loss=0.5, delta=0.05, method=["wsr"],
+                                     costs=5, score="max_softmax", inputs="auto")
+    casc.set_params(max_loss=0.01, method="wsr", costs=(1.0, 4.0))
+    assert (casc.max_loss, casc.method, casc.costs) == (0.01, "wsr", (1.0, 4.0))
+    little, big, y = make(3, n=200)
+    casc.fit(little, big, y)
+    twin = clone(casc)
+    assert twin.get_params() == casc.get_params() and not hasattr(twin, "threshold_")
+    assert twin.fit(little, big, y).threshold_ == casc.threshold_
+    assert "max_loss=0.01" in repr(casc)
+
+
+def test_fitted_attributes_end_in_underscore_and_a_refit_overwrites_them():
+    a, b, y = make(4, n=200)
+    casc = Cascade(rule="max_loss", max_loss=0.05).fit(a, b, y)
+    first = (casc.threshold_, casc.n_fit_, casc.n_classes_, casc.result_)
+    assert casc.n_fit_ == 200 and casc.n_classes_ == 4
+    c, d, z = make(5, n=50, c=6)
+    casc.fit(c, d, z)
+    assert (casc.n_fit_, casc.n_classes_) == (50, 6) and casc.result_ is not first[3]
+    assert casc.threshold_ == Cascade(rule="max_loss", max_loss=0.05).fit(c, d, z).threshold_
+    fitted = {k for k in vars(casc) if k.endswith("_")}
+    assert fitted == {"threshold_", "result_", "n_fit_", "n_classes_"}
+
+
+@pytest.mark.parametrize("kw,match", [
+    (dict(method=["wsr"]), "unknown method \\['wsr'\\]"), (dict(score=["margin"]), "unknown score"),
+    (dict(costs=5), "costs must be a pair"), (dict(max_loss=0.5), "if you meant 0.5 points pass 0.005"),
+    (dict(inputs="guess"), "unknown inputs"),
+])
+def test_bad_parameters_name_the_field_instead_of_a_type_error(kw, match):
+    with pytest.raises(estimator.CascadeInputError, match=match):
+        Cascade(**kw).fit(*make(2, n=20))
+
+
+@pytest.mark.parametrize("bad,match", [
+    (lambda y: y.astype(float) + 0.5, "non-integer"), (lambda y: np.where(y == 0, -1, y), ">= 0"),
+    (lambda y: np.array(["cat", "dog"] * (len(y) // 2)), "dtype <U3"),
+    (lambda y: np.where(y == 0, np.nan, y), "NaN"),
+])
+def test_bad_labels_name_y(bad, match):
+    little, big, y = make(6, n=20)
+    with pytest.raises(estimator.CascadeInputError, match=f"^y .*{match}"):
+        Cascade().fit(little, big, bad(y))
+
+
+def test_route_refuses_another_class_count_than_fit_saw():
+    little, big, y = make(7, n=100, c=4)
+    casc = Cascade().fit(little, big, y)
+    other, _, _ = make(7, n=10, c=5)
+    with pytest.raises(estimator.CascadeInputError, match="little has 5 classes but the cascade "
+                                                          "was fitted on 4"):
+        casc.route(other)
+    assert casc.route(little[:10]).shape == (10,)
+
+
+# ------------------------------------------------------------------ probabilities vs logits
+
+def _probs(seed=0, n=2000, c=10):
+    """Probabilities of two models (the little one informative about its own errors)."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, c, n)
+    lo, bi = rng.normal(0, 1, (n, c)), rng.normal(0, 1, (n, c))
+    lo[np.arange(n), y] += rng.uniform(0, 3, n)
+    bi[np.arange(n), y] += rng.uniform(1, 4, n)
+    return scores.softmax(lo), scores.softmax(bi), y
+
+
+def test_probabilities_rounded_to_4_decimals_are_never_softmaxed_silently():
+    """Issue 17: `Cascade().fit(np.round(p_little, 4), np.round(p_big, 4), y)` took the rounded
+    probabilities for logits and softmaxed them again (threshold 0.150 instead of 0.519)."""
+    p_little, p_big, y = _probs()
+    rl, rb = np.round(p_little, 4), np.round(p_big, 4)
+    assert np.abs(rl.sum(1) - 1).max() > 1e-5  # the rows no longer sum to 1 exactly
+    with pytest.raises(estimator.CascadeInputError,
+                       match="cannot tell probabilities from logits.*inputs='probs' or inputs='logits'"):
+        Cascade().fit(rl, rb, y)
+    exact = Cascade().fit(p_little, p_big, y).threshold_
+    said = Cascade(inputs="probs").fit(rl, rb, y).threshold_
+    assert said == pytest.approx(exact, abs=1e-4)  # the same T, up to the rounding
+    twice = Cascade(inputs="logits").fit(rl, rb, y).threshold_  # what the old guess did
+    assert twice < 0.5 * exact  # softmax of probabilities: a very different threshold
+    # routing the exact probabilities with the intended model agrees with the exact fit
+    casc = Cascade(inputs="probs").fit(rl, rb, y)
+    assert (casc.route(p_little) == Cascade().fit(p_little, p_big, y).route(p_little)).mean() > 0.99
+
+
+def test_unambiguous_inputs_need_no_declaration():
+    little, big, y = make(11, n=200)                     # logits with negative values
+    assert Cascade().fit(little, big, y).threshold_ == \
+        Cascade(inputs="logits").fit(little, big, y).threshold_
+    p_little, p_big, y = _probs(1, n=300)
+    assert Cascade().fit(p_little, p_big, y).threshold_ == \
+        Cascade(inputs="probs").fit(p_little, p_big, y).threshold_

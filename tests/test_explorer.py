@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from littlebig_utils.core import cascade
+from littlebig_utils.core import pairs as pt
 from littlebig_utils.book import explorer
 from littlebig_utils.core.predictions import Predictions
 
@@ -53,7 +53,7 @@ def records(names, n=400, seed=0):
 
 def page(names, element_id="x1"):
     recs = records(names)
-    pairs = cascade.pairs_table(recs, {k: p.model["gmacs"] for k, p in recs.items()})
+    pairs = pt.pairs_table(recs, {k: p.model["gmacs"] for k, p in recs.items()})
     data = explorer.explorer_data(recs, pairs, n_points=20, dataset=EVIL)
     return data, explorer.explorer_html(data, names[0], names[-1], element_id=element_id)
 
@@ -93,13 +93,13 @@ def test_grid_holds_every_no_loss_threshold_with_the_pair_tables_numbers():
     (accuracy, share sent to big, little + share x big GMACs) is the pair table's row."""
     recs = records(["s", "m", "l"], n=400)
     gm = {k: p.model["gmacs"] for k, p in recs.items()}
-    pairs = cascade.pairs_table(recs, gm)
+    pairs = pt.pairs_table(recs, gm)
     data = explorer.explorer_data(recs, pairs, n_points=8)
     checked = 0
     for _, row in pairs.dropna(subset=["threshold"]).iterrows():
         grid = data["littles"][row["little"]]
         i = grid["t"].index(float(row["threshold"]))
-        assert data["pairs"][f"{row['little']}|{row['big']}"]["acc"][i] == pytest.approx(row["accuracy"], abs=5e-4)
+        assert data["pairs"][f"{row['little']}|{row['big']}"]["acc"][i] == pytest.approx(100 * row["accuracy"], abs=5e-4)
         assert grid["frac"][i] == pytest.approx(row["frac_big"], abs=5e-6)
         assert gm[row["little"]] + grid["frac"][i] * gm[row["big"]] == pytest.approx(row["gmacs"], abs=1e-4)
         checked += 1
@@ -140,7 +140,7 @@ console.log(JSON.stringify(out));
 def test_page_script_opens_at_the_no_loss_point_and_reads_any_threshold(width):
     recs = records(["s", "m", "l"], n=400)
     gm = {k: p.model["gmacs"] for k, p in recs.items()}
-    pairs = cascade.pairs_table(recs, gm)
+    pairs = pt.pairs_table(recs, gm)
     row = pairs.dropna(subset=["threshold"]).iloc[0]
     data = explorer.explorer_data(recs, pairs, n_points=8)
     html = explorer.explorer_html(data, row["little"], row["big"])
@@ -153,11 +153,11 @@ def test_page_script_opens_at_the_no_loss_point_and_reads_any_threshold(width):
     out = json.loads(r.stdout)
     assert (out["little"], out["big"]) == (row["little"], row["big"]) and out["n_svg"] > 10
     # what the browser check reads: the no-loss point's numbers in the sentence under the plot
-    for shown in (f"{row['threshold']:.3f}", f"{row['accuracy']:.3f}", f"{100 * row['frac_big']:.2f}",
+    for shown in (f"{row['threshold']:.3f}", f"{100 * row['accuracy']:.3f}", f"{100 * row['frac_big']:.2f}",
                   f"{row['gmacs']:.3f}"):
         assert shown in out["summary"]
     # the slider starts on that point: its readout shows the same accuracy, share and cost
-    for shown in (f"{row['accuracy']:.3f} %", f"{100 * row['frac_big']:.2f} %", f"cost {row['gmacs']:.3f} GMACs"):
+    for shown in (f"{100 * row['accuracy']:.3f} %", f"{100 * row['frac_big']:.2f} %", f"cost {row['gmacs']:.3f} GMACs"):
         assert shown in out["readout"]
     # at T = 0 nothing goes to big: the little model's accuracy at its own cost
     little_acc = 100 * recs[row["little"]].accuracy

@@ -6,11 +6,11 @@ matplotlib.use("Agg")
 import numpy as np
 import pandas as pd
 import pytest
-
-from littlebig_utils.core import cascade
 from littlebig_utils.book import headlines
 from littlebig_utils.book import verdicts
 from littlebig_utils.core.predictions import Predictions
+from littlebig_utils.core import engine
+from littlebig_utils.core import pairs as pt
 
 
 def make_records(n=600, seed=1):
@@ -34,7 +34,7 @@ def zoo():
     return headlines.load_zoo(records=make_records())
 
 
-def brute_meaningful(pairs, gap=1.0):
+def brute_meaningful(pairs, gap=0.01):
     rows = []
     for _, r in pairs.iterrows():
         if (r.big_accuracy - r.little_accuracy >= gap and not r.degenerate
@@ -47,14 +47,15 @@ def test_typical_reduction_is_the_median_over_meaningful_pairs_only(zoo):
     ref = brute_meaningful(zoo.pairs)
     t = headlines.typical_reduction(zoo.pairs)
     assert t["n"] == len(ref) > 0
-    assert t["median"] == pytest.approx(float(np.median(ref["macs_reduction"])))
-    assert t["min"] == pytest.approx(ref["macs_reduction"].min())
+    # quoted numbers are percent; the pair table holds fractions
+    assert t["median"] == pytest.approx(100 * float(np.median(ref["macs_reduction"])))
+    assert t["min"] == pytest.approx(100 * ref["macs_reduction"].min())
     # pairs less than a point apart do not move it: a 0.1-point pair with 99 % saving is ignored
-    fake = zoo.pairs.iloc[:1].assign(little="x", big="y", little_accuracy=70.0, big_accuracy=70.1,
-                                     macs_reduction=99.0, degenerate=False)
+    fake = zoo.pairs.iloc[:1].assign(little="x", big="y", little_accuracy=0.700,
+                                     big_accuracy=0.701, macs_reduction=0.99, degenerate=False)
     assert headlines.typical_reduction(pd.concat([zoo.pairs, fake]))["median"] == t["median"]
     assert "median" in t["definition"] and "1 point" in t["definition"]
-    empty = headlines.typical_reduction(zoo.pairs, min_gap=99)
+    empty = headlines.typical_reduction(zoo.pairs, min_gap=0.99)
     assert empty["n"] == 0 and np.isnan(empty["median"])
 
 
@@ -63,12 +64,13 @@ def test_best_meaningful_per_big_is_the_best_meaningful_row_of_each_big(zoo):
     ref = brute_meaningful(zoo.pairs)
     assert set(best["big"]) == set(ref["big"])
     for _, r in best.iterrows():
-        assert r.big_accuracy - r.little_accuracy >= 1.0
+        assert r.big_accuracy - r.little_accuracy >= 0.01
         assert r.macs_reduction == pytest.approx(ref[ref.big == r.big].macs_reduction.max())
     view, formats, headers = headlines.table2_view(best)
     assert len(view.columns) <= 6 and set(formats) <= set(view.columns)
     np.testing.assert_allclose(view["to_big"], 100 * best["frac_big"])
-    np.testing.assert_allclose(view["gap"], best["big_accuracy"] - best["little_accuracy"])
+    np.testing.assert_allclose(view["gap"], 100 * (best["big_accuracy"] - best["little_accuracy"]))
+    np.testing.assert_allclose(view["saved"], 100 * best["macs_reduction"])
 
 
 def test_smoke_subset_takes_the_same_images_of_every_model():
@@ -136,7 +138,7 @@ def test_heatmap_text_is_readable_and_cells_are_classified(zoo):
 def test_verdict_all_pairs(zoo):
     v = headlines.verdict_all_pairs(zoo.pairs)
     assert v.label in verdicts.LABELS and str(len(zoo.pairs)) in v.reason
-    assert headlines.verdict_all_pairs(zoo.pairs, min_gap=99).label == verdicts.NOT_TESTABLE
+    assert headlines.verdict_all_pairs(zoo.pairs, min_gap=0.99).label == verdicts.NOT_TESTABLE
 
 
 def test_budget_best_against_every_threshold(zoo):
@@ -146,7 +148,7 @@ def test_budget_best_against_every_threshold(zoo):
     for a in zoo.records:
         for b in zoo.records:
             if zoo.gmacs[a] < zoo.gmacs[b]:
-                t = cascade.sweep(zoo.records[a], zoo.records[b])
+                t = engine.sweep(zoo.records[a], zoo.records[b])
                 ok = t[t.gmacs <= budget + 1e-12]
                 if len(ok):
                     top = max(top, ok.accuracy.max())
@@ -158,18 +160,18 @@ def test_budget_best_against_every_threshold(zoo):
 
 def test_tolerance_gain_is_never_negative(zoo):
     best = headlines.best_meaningful_per_big(zoo.pairs)
-    g = headlines.tolerance_gain(zoo, best, 0.5)
+    g = headlines.tolerance_gain(zoo, best, 0.005)
     assert len(g) == len(best) and (g["gain"] >= -1e-9).all()
     assert (headlines.tolerance_gain(zoo, best, 0.0)["gain"].abs() < 1e-9).all()
 
 
 def test_measured_at_targets_cheapest_single_and_cascade(zoo):
     acc = sorted(zoo.accuracy.values())
-    targets = {"mid": acc[2], "impossible": 100.0}
+    targets = {"mid": acc[2], "impossible": 1.0}
     m = headlines.measured_at_targets(zoo, targets).set_index("target")
     ok = {k: zoo.gmacs[k] for k, a in zoo.accuracy.items() if a >= acc[2] - 1e-12}
     assert m.loc["mid", "single"] == min(ok, key=ok.get)
-    c = cascade.cheapest_cascade_at(zoo.records, zoo.gmacs, acc[2])
+    c = pt.cheapest_cascade_at(zoo.records, zoo.gmacs, acc[2])
     assert m.loc["mid", "cascade_gmacs"] == pytest.approx(c["gmacs"])
     assert pd.isna(m.loc["impossible", "cascade"]) and pd.isna(m.loc["impossible", "single"])
 
@@ -177,7 +179,7 @@ def test_measured_at_targets_cheapest_single_and_cascade(zoo):
 def test_best_at_any_cost_and_companion_choice(zoo):
     best = headlines.best_at_any_cost(zoo)
     for _, r in zoo.pairs.iterrows():
-        assert cascade.sweep(zoo.records[r.little], zoo.records[r.big]).accuracy.max() <= best["accuracy"] + 1e-9
+        assert engine.sweep(zoo.records[r.little], zoo.records[r.big]).accuracy.max() <= best["accuracy"] + 1e-9
     ch = headlines.companion_choice(zoo.pairs)
     ref = brute_meaningful(zoo.pairs)
     for _, r in ch.iterrows():
@@ -195,7 +197,7 @@ def test_cascade_vs_big_counts_the_discordant_images(zoo):
     plus = sum(c and not b for c, b in zip(casc, bp.correct))
     minus = sum(b and not c for c, b in zip(casc, bp.correct))
     assert (d.n_cascade_only, d.n_big_only, d.n) == (plus, minus, len(lp))
-    assert 100 * d.diff == pytest.approx(r.accuracy - r.big_accuracy)  # no loss: >= 0
+    assert d.diff == pytest.approx(r.accuracy - r.big_accuracy)  # no loss: >= 0
     assert d.lo <= d.diff <= d.hi
     big_alone = headlines.cascade_vs_big(zoo, r.little, r.big, 1.0)
     # T = 1 escalates all but confidence-1 images
@@ -203,7 +205,7 @@ def test_cascade_vs_big_counts_the_discordant_images(zoo):
 
 
 def fake_deit():
-    return pd.DataFrame({"top1": [79.86, 81.98, 81.38, 83.08, 83.80], "gmacs": [4.6, 17.6, 4.6, 4.6, 17.6]},
+    return pd.DataFrame({"top1": [0.7986, 0.8198, 0.8138, 0.8308, 0.8380], "gmacs": [4.6, 17.6, 4.6, 4.6, 17.6]},
                         index=["DeiT-S", "DeiT-B", "DeiT III-S (ImageNet-1k only)",
                                "DeiT III-S (ImageNet-21k pre-training)", "DeiT III-B (ImageNet-1k only)"])
 
@@ -211,7 +213,7 @@ def fake_deit():
 def test_table3_never_invents_the_papers_numbers(zoo):
     acc = sorted(zoo.accuracy.values())
     measured = headlines.measured_at_targets(zoo, {"DeiT-S, timm (fb_in1k)": acc[1],
-                                                   "DeiT-B, timm (fb_in1k)": 100.0})
+                                                   "DeiT-B, timm (fb_in1k)": 1.0})
     t = headlines.table3(fake_deit(), measured)
     missing = t[t.status == headlines.NOT_IN_SOURCES]
     assert len(missing) == 4 and missing[["top1", "gmacs"]].isna().all().all()

@@ -8,9 +8,8 @@ from hypothesis import given, settings, strategies as st
 
 from hypothesis_budget import examples
 
-from littlebig_utils.core import cascade
+from littlebig_utils.core import pairs as pt
 from littlebig_utils.book import explorer
-from littlebig_utils.core import frontier
 from littlebig_utils.data import reference
 from littlebig_utils.core.predictions import Predictions
 from reference_impl import pairs_table_per_pair
@@ -43,9 +42,9 @@ def random_pairs(rng, n_models=7):
                                  accuracy=acc[b] + rng.choice([0.0, 0.1]) if reached else np.nan,
                                  little_accuracy=acc[a], big_accuracy=acc[b],
                                  gmacs=g[a] + frac * g[b], little_gmacs=g[a], big_gmacs=g[b],
-                                 macs_reduction=100 * (1 - (g[a] + frac * g[b]) / g[b]),
+                                 macs_reduction=1 - (g[a] + frac * g[b]) / g[b],
                                  frac_big=frac, degenerate=acc[a] >= acc[b]))
-    return pd.DataFrame(rows, columns=cascade.PAIR_COLUMNS)
+    return pd.DataFrame(rows, columns=pt.PAIR_COLUMNS)
 
 
 @settings(max_examples=examples(60), deadline=None)
@@ -53,7 +52,7 @@ def random_pairs(rng, n_models=7):
 def test_best_little_per_big_equals_brute_force(seed):
     pairs = random_pairs(np.random.default_rng(seed))
     for degenerate in (False, True):
-        table = cascade.best_little_per_big(pairs, degenerate=degenerate)
+        table = pt.best_little_per_big(pairs, degenerate=degenerate)
         assert dict(zip(table["big"], table["little"])) == brute_best(pairs, degenerate)
         assert (table["degenerate"] == degenerate).all()
         assert table["big_gmacs"].is_monotonic_increasing
@@ -61,13 +60,13 @@ def test_best_little_per_big_equals_brute_force(seed):
 
 def test_best_little_per_big_refuses_other_tables():
     with pytest.raises(KeyError, match="pairs table"):
-        cascade.best_little_per_big(pd.DataFrame({"little": ["a"], "big": ["b"]}))
+        pt.best_little_per_big(pd.DataFrame({"little": ["a"], "big": ["b"]}))
 
 
 @pytest.fixture(scope="module")
 def real_pairs():
     records = reference.load("imagenet-val")
-    return records, cascade.pairs_table(records, {k: p.model["gmacs"] for k, p in records.items()})
+    return records, pt.pairs_table(records, {k: p.model["gmacs"] for k, p in records.items()})
 
 
 def test_table2_agrees_with_littlebig_pairs_output(real_pairs, tmp_path):
@@ -78,8 +77,8 @@ def test_table2_agrees_with_littlebig_pairs_output(real_pairs, tmp_path):
     assert cli.main(["pairs", "--dataset", "imagenet-val", "--out", str(out)]) == 0
     csv = pd.read_csv(out)
     for degenerate in (False, True):
-        ours = cascade.best_little_per_big(pairs, degenerate)
-        theirs = cascade.best_little_per_big(csv, degenerate)
+        ours = pt.best_little_per_big(pairs, degenerate)
+        theirs = pt.best_little_per_big(csv, degenerate)
         assert len(ours) > 0
         assert list(ours["big"]) == list(theirs["big"])
         assert list(ours["little"]) == list(theirs["little"])
@@ -105,25 +104,25 @@ def brute_pareto(cost, score):
                           st.sampled_from([70.0, 71.0, 72.5, 75.0])), min_size=1, max_size=25))
 def test_pareto_mask_equals_brute_force(points):
     cost, score = map(np.array, zip(*points))
-    assert np.array_equal(frontier.pareto_mask(cost, score), brute_pareto(cost, score))
+    assert np.array_equal(pt.pareto_mask(cost, score), brute_pareto(cost, score))
 
 
 def test_frontier_shift_by_hand():
     single = pd.DataFrame({"gmacs": [1.0, 2.0, 4.0, 3.0], "accuracy": [70.0, 75.0, 80.0, 74.0]})
     cascades = pd.DataFrame({"gmacs": [1.5, 3.0], "accuracy": [75.0, 80.0]})
-    shift = frontier.frontier_shift(single, pd.concat([single, cascades]))
+    shift = pt.frontier_shift(single, pd.concat([single, cascades]))
     assert list(shift["gmacs"]) == [1.0, 2.0, 4.0]  # (3, 74) is dominated by (2, 75)
     np.testing.assert_allclose(shift["gmacs_at_same_accuracy"], [1.0, 1.5, 3.0])
-    np.testing.assert_allclose(shift["gmacs_saved_pct"], [0.0, 25.0, 25.0])
+    np.testing.assert_allclose(shift["gmacs_saved"], [0.0, 0.25, 0.25])
     np.testing.assert_allclose(shift["accuracy_at_same_gmacs"], [70.0, 75.0, 80.0])
     np.testing.assert_allclose(shift["accuracy_gain"], [0.0, 0.0, 0.0])
-    shift = frontier.frontier_shift(single, pd.concat([single, pd.DataFrame({"gmacs": [2.0], "accuracy": [77.0]})]))
+    shift = pt.frontier_shift(single, pd.concat([single, pd.DataFrame({"gmacs": [2.0], "accuracy": [77.0]})]))
     np.testing.assert_allclose(shift["accuracy_gain"], [0.0, 2.0, 0.0])
 
 
 def test_pareto_mask_refuses_nan():
     with pytest.raises(ValueError, match="finite"):
-        frontier.pareto_mask([1.0, np.nan], [70.0, 71.0])
+        pt.pareto_mask([1.0, np.nan], [70.0, 71.0])
 
 
 # ---------------------------------------------------------------- explorer
@@ -143,7 +142,7 @@ def synthetic_records(n=3000, seed=0):
 
 def test_explorer_data_is_exact_on_its_grid():
     recs = synthetic_records()
-    pairs = cascade.pairs_table(recs, {k: p.model["gmacs"] for k, p in recs.items()})
+    pairs = pt.pairs_table(recs, {k: p.model["gmacs"] for k, p in recs.items()})
     data = explorer.explorer_data(recs, pairs, n_points=50, dataset="synthetic")
     assert set(data["pairs"]) == {f"{a}|{b}" for a, b in zip(pairs["little"], pairs["big"])}
     for key, p in data["pairs"].items():
@@ -166,7 +165,7 @@ def test_explorer_data_is_exact_on_its_grid():
 
 def test_explorer_html_is_self_contained():
     recs = synthetic_records(500)
-    pairs = cascade.pairs_table(recs, {k: p.model["gmacs"] for k, p in recs.items()})
+    pairs = pt.pairs_table(recs, {k: p.model["gmacs"] for k, p in recs.items()})
     data = explorer.explorer_data(recs, pairs, n_points=20)
     html = explorer.explorer_html(data, "a", "c", element_id="x1")
     payload = html.split('<script type="application/json" class="lb-data">')[1].split("</script>")[0]
@@ -182,7 +181,7 @@ def test_explorer_html_is_self_contained():
 def test_accuracy_gain_by_hand():
     single = pd.DataFrame({"gmacs": [1.0, 2.0, 4.0], "accuracy": [70.0, 75.0, 80.0]})
     cascades = pd.DataFrame({"gmacs": [0.5, 3.0], "accuracy": [69.0, 80.0]})
-    gain = frontier.accuracy_gain(single, pd.concat([single, cascades]))
+    gain = pt.accuracy_gain(single, pd.concat([single, cascades]))
     # combined front: (0.5, 69), (1, 70), (2, 75), (3, 80); (4, 80) is dominated by (3, 80)
     assert list(gain["gmacs"]) == [0.5, 1.0, 2.0, 3.0]
     np.testing.assert_allclose(gain["single_accuracy"], [np.nan, 70.0, 75.0, 75.0])
@@ -190,7 +189,7 @@ def test_accuracy_gain_by_hand():
 
 
 # ---------------------------------------------------------------- cheapest cascade at an accuracy
-@pytest.mark.parametrize("target", [60.0, 75.0, 80.0, 84.0, 99.0])
+@pytest.mark.parametrize("target", [0.60, 0.75, 0.80, 0.84, 0.99])
 def test_cheapest_cascade_at_equals_brute_force(target):
     recs = synthetic_records(400, seed=3)
     g = {k: p.model["gmacs"] for k, p in recs.items()}
@@ -202,11 +201,11 @@ def test_cheapest_cascade_at_equals_brute_force(target):
             conf, lc, bc = recs[a].conf, recs[a].correct, recs[b].correct
             for t in np.unique(np.r_[0.0, 1.0, conf]):
                 to_big = conf < t
-                acc = 100 * np.where(to_big, bc, lc).mean()
+                acc = np.where(to_big, bc, lc).mean()
                 cost = g[a] + to_big.mean() * g[b]
                 if acc >= target - 1e-12 and (best is None or cost < best[0] - 1e-12):
                     best = (cost, acc, a, b)
-    got = cascade.cheapest_cascade_at(recs, g, target)
+    got = pt.cheapest_cascade_at(recs, g, target)
     if best is None:
         assert got is None
     else:
@@ -216,15 +215,15 @@ def test_cheapest_cascade_at_equals_brute_force(target):
 
 def test_pareto_mask_treats_last_bit_differences_as_ties():
     # the same accuracy computed two ways: a cascade (cheaper) and the single model it matches
-    cascade_acc = 100 * 39349 / 50000
-    single_acc = 100 * np.mean(np.r_[np.ones(39349), np.zeros(10651)].astype(bool))
-    mask = frontier.pareto_mask([0.45, 0.74], [cascade_acc, single_acc + 1e-13])
+    cascade_acc = 39349 / 50000
+    single_acc = np.mean(np.r_[np.ones(39349), np.zeros(10651)].astype(bool))
+    mask = pt.pareto_mask([0.45, 0.74], [cascade_acc, single_acc + 1e-13])
     assert mask.tolist() == [True, False]
 
 
 # ---------------------------------------------------------------- all pairs at once
 def assert_same_pairs(fast, slow):
-    assert list(fast.columns) == list(slow.columns) == cascade.PAIR_COLUMNS
+    assert list(fast.columns) == list(slow.columns) == pt.PAIR_COLUMNS
     assert list(fast["little"]) == list(slow["little"]) and list(fast["big"]) == list(slow["big"])
     assert (fast["degenerate"] == slow["degenerate"]).all()
     for col in ["threshold", "accuracy", "little_accuracy", "big_accuracy", "gmacs",
@@ -245,7 +244,7 @@ def test_pairs_table_equals_the_per_pair_reference(seed):
         conf = rng.choice([0.1, 0.3, 0.5, 0.5, 0.8, 1.0], n)  # ties on purpose
         recs[f"m{m}"] = Predictions(ids, labels, preds, conf, model={"name": f"m{m}"})
         g[f"m{m}"] = float(rng.choice([1.0, 2.0, 3.0, 5.0]))  # equal costs too: not pairs
-    assert_same_pairs(cascade.pairs_table(recs, g), pairs_table_per_pair(recs, g))
+    assert_same_pairs(pt.pairs_table(recs, g), pairs_table_per_pair(recs, g))
 
 
 def test_pairs_table_on_real_predictions_equals_the_per_pair_reference(real_pairs):

@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
-
-from littlebig_utils.core import cascade
 from littlebig_utils.book.chapters import tabA4_throughput_latency as chapter
 from littlebig_utils.run import runtime
 from littlebig_utils.core.predictions import Predictions
+from littlebig_utils.core import engine
 
 MODES = runtime.MODES
 
@@ -40,12 +39,12 @@ def gap_threshold(conf: np.ndarray) -> float:
 
 
 def check_rule(run, little, big, threshold, ids):
-    """Executor output equals the rule (cascade.route) on the two models' own outputs."""
+    """Executor output equals the rule (engine.route) on the two models' own outputs."""
     n = len(ids)
     labels = np.zeros(n, dtype=np.int64)
     lp = Predictions(ids, labels, little.preds, little.conf, model=dict(name="little"))
     bp = Predictions(ids, labels, big.preds, big.conf, model=dict(name="big"))
-    to_big = cascade.route(lp.conf, threshold)
+    to_big = engine.route(lp.conf, threshold)
     expected = np.where(to_big, bp.preds, lp.preds)
     assert 0 < to_big.sum() < n, "the test needs both kept and escalated samples"
     np.testing.assert_array_equal(run.to_big, to_big)

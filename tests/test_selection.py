@@ -5,22 +5,22 @@ import pytest
 from littlebig_utils.book import selection as s
 from littlebig_utils.book.notebook import ParameterError, output_dir
 
-# name: (GMACs, top-1 %)
-MODELS = {"tiny": (0.2, 75.0), "small": (0.4, 75.1), "mid": (2.0, 77.0), "large": (8.0, 78.5),
-          "huge": (20.0, 74.0)}
+# name: (GMACs, top-1, a fraction like the pair table's)
+MODELS = {"tiny": (0.2, 0.750), "small": (0.4, 0.751), "mid": (2.0, 0.770), "large": (8.0, 0.785),
+          "huge": (20.0, 0.740)}
 
 
 def _pairs():
     rows = []
-    red = {("tiny", "small"): 90.0, ("tiny", "mid"): 60.0, ("tiny", "large"): 70.0,
-           ("small", "mid"): 75.0, ("small", "large"): 50.0, ("mid", "large"): 40.0}
+    red = {("tiny", "small"): 0.90, ("tiny", "mid"): 0.60, ("tiny", "large"): 0.70,
+           ("small", "mid"): 0.75, ("small", "large"): 0.50, ("mid", "large"): 0.40}
     for a, (ga, aa) in MODELS.items():
         for b, (gb, ab) in MODELS.items():
             if not ga < gb:
                 continue
             r = red.get((a, b), np.nan)
             rows.append(dict(little=a, big=b, threshold=0.3, accuracy=ab, little_accuracy=aa,
-                             big_accuracy=ab, gmacs=gb * (1 - r / 100) if r == r else np.nan,
+                             big_accuracy=ab, gmacs=gb * (1 - r) if r == r else np.nan,
                              little_gmacs=ga, big_gmacs=gb, macs_reduction=r, frac_big=0.1,
                              degenerate=aa >= ab))
     return pd.DataFrame(rows)
@@ -32,11 +32,11 @@ def test_meaningful_pairs_exclude_small_gaps_degenerate_and_no_operating_point()
     # tiny->small (0.1 point) is the largest reduction but not meaningful; huge is less accurate
     assert got == [("small", "mid"), ("tiny", "large"), ("tiny", "mid"), ("small", "large"),
                    ("mid", "large")]
-    assert m["accuracy_gap"].min() >= 1.0
+    assert m["accuracy_gap"].min() >= 0.01
     assert list(s.meaningful_pairs(_pairs(), min_gap=0.0)["little"])[:1] == ["tiny"]
     assert s.headline_pair(_pairs())[["little", "big"]].tolist() == ["small", "mid"]
     with pytest.raises(ParameterError, match="lower min_gap"):
-        s.headline_pair(_pairs(), min_gap=10)
+        s.headline_pair(_pairs(), min_gap=0.10)
 
 
 def test_validate_pair_refuses_with_one_line():
@@ -55,6 +55,9 @@ def test_validate_pair_refuses_with_one_line():
     assert s.validate_pair("tiny", "large", names, g, acc) is None
     assert "Near-degenerate" in s.validate_pair("tiny", "small", names, g, acc)
     assert "Degenerate" in s.validate_pair("mid", "huge", names, g, acc)
+    assert "(77.00 %) is at least as accurate as the big model huge (74.00 %)" in \
+        s.validate_pair("mid", "huge", names, g, acc)
+    assert "only 0.10 points more" in s.validate_pair("tiny", "small", names, g, acc)
     assert s.choose_pair("mid", "huge", p).warning.startswith("**Degenerate")
 
 
@@ -71,7 +74,7 @@ def test_resolve_pair_honours_little_alone_and_big_alone():
         s.resolve_pair("huge", None, p)
     c = s.choose_pair("tiny", None, p)
     assert (c.little, c.big, c.warning) == ("tiny", "large", None)
-    assert c.row["macs_reduction"] == 70.0
+    assert c.row["macs_reduction"] == 0.70
     with pytest.raises(ParameterError, match="not cheaper"):
         s.choose_pair("large", "tiny", p)
 

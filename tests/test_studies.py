@@ -2,13 +2,13 @@
 import numpy as np
 import pandas as pd
 import pytest
-
-from littlebig_utils.core import cascade
+from littlebig_utils.core import experiments
+from littlebig_utils.core import pairs as pt
 from littlebig_utils.core import multistage
 from littlebig_utils.book import studies
-from littlebig_utils.core import thresholds
 from littlebig_utils.book.notebook import ParameterError
 from littlebig_utils.core.predictions import Predictions
+from littlebig_utils.core import engine
 
 
 def _records(n=600, seed=0):
@@ -27,15 +27,15 @@ def _records(n=600, seed=0):
 def _brute_heldout(lo, bi, lg, bg, n_splits, frac, seed):
     rows = []
     for s in range(n_splits):
-        cal, test = thresholds.split_indices(len(lo), frac, seed + s)
-        pt = cascade.no_loss_point(cascade.sweep_arrays(lo.conf[cal], lo.correct[cal], bi.correct[cal]))
-        t = 2.0 if pt is None else float(pt["threshold"])  # none: big alone
+        cal, test = engine.split_indices(len(lo), frac, seed + s)
+        point = engine.no_loss_point(engine.sweep_arrays(lo.conf[cal], lo.correct[cal], bi.correct[cal]))
+        t = 2.0 if point is None else float(point["threshold"])  # none: big alone
         to_big = lo.conf[test] < t
         right = np.where(to_big, bi.correct[test], lo.correct[test])
         frac_big = to_big.mean()
-        rows.append(dict(change=100 * (right.mean() - bi.correct[test].mean()),
+        rows.append(dict(change=right.mean() - bi.correct[test].mean(),
                          lost=right.sum() < bi.correct[test].sum(),
-                         red=100 * (1 - ((lg if pt is not None else 0) + frac_big * bg) / bg)))
+                         red=1 - ((lg if point is not None else 0) + frac_big * bg) / bg))
     return pd.DataFrame(rows)
 
 
@@ -50,21 +50,23 @@ def test_heldout_runs_equal_a_loop_over_splits():
 
 
 def test_heldout_summary_definitions():
-    runs = pd.DataFrame({"threshold": [0.5, 0.6, 0.7, 0.8], "change": [-0.2, 0.1, -0.4, 0.0],
-                         "lost": [True, False, True, False], "macs_reduction": [80, 70, 90, 60.0],
-                         "oracle_macs_reduction": [70, 75, 95, 60.0]})
-    s = studies.heldout_summary(runs)
+    runs = pd.DataFrame({"threshold": [0.5, 0.6, 0.7, 0.8],
+                         "change": [-0.002, 0.001, -0.004, 0.0],
+                         "lost": [True, False, True, False], "macs_reduction": [0.8, 0.7, 0.9, 0.6],
+                         "oracle_macs_reduction": [0.7, 0.75, 0.95, 0.6]})
+    s = studies.heldout_summary(runs)  # the quoted numbers: points and percent
     assert s["loss_rate"] == 50.0
     assert s["mean_loss_when_lost"] == pytest.approx(0.3)
     assert s["worst_loss"] == pytest.approx(0.4)
     assert s["mean_change"] == pytest.approx(-0.125)
     assert s["lost_cheaper"] == 50.0  # split 0 saved more than its oracle, split 2 less
-    assert s["heldout_reduction"] == 75.0 and s["oracle_reduction"] == 75.0
+    assert s["heldout_reduction"] == pytest.approx(75.0)
+    assert s["oracle_reduction"] == pytest.approx(75.0)
 
 
 def test_heldout_pairs_rows_equal_single_pair_runs():
     r = _records()
-    pairs = cascade.pairs_table(r, {k: p.model["gmacs"] for k, p in r.items()})
+    pairs = pt.pairs_table(r, {k: p.model["gmacs"] for k, p in r.items()})
     pairs = pairs[pairs["macs_reduction"].notna()].head(2)
     table = studies.heldout_pairs(r, pairs, n_splits=5, seed=1)
     for (_, p), (_, row) in zip(pairs.iterrows(), table.iterrows()):
@@ -77,29 +79,30 @@ def test_heldout_pairs_rows_equal_single_pair_runs():
 def _pairs_frame():
     return pd.DataFrame({
         "little": ["a", "b", "c"], "big": ["x", "x", "x"],
-        "little_accuracy": [79.6, 78.0, 70.0], "big_accuracy": [80.0, 80.0, 80.0],
+        "little_accuracy": [0.796, 0.780, 0.750], "big_accuracy": [0.8, 0.8, 0.8],
         "little_gmacs": [1.0, 1.0, 1.0], "big_gmacs": [10.0, 10.0, 10.0],
-        "degenerate": [False, False, False], "macs_reduction": [90.0, 80.0, 50.0],
-        "accuracy": [80.0, 80.0, 80.0]})
+        "degenerate": [False, False, False], "macs_reduction": [0.9, 0.8, 0.5],
+        "accuracy": [0.8, 0.8, 0.8]})
 
 
-def test_guarantee_pair_skips_pairs_whose_little_model_meets_epsilon():
+def test_guarantee_pair_skips_pairs_whose_little_model_meets_max_loss():
     pairs = _pairs_frame()
-    assert studies.little_meets_epsilon(pairs.iloc[0], 0.5)       # gap 0.4 <= 0.5
-    assert not studies.little_meets_epsilon(pairs.iloc[1], 0.5)   # gap 2
-    row = studies.guarantee_pair(pairs, 0.5, min_gap=0.0)
+    assert studies.little_meets_max_loss(pairs.iloc[0], 0.005)       # gap 0.004 <= 0.005
+    assert not studies.little_meets_max_loss(pairs.iloc[1], 0.005)   # gap 0.02
+    row = studies.guarantee_pair(pairs, 0.005, min_gap=0.0)
     assert row["little"] == "b"  # "a" has the larger reduction but an empty guarantee
-    assert studies.guarantee_pair(pairs, 5.0)["little"] == "c"
-    assert not studies.little_meets_epsilon(studies.guarantee_pair(pairs, 5.0), 5.0)
-    with pytest.raises(ParameterError, match="lower epsilon"):
-        studies.guarantee_pair(pairs, 20.0)
+    assert studies.guarantee_pair(pairs, 0.03)["little"] == "c"
+    assert not studies.little_meets_max_loss(studies.guarantee_pair(pairs, 0.03), 0.03)
+    with pytest.raises(ParameterError, match="more than 6 points below .*lower epsilon"):
+        studies.guarantee_pair(pairs, 0.06)
 
 
 def test_summarize_study_and_pick():
     runs = pd.DataFrame({"pair": "p", "labels": "original", "rule": ["guaranteed"] * 4,
-                         "epsilon": 0.5, "delta": 0.05, "violated": [True, False, False, False],
-                         "found": [True, True, False, True], "loss": [0.7, 0.2, 0.0, -0.1],
-                         "frac_big": [0.1, 0.2, 1.0, 0.3], "macs_reduction": [80, 70, 0, 60.0]})
+                         "max_loss": 0.005, "delta": 0.05, "violated": [True, False, False, False],
+                         "found": [True, True, False, True], "loss": [0.007, 0.002, 0.0, -0.001],
+                         "n_lost": [7, 2, 0, -1],
+                         "frac_big": [0.1, 0.2, 1.0, 0.3], "macs_reduction": [0.8, 0.7, 0, 0.6]})
     s = studies.summarize_study(runs)
     row = studies.pick(s, rule="guaranteed", delta=0.05)
     assert row["violation_rate"] == 0.25 and row["loss_rate"] == 0.5 and row["found"] == 0.75
@@ -111,7 +114,7 @@ def test_summarize_study_and_pick():
 def test_label_transfer_sign_and_interval_by_hand():
     r = _records(n=400, seed=3)
     gm = {k: p.model["gmacs"] for k, p in r.items()}
-    pairs = cascade.pairs_table(r, gm)
+    pairs = pt.pairs_table(r, gm)
     pairs = pairs[pairs["threshold"].notna() & (pairs["little"] == "A") & (pairs["big"] == "C")]
     rng = np.random.default_rng(9)
     other = {k: rng.uniform(size=400) < 0.7 for k in r}  # "other labels": new correctness
@@ -119,14 +122,14 @@ def test_label_transfer_sign_and_interval_by_hand():
     row = studies.label_transfer(pairs, r, other, valid).iloc[0]
     t = pairs.iloc[0]["threshold"]
     casc = np.where(r["A"].conf < t, other["C"], other["A"])
-    expected = 100 * (casc[valid].mean() - other["C"][valid].mean())  # cascade - big
+    expected = casc[valid].mean() - other["C"][valid].mean()  # cascade - big
     assert row["change"] == pytest.approx(expected)
     assert row["ci_lo"] <= row["change"] <= row["ci_hi"]
     assert row["n"] == valid.sum()
     assert row["macs_reduction"] == pytest.approx(pairs.iloc[0]["macs_reduction"])
     # the oracle T on the new labels is the no-loss point of a sweep on those labels
-    pt = cascade.no_loss_point(cascade.sweep_arrays(r["A"].conf, other["A"], other["C"], valid=valid))
-    assert row["oracle_threshold"] == pytest.approx(pt["threshold"])
+    point = engine.no_loss_point(engine.sweep_arrays(r["A"].conf, other["A"], other["C"], valid=valid))
+    assert row["oracle_threshold"] == pytest.approx(point["threshold"])
 
 
 def test_multistage_heldout_matches_direct_evaluation():
@@ -136,15 +139,15 @@ def test_multistage_heldout_matches_direct_evaluation():
     out = studies.multistage_heldout(r, gm, ["A", "B", "C"], "A", levels, n_splits=3, seed=2)
     held = studies.heldout_runs(r["A"], r["C"], 1.0, 5.0, 3, 0.2, 2)
     np.testing.assert_allclose(out["pair_change"], held["change"])
-    cal, test = thresholds.split_indices(300, 0.2, 2)  # split 0
+    cal, test = engine.split_indices(300, 0.2, 2)  # split 0
     grids = [multistage.threshold_grid(r[k].conf, levels) for k in "AB"]
-    pt = multistage.no_loss_point(multistage.evaluate_grid(
+    point = multistage.no_loss_point(multistage.evaluate_grid(
         [r[k].conf[cal] for k in "AB"], [r[k].correct[cal] for k in "ABC"], [1.0, 2.0, 5.0], grids))
-    if pt is not None:
+    if point is not None:
         ev = multistage.evaluate([r[k].conf[test] for k in "AB"], [r[k].correct[test] for k in "ABC"],
-                                 [1.0, 2.0, 5.0], [pt["threshold_1"], pt["threshold_2"]])
+                                 [1.0, 2.0, 5.0], [point["threshold_1"], point["threshold_2"]])
         assert out["triple_change"].iloc[0] == pytest.approx(
-            ev["accuracy"] - 100 * r["C"].correct[test].mean())
+            ev["accuracy"] - r["C"].correct[test].mean())
 
 
 def test_split_study_no_loss_rule_gives_the_heldout_loss_rate():
@@ -153,7 +156,7 @@ def test_split_study_no_loss_rule_gives_the_heldout_loss_rate():
     r = _records(n=500, seed=7)
     lo, bi = r["A"], r["C"]
     runs = studies.heldout_runs(lo, bi, 1.0, 5.0, n_splits=15, calib_frac=0.2, seed=3)
-    study = thresholds.split_study(lo.conf, lo.correct, bi.correct, [0.5], [0.05], 15, 0.2, 3,
+    study = experiments.split_study(lo.conf, lo.correct, bi.correct, [0.005], [0.05], 15, 0.2, 3,
                                    little_gmacs=1.0, big_gmacs=5.0)
     s = studies.pick(studies.summarize_study(study), labels="original", rule="empirical-no-loss",
                      delta=None)
@@ -163,24 +166,25 @@ def test_split_study_no_loss_rule_gives_the_heldout_loss_rate():
 
 def test_guarantee_warning_only_for_an_empty_guarantee():
     pairs = _pairs_frame()
-    assert "Empty guarantee" in studies.guarantee_warning(pairs.iloc[0], 0.5)
-    assert studies.guarantee_warning(pairs.iloc[1], 0.5) is None
+    assert "Empty guarantee" in studies.guarantee_warning(pairs.iloc[0], 0.005)
+    assert "0.40 points below x, within epsilon = 0.5" in studies.guarantee_warning(pairs.iloc[0], 0.005)
+    assert studies.guarantee_warning(pairs.iloc[1], 0.005) is None
 
 
 def test_pair_vs_triple_takes_each_big_models_best():
     r = _records(n=400, seed=11)
     gm = {k: p.model["gmacs"] for k, p in r.items()}
-    pairs = cascade.pairs_table(r, gm)
+    pairs = pt.pairs_table(r, gm)
     triples = multistage.search(r, gm, n_stages=3, levels=multistage.default_levels(30))
     cmp = studies.pair_vs_triple(pairs, triples)
-    best = cascade.best_little_per_big(pairs).set_index("big")
+    best = pt.best_little_per_big(pairs).set_index("big")
     for b, row in cmp.iterrows():
         if b in best.index:
             assert row["pair_reduction"] == pytest.approx(best.loc[b, "macs_reduction"])
         ok = triples[(triples["big"] == b) & ~triples["degenerate"] & triples["gmacs"].notna()]
         if len(ok):
             assert row["triple_gmacs"] == pytest.approx(ok["gmacs"].min())
-            assert row["gain_points"] == pytest.approx(row["triple_reduction"] - row["pair_reduction"],
+            assert row["gain"] == pytest.approx(row["triple_reduction"] - row["pair_reduction"],
                                                        nan_ok=True)
     assert "→" in studies.pair_vs_triple_markdown(cmp) or cmp["triple"].isna().all()
 
@@ -188,12 +192,12 @@ def test_pair_vs_triple_takes_each_big_models_best():
 def test_titans_summary_and_status():
     from littlebig_utils.book import verdicts
     students = pd.DataFrame({"student": ["labels", "hinton", "titans_teacher_prob", "titans_student_loss"],
-                             "student_accuracy": [80.0, 82.0, 81.5, 81.0],
-                             "macs_reduction": [-5.0, np.nan, -2.0, -1.0]})
+                             "student_accuracy": [0.80, 0.82, 0.815, 0.81],
+                             "macs_reduction": [-0.05, np.nan, -0.02, -0.01]})
     s = studies.titans_summary(students)
     assert s["n_costlier"] == 4 and s["titans_best"] == "titans_teacher_prob"
-    assert s["hinton_accuracy"] == 82.0 and s["titans_best_accuracy"] == 81.5
-    students.loc[2, "macs_reduction"] = 10.0
+    assert s["hinton_accuracy"] == 0.82 and s["titans_best_accuracy"] == 0.815
+    students.loc[2, "macs_reduction"] = 0.1
     assert studies.titans_summary(students)["n_costlier"] == 3
     assert studies.status(verdicts.Verdict(verdicts.NOT_REPRODUCED, "x")) == "Answered against the paper"
     assert studies.status(verdicts.Verdict(verdicts.NOT_TESTABLE, "x")) == "Open"
@@ -203,7 +207,7 @@ def test_titans_summary_and_status():
 
 def test_transfer_row_refuses_a_pair_without_threshold():
     r = _records(n=300, seed=2)
-    pairs = cascade.pairs_table(r, {k: p.model["gmacs"] for k, p in r.items()})
+    pairs = pt.pairs_table(r, {k: p.model["gmacs"] for k, p in r.items()})
     ok = pairs[pairs["threshold"].notna()].iloc[0]
     correct = {k: p.correct for k, p in r.items()}
     row = studies.transfer_row(pairs, r, correct, None, ok["little"], ok["big"])

@@ -6,7 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from littlebig_utils.core import thresholds as th
+from littlebig_utils.core import engine
+from littlebig_utils.core import experiments
+from littlebig_utils.core import ltt
+from littlebig_utils.core import pvalues
 from littlebig_utils.core.predictions import Predictions
 
 # ------------------------------------------------------------------ a known distribution
@@ -34,20 +37,20 @@ def draw(rng, size):
 @pytest.mark.parametrize("method", ["clopper-pearson", "binomial"])
 def test_violation_rate_at_most_delta_over_2000_calibration_draws(method):
     rng = np.random.default_rng(7)
-    n_draws, n, epsilon, delta = 2000, 600, 2.0, 0.1
+    n_draws, n, epsilon, delta = 2000, 600, 0.02, 0.1
     conf, lc, bc = draw(rng, (n_draws, n))
     chosen = np.array([
-        np.nan if (r := th.guaranteed_threshold(conf[i], lc[i], bc[i], epsilon, delta,
+        np.nan if (r := ltt.guaranteed_threshold(conf[i], lc[i], bc[i], epsilon, delta,
                                                 method)).threshold is None else r.threshold
         for i in range(n_draws)])
     found = ~np.isnan(chosen)
     # None means "big alone": zero loss, never a violation
-    violated = found & (true_risk(np.where(found, chosen, 1.0)) > epsilon / 100)
+    violated = found & (true_risk(np.where(found, chosen, 1.0)) > epsilon)
     rate = violated.mean()
     se = math.sqrt(delta * (1 - delta) / n_draws)
     assert rate <= delta + 3 * se, (rate, delta, se)
     # the procedure is not vacuous: it finds a threshold in most draws, well below T = 1
-    t_star = 1 - math.sqrt(2 * (epsilon / 100) / (LOSS - GAIN))  # R(t_star) = epsilon
+    t_star = 1 - math.sqrt(2 * epsilon / (LOSS - GAIN))  # R(t_star) = epsilon
     assert found.mean() > 0.9
     assert np.nanmedian(chosen) < t_star + 0.2
 
@@ -55,11 +58,11 @@ def test_violation_rate_at_most_delta_over_2000_calibration_draws(method):
 def test_plug_in_rule_violates_often_on_the_same_draws():
     """The check above can fail: the empirical rule at epsilon violates about half the time."""
     rng = np.random.default_rng(7)
-    n_draws, n, epsilon = 300, 600, 2.0
+    n_draws, n, epsilon = 300, 600, 0.02
     conf, lc, bc = draw(rng, (n_draws, n))
-    chosen = np.array([th.empirical_threshold(conf[i], lc[i], bc[i], epsilon).threshold
+    chosen = np.array([ltt.empirical_threshold(conf[i], lc[i], bc[i], epsilon).threshold
                        for i in range(n_draws)])
-    rate = (true_risk(chosen) > epsilon / 100).mean()
+    rate = (true_risk(chosen) > epsilon).mean()
     assert rate > 0.3
 
 
@@ -69,7 +72,7 @@ def test_loss_table_equals_brute_force_loop():
     rng = np.random.default_rng(1)
     conf = np.round(rng.random(300), 2)  # ties on purpose
     lc, bc = rng.random(300) < 0.7, rng.random(300) < 0.8
-    table = th.loss_table(conf, lc, bc)
+    table = engine.loss_table(conf, lc, bc)
     for _, row in table.iterrows():
         kept = conf >= row["threshold"]  # conf < T goes to big
         cascade_correct = np.where(kept, lc, bc)
@@ -87,9 +90,9 @@ def test_rejections_agree_with_p_values(method):
     n = 800
     n_loss = rng.integers(0, 60, size=200)
     n_gain = rng.integers(0, 60, size=200)
-    p = th.p_values(n_loss, n_gain, n, 3.0, method)
+    p = pvalues.p_values(n_loss, n_gain, n, 0.03, method)
     assert ((p >= 0) & (p <= 1)).all()
-    rej = th.rejections(n_loss, n_gain, n, 3.0, 0.05, method)
+    rej = ltt.rejections(n_loss, n_gain, n, 0.03, 0.05, method)
     np.testing.assert_array_equal(rej, p <= 0.05)
     assert 0 < rej.sum() < len(rej)  # the grid straddles the decision boundary
 
@@ -97,22 +100,22 @@ def test_rejections_agree_with_p_values(method):
 def test_binomial_p_value_is_the_binomial_tail():
     # P(Bin(100, 0.05) <= 1) = 0.95^100 + 100 * 0.05 * 0.95^99
     expected = 0.95 ** 100 + 100 * 0.05 * 0.95 ** 99
-    assert th.p_values([1], [0], 100, 5.0, "binomial")[0] == pytest.approx(expected, rel=1e-9)
+    assert pvalues.p_values([1], [0], 100, 0.05, "binomial")[0] == pytest.approx(expected, rel=1e-9)
 
 
 def test_clopper_pearson_p_value_with_no_gains_matches_exact_bound():
     # with no gain samples the test rejects iff the exact (1 - delta/2) upper bound on the loss
     # rate is <= epsilon; for 0 losses out of n that bound is 1 - (delta/2)^(1/n)
-    n, eps = 1000, 1.0
-    p = th.p_values([0], [0], n, eps, "clopper-pearson")[0]
-    assert p == pytest.approx(2 * (1 - eps / 100) ** n, rel=1e-6)
+    n, eps = 1000, 0.01
+    p = pvalues.p_values([0], [0], n, eps, "clopper-pearson")[0]
+    assert p == pytest.approx(2 * (1 - eps) ** n, rel=1e-6)
 
 
 # ------------------------------------------------------------------ edge cases
 
 def test_empty_calibration_set_is_refused():
-    for rule in (lambda a: th.guaranteed_threshold(*a, epsilon=0.5, delta=0.05),
-                 lambda a: th.empirical_threshold(*a)):
+    for rule in (lambda a: ltt.guaranteed_threshold(*a, max_loss=0.005, delta=0.05),
+                 lambda a: ltt.empirical_threshold(*a)):
         with pytest.raises(ValueError, match="empty calibration"):
             rule((np.array([]), np.array([], bool), np.array([], bool)))
 
@@ -121,27 +124,27 @@ def test_empty_calibration_set_is_refused():
 def test_tiny_calibration_sets_return_none(n):
     conf = np.linspace(0.5, 0.99, n)
     perfect = np.ones(n, dtype=bool)  # both always right: the loss is 0 on every sample
-    r = th.guaranteed_threshold(conf, perfect, perfect, epsilon=0.5, delta=0.05)
+    r = ltt.guaranteed_threshold(conf, perfect, perfect, max_loss=0.005, delta=0.05)
     assert r.threshold is None and not r.found
-    assert r.reason == th.NO_THRESHOLD
+    assert r.reason == ltt.NO_THRESHOLD
     assert r.n == n
 
 
 def test_large_epsilon_returns_a_cheap_threshold():
     rng = np.random.default_rng(3)
     conf, lc, bc = draw(rng, 3000)
-    r = th.guaranteed_threshold(conf, lc, bc, epsilon=15.0, delta=0.05)
+    r = ltt.guaranteed_threshold(conf, lc, bc, max_loss=0.1, delta=0.05)
     assert r.found and r.p_value <= 0.05
-    assert r.calib_frac_big < 0.05  # almost nothing goes to big
-    strict = th.guaranteed_threshold(conf, lc, bc, epsilon=0.5, delta=0.05)
+    assert r.calib_frac_big < 0.15  # little goes to big (R(0) = 0.1: T = 0 is at the edge)
+    strict = ltt.guaranteed_threshold(conf, lc, bc, max_loss=0.005, delta=0.05)
     assert strict.found and strict.threshold > r.threshold  # tighter epsilon costs more
 
 
 def test_guaranteed_is_more_conservative_than_plug_in():
     rng = np.random.default_rng(4)
     conf, lc, bc = draw(rng, 5000)
-    g = th.guaranteed_threshold(conf, lc, bc, 2.0, 0.05)
-    e = th.empirical_threshold(conf, lc, bc, 2.0)
+    g = ltt.guaranteed_threshold(conf, lc, bc, 0.02, 0.05)
+    e = ltt.empirical_threshold(conf, lc, bc, 0.02)
     assert g.found and e.found
     assert g.threshold > e.threshold
     assert g.calib_loss <= e.calib_loss
@@ -150,53 +153,53 @@ def test_guaranteed_is_more_conservative_than_plug_in():
 def test_empirical_no_loss_threshold_reaches_big_accuracy_on_calibration():
     rng = np.random.default_rng(5)
     conf, lc, bc = draw(rng, 2000)
-    r = th.empirical_threshold(conf, lc, bc)
+    r = ltt.empirical_threshold(conf, lc, bc)
     assert r.calib_accuracy >= r.calib_big_accuracy
     # the next cheaper candidate would lose accuracy
     lower = np.max(conf[conf < r.threshold], initial=0.0)
-    ev = th.evaluate_thresholds(conf, lc, bc, [lower]).iloc[0]
+    ev = engine.evaluate_thresholds(conf, lc, bc, [lower]).iloc[0]
     assert lower == 0.0 or ev["accuracy"] < r.calib_big_accuracy
 
 
 def test_evaluate_thresholds_missing_means_big_alone_or_nan():
     conf = np.array([0.2, 0.9, 0.95])
     lc, bc = np.array([True, False, True]), np.array([True, True, False])
-    ev = th.evaluate_thresholds(conf, lc, bc, [None], little_gmacs=1.0, big_gmacs=10.0,
+    ev = engine.evaluate_thresholds(conf, lc, bc, [None], little_gmacs=1.0, big_gmacs=10.0,
                                 missing="big").iloc[0]
     assert ev["loss"] == 0 and ev["frac_big"] == 1 and ev["macs_reduction"] == 0
     assert ev["gmacs"] == 10.0
-    nan = th.evaluate_thresholds(conf, lc, bc, [None], little_gmacs=1.0, big_gmacs=10.0).iloc[0]
+    nan = engine.evaluate_thresholds(conf, lc, bc, [None], little_gmacs=1.0, big_gmacs=10.0).iloc[0]
     assert np.isnan(nan["accuracy"]) and np.isnan(nan["frac_big"])
-    ev = th.evaluate_thresholds(conf, lc, bc, [0.5], little_gmacs=1.0, big_gmacs=10.0).iloc[0]
+    ev = engine.evaluate_thresholds(conf, lc, bc, [0.5], little_gmacs=1.0, big_gmacs=10.0).iloc[0]
     # conf 0.2 -> big (right); 0.9 little (wrong); 0.95 little (right): 2/3 vs big 2/3
-    assert ev["accuracy"] == pytest.approx(200 / 3) and ev["loss"] == pytest.approx(0)
+    assert ev["accuracy"] == pytest.approx(2 / 3) and ev["loss"] == pytest.approx(0)
     assert ev["gmacs"] == pytest.approx(1 + 10 / 3)
 
 
 @pytest.mark.parametrize("kw,match", [
-    (dict(epsilon=-0.1), "epsilon"), (dict(epsilon=100), "epsilon"),
-    (dict(epsilon=float("nan")), "epsilon"), (dict(epsilon="x"), "epsilon"),
+    (dict(max_loss=-0.001), "max_loss"), (dict(max_loss=0.5), "max_loss"),
+    (dict(max_loss=float("nan")), "max_loss"), (dict(max_loss="x"), "max_loss"),
     (dict(delta=0), "delta"), (dict(delta=1), "delta"), (dict(delta=1.5), "delta"),
     (dict(method="bonferroni"), "method"),
 ])
 def test_invalid_arguments_raise(kw, match):
-    args = dict(epsilon=0.5, delta=0.05, method="clopper-pearson") | kw
+    args = dict(max_loss=0.005, delta=0.05, method="clopper-pearson") | kw
     with pytest.raises(ValueError, match=match):
-        th.guaranteed_threshold([0.5, 0.7], [True, True], [True, True], **args)
+        ltt.guaranteed_threshold([0.5, 0.7], [True, True], [True, True], **args)
 
 
 def test_mismatched_lengths_raise():
     with pytest.raises(ValueError, match="one per sample"):
-        th.guaranteed_threshold([0.5, 0.7], [True], [True, False], 0.5, 0.05)
+        ltt.guaranteed_threshold([0.5, 0.7], [True], [True, False], 0.005, 0.05)
 
 
 def test_split_indices_partition():
-    calib, test = th.split_indices(1000, 0.2, seed=3)
+    calib, test = engine.split_indices(1000, 0.2, seed=3)
     assert len(calib) == 200 and len(test) == 800
     assert np.array_equal(np.sort(np.concatenate([calib, test])), np.arange(1000))
-    assert np.array_equal(calib, th.split_indices(1000, 0.2, seed=3)[0])
+    assert np.array_equal(calib, engine.split_indices(1000, 0.2, seed=3)[0])
     with pytest.raises(ValueError, match="calib_frac"):
-        th.split_indices(10, 1.0, 0)
+        engine.split_indices(10, 1.0, 0)
 
 
 # ------------------------------------------------------------------ split study
@@ -205,23 +208,23 @@ def test_split_study_matches_single_calls_and_oracle_is_cheapest():
     rng = np.random.default_rng(8)
     conf, lc, bc = draw(rng, 3000)
     shifted_bc = bc ^ (rng.random(3000) < 0.05)  # other labels for the big model
-    df = th.split_study(conf, lc, bc, epsilons=[1.0, 3.0], deltas=[0.05, 0.2], n_splits=3,
-                        calib_frac=0.3, seed=11, little_gmacs=1.0, big_gmacs=10.0,
+    df = experiments.split_study(conf, lc, bc, max_losses=[0.01, 0.03], deltas=[0.05, 0.2],
+                                 n_splits=3, calib_frac=0.3, seed=11, little_gmacs=1.0, big_gmacs=10.0,
                         shifted={"other": (lc, shifted_bc, None)})
     # 2 label sets x 3 splits x 2 epsilons x (2 guaranteed + 2 empirical + oracle)
     assert len(df) == 2 * 3 * 2 * 5
-    calib, test = th.split_indices(3000, 0.3, seed=11 + 1)  # split s uses seed + s
-    r = th.guaranteed_threshold(conf[calib], lc[calib], bc[calib], 3.0, 0.2)
+    calib, test = engine.split_indices(3000, 0.3, seed=11 + 1)  # split s uses seed + s
+    r = ltt.guaranteed_threshold(conf[calib], lc[calib], bc[calib], 0.03, 0.2)
     for labels, big_c in (("original", bc), ("other", shifted_bc)):
-        ev = th.evaluate_thresholds(conf[test], lc[test], big_c[test], [r.threshold],
+        ev = engine.evaluate_thresholds(conf[test], lc[test], big_c[test], [r.threshold],
                                     little_gmacs=1.0, big_gmacs=10.0, missing="big").iloc[0]
-        row = df.query("split == 1 and rule == 'guaranteed' and epsilon == 3.0 and delta == 0.2 "
+        row = df.query("split == 1 and rule == 'guaranteed' and max_loss == 0.03 and delta == 0.2 "
                        "and labels == @labels").iloc[0]
         assert row["threshold"] == r.threshold
         assert row["loss"] == pytest.approx(ev["loss"])
         assert row["macs_reduction"] == pytest.approx(ev["macs_reduction"])
-        assert row["violated"] == (ev["loss"] > 3.0 + 1e-9)
-    for (labels, split, eps), g in df.groupby(["labels", "split", "epsilon"]):
+        assert row["violated"] == (ev["big_n_correct"] - ev["n_correct"] > 0.03 * ev["n_valid"])
+    for (labels, split, eps), g in df.groupby(["labels", "split", "max_loss"]):
         oracle = g[g["rule"] == "oracle"].iloc[0]
         assert oracle["loss"] <= eps + 1e-9 and not oracle["violated"]
         ok = g[(g["rule"] != "oracle") & ~g["violated"]]
@@ -243,40 +246,41 @@ def _pair_records(n, seed, little_gmacs=1.0, big_gmacs=6.0):
 def _threshold_rows(little, big, eps, delta, calib_frac, seed, method):
     """threshold_table's rows from the direct calls: each rule on the calibration side, judged
     on the test side by the fixed-threshold evaluator (big alone where no T is found)."""
-    calib, test = th.split_indices(len(little), calib_frac, seed)
+    calib, test = engine.split_indices(len(little), calib_frac, seed)
     c = (little.conf[calib], little.correct[calib], big.correct[calib])
-    rules = [("empirical-no-loss", th.empirical_threshold(*c, 0.0)),
-             ("empirical-epsilon", th.empirical_threshold(*c, eps)),
-             ("guaranteed", th.guaranteed_threshold(*c, eps, delta, method))]
+    rules = [("empirical-no-loss", ltt.empirical_threshold(*c, 0.0)),
+             ("empirical-max-loss", ltt.empirical_threshold(*c, eps)),
+             ("guaranteed", ltt.guaranteed_threshold(*c, eps, delta, method))]
     lg, bg = little.model.get("gmacs"), big.model.get("gmacs")
     costs = dict(little_gmacs=lg, big_gmacs=bg) if lg is not None and bg is not None else {}
-    ev = th.evaluate_thresholds(little.conf[test], little.correct[test], big.correct[test],
+    ev = engine.evaluate_thresholds(little.conf[test], little.correct[test], big.correct[test],
                                 [r.threshold for _, r in rules], missing="big", **costs)
     rows = []
     for (rule, r), (_, e) in zip(rules, ev.iterrows()):
         g = rule == "guaranteed"
         rows.append(dict(
             rule=rule, little=little.name, big=big.name, method=method if g else "",
-            epsilon=eps, delta=delta if g else np.nan, calib_frac=calib_frac, seed=seed,
+            max_loss=eps, delta=delta if g else np.nan, calib_frac=calib_frac, seed=seed,
             n_calib=len(calib), n_test=len(test), reason=r.reason,
             threshold=np.nan if r.threshold is None else r.threshold,
             calib_accuracy=r.calib_accuracy, calib_big_accuracy=r.calib_big_accuracy,
             calib_loss=r.calib_loss, calib_frac_big=r.calib_frac_big, p_value=r.p_value,
             test_accuracy=e["accuracy"], test_big_accuracy=e["big_accuracy"],
-            test_loss=e["loss"], test_frac_big=e["frac_big"], violated=e["loss"] > eps,
+            test_loss=e["loss"], test_frac_big=e["frac_big"],
+            violated=e["big_n_correct"] - e["n_correct"] > eps * e["n_valid"],
             gmacs=e["gmacs"] if costs else np.nan, little_gmacs=lg, big_gmacs=bg,
             macs_reduction=e["macs_reduction"] if costs else np.nan))
     return rows
 
 
-THRESHOLD_NUMERIC = ["threshold", "epsilon", "delta", "calib_frac", "calib_accuracy", "calib_big_accuracy",
+THRESHOLD_NUMERIC = ["threshold", "max_loss", "delta", "calib_frac", "calib_accuracy", "calib_big_accuracy",
                      "calib_loss", "calib_frac_big", "p_value", "test_accuracy",
                      "test_big_accuracy", "test_loss", "test_frac_big", "gmacs",
                      "macs_reduction"]
 
 
 def _assert_rows(table, rows):
-    assert list(table.columns) == th.THRESHOLD_COLUMNS and len(table) == len(rows)
+    assert list(table.columns) == experiments.THRESHOLD_COLUMNS and len(table) == len(rows)
     for (_, got), want in zip(table.iterrows(), rows):
         for k, w in want.items():
             if isinstance(w, str) or w is None or isinstance(w, (bool, np.bool_)):
@@ -291,8 +295,8 @@ def test_threshold_table_defaults_and_rows_equal_the_direct_calls():
     """The default split is split_indices(n, 0.2, seed 0) and the default method
     Clopper-Pearson; every column of every row equals the direct calls."""
     little, big = _pair_records(1500, 3)
-    eps, delta = 2.0, 0.1
-    t = th.threshold_table(little, big, eps, delta)
+    eps, delta = 0.02, 0.1
+    t = experiments.threshold_table(little, big, eps, delta)
     rows = _threshold_rows(little, big, eps, delta, 0.2, 0, "clopper-pearson")
     assert len({r["threshold"] for r in rows}) == 3  # the rules differ here
     assert (rows[0]["little"], rows[0]["big"], rows[0]["n_calib"]) == ("L", "B", 300)
@@ -302,8 +306,8 @@ def test_threshold_table_defaults_and_rows_equal_the_direct_calls():
 def test_threshold_table_with_another_method_and_without_both_costs():
     little, big = _pair_records(400, 4)
     del big.model["gmacs"]
-    t = th.threshold_table(little, big, 2.0, 0.1, calib_frac=0.5, seed=1, method="binomial")
-    _assert_rows(t, _threshold_rows(little, big, 2.0, 0.1, 0.5, 1, "binomial"))
+    t = experiments.threshold_table(little, big, 0.02, 0.1, calib_frac=0.5, seed=1, method="binomial")
+    _assert_rows(t, _threshold_rows(little, big, 0.02, 0.1, 0.5, 1, "binomial"))
     assert t["gmacs"].isna().all() and t["macs_reduction"].isna().all()
     assert t["little_gmacs"].tolist() == [1.0] * 3
 
@@ -312,18 +316,18 @@ def test_threshold_table_big_alone_when_nothing_is_certified():
     """A tiny calibration side certifies no T: the guaranteed row is the big model alone on the
     test side (no loss, everything to big, no MACs saved), never violated even at epsilon 0."""
     little, big = _pair_records(40, 6)
-    t = th.threshold_table(little, big, 0.0, 0.05, calib_frac=0.25, seed=2)
+    t = experiments.threshold_table(little, big, 0.0, 0.05, calib_frac=0.25, seed=2)
     _assert_rows(t, _threshold_rows(little, big, 0.0, 0.05, 0.25, 2, "clopper-pearson"))
     g = t.set_index("rule").loc["guaranteed"]
-    assert np.isnan(g["threshold"]) and g["reason"] == th.NO_THRESHOLD
+    assert np.isnan(g["threshold"]) and g["reason"] == ltt.NO_THRESHOLD
     assert (g["test_loss"], g["test_frac_big"], g["macs_reduction"]) == (0.0, 1.0, 0.0)
     assert not g["violated"]
 
 
 def test_threshold_result_to_dict_holds_every_field():
     conf, lc, bc = draw(np.random.default_rng(5), 500)
-    r = th.guaranteed_threshold(conf, lc, bc, 2.0, 0.1)
+    r = ltt.guaranteed_threshold(conf, lc, bc, 0.02, 0.1)
     d = r.to_dict()
     assert d["threshold"] == r.threshold and d["rule"] == "guaranteed" and d["n"] == 500
     assert d["p_value"] == r.p_value and d["method"] == "clopper-pearson"
-    assert th.ThresholdResult(**d) == r  # a full round trip
+    assert ltt.ThresholdResult(**d) == r  # a full round trip

@@ -139,14 +139,14 @@ def test_deferral_curve_endpoints_and_cost():
     t_logits = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])  # right on first 3
     table = titans.deferral_curve(s_logits, t_logits, s_correct_labels, 0.1, 1.0)
     first = table.iloc[0]           # threshold 0: nothing deferred
-    assert first["frac_big"] == 0 and first["accuracy"] == pytest.approx(50.0)
+    assert first["frac_big"] == 0 and first["accuracy"] == pytest.approx(0.50)
     assert first["gmacs"] == pytest.approx(0.1)
     last = table.iloc[-1]           # threshold 1: everything deferred
-    assert last["frac_big"] == 1 and last["accuracy"] == pytest.approx(75.0)
+    assert last["frac_big"] == 1 and last["accuracy"] == pytest.approx(0.75)
     assert last["gmacs"] == pytest.approx(1.1)
     # deferring the two least confident (0.55, 0.6): student right on 0.9, 0.8; teacher on 0.6
     row = table[np.isclose(table["threshold"], 0.8)].iloc[0]
-    assert row["frac_big"] == 0.5 and row["accuracy"] == pytest.approx(75.0)
+    assert row["frac_big"] == 0.5 and row["accuracy"] == pytest.approx(0.75)
 
 
 def test_config_key_changes_with_any_setting():
@@ -326,27 +326,28 @@ def test_student_row_no_loss_near_and_equal_cost_points_by_hand():
     labels = np.array([0, 1, 0, 1])
     t_logits = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
     row, table = titans.student_row(s_logits, t_logits, labels, 0.1, 1.0, budgets=(0.25, 0.5),
-                                    tolerance=25.0)
-    assert row["student_accuracy"] == 50.0 and row["teacher_accuracy"] == 75.0
+                                    tolerance=0.25)
+    assert row["student_accuracy"] == 0.50 and row["teacher_accuracy"] == 0.75
     # deferring 0.55 (teacher wrong, student wrong) changes nothing; 0.55 + 0.6 loses the 0.6
     # image; the teacher's 75 % needs the 0.8 image deferred: all but 0.9 -> 3/4 deferred
     assert row["frac_deferred"] == 0.75 and row["threshold"] == pytest.approx(0.9)
-    assert row["gmacs"] == pytest.approx(0.1 + 0.75) and row["macs_reduction"] == pytest.approx(15.0)
+    assert row["gmacs"] == pytest.approx(0.1 + 0.75) and row["macs_reduction"] == pytest.approx(0.15)
     # within 25 points (>= 50 %): nothing deferred already
     assert row["frac_deferred_near"] == 0.0
     # at most a quarter deferred: defer 0.55 -> still 50 %; at most half: best is 50 % too
-    assert row["acc_at_0.25"] == 50.0 and row["acc_at_0.5"] == 50.0
+    assert row["acc_at_0.25"] == 0.50 and row["acc_at_0.5"] == 0.50
     assert len(table) >= 4
 
 
 def _results(hinton, titans_sp, titans_tp, saving=(np.nan,) * 4, seeds=(0, 1)):
     rows = []
     for k, seed in enumerate(seeds):
+        # accuracies and savings given in percent for readability, stored as fractions
         for name, acc, red in (("labels", 50.0, saving[0]), ("hinton", hinton[k], saving[1]),
                                ("titans_student_loss", titans_sp[k], saving[2]),
                                ("titans_teacher_prob", titans_tp[k], saving[3])):
-            rows.append(dict(student=name, seed=seed, **{"acc_at_0.1": acc, "acc_at_0.5": acc},
-                             macs_reduction=red, frac_deferred=np.nan if np.isnan(red) else 0.5))
+            rows.append(dict(student=name, seed=seed, **{"acc_at_0.1": acc / 100, "acc_at_0.5": acc / 100},
+                             macs_reduction=red / 100, frac_deferred=np.nan if np.isnan(red) else 0.5))
     import pandas as pd
     return pd.DataFrame(rows)
 
@@ -377,7 +378,7 @@ def test_summarize_students_means_over_seeds_and_counts_reached():
     for c in ("gmacs", "frac_deferred_near", "gmacs_near", "macs_reduction_near"):
         res[c] = 0.0
     s = titans.summarize_students(res, budgets=(0.1, 0.5))
-    assert s.loc["hinton", "acc_equal_cost"] == 61.0
+    assert s.loc["hinton", "acc_equal_cost"] == pytest.approx(0.61)
     assert s.loc["hinton", "reached"] == 2 and s.loc["titans_teacher_prob", "reached"] == 0
     assert list(s.index) == ["labels", "hinton", "titans_student_loss", "titans_teacher_prob"]
 
@@ -398,7 +399,7 @@ def test_deferral_figure_keeps_its_legend_below_the_axes():
     t_logits = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
     row, table = titans.student_row(s_logits, t_logits, labels, 0.1, 1.0)
     res = pd.DataFrame([dict(student="hinton", seed=0, **row)])
-    fig = chapter.deferral_figure({("hinton", 0): table}, res, 75.0, 1.0)
+    fig = chapter.deferral_figure({("hinton", 0): table}, res, 0.75, 1.0)
     fig.canvas.draw()
     legend = fig.legends[0].get_window_extent()
     assert all(legend.y1 <= ax.get_window_extent().y0 for ax in fig.axes)
@@ -419,9 +420,10 @@ def test_check_archs_refuses_with_one_line():
 
 def test_students_table_shows_unreached_shares_as_words():
     import pandas as pd
-    s = pd.DataFrame(dict(student_accuracy=[50.0], frac_deferred=[np.nan], macs_reduction=[np.nan],
-                          frac_deferred_near=[0.5], acc_equal_cost=[60.0]),
+    s = pd.DataFrame(dict(student_accuracy=[0.50], frac_deferred=[np.nan], macs_reduction=[np.nan],
+                          frac_deferred_near=[0.5], acc_equal_cost=[0.60]),
                      index=pd.Index(["hinton"], name="student"))
     row = chapter.students_table(s, tolerance=1.0).iloc[0]
     assert row["student"] == "(b) Hinton distillation"
     assert row["deferred to match teacher"] == "not reached" and row["deferred within 1 point"] == "50.0 %"
+    assert row["student alone (%)"] == pytest.approx(50.0) and row["cascade at equal cost (%)"] == pytest.approx(60.0)

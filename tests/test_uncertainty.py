@@ -60,7 +60,7 @@ def test_valid_mask_and_bad_inputs():
     v[np.flatnonzero(c & ~b)[:5]] = False  # drop the cascade-only images
     d = u.mcnemar_difference(c, b, valid=v)
     assert (d.n, d.n_cascade_only, d.n_big_only) == (15, 0, 1)
-    with pytest.raises(ValueError, match="same length"):
+    with pytest.raises(ValueError, match="expected 20 \\(one per sample\\)"):
         u.mcnemar_difference(c, b[:-1])
     with pytest.raises(ValueError, match="no images"):
         u.mcnemar_difference(c, b, valid=np.zeros(20, bool))

@@ -16,7 +16,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-from littlebig_utils.core import cascade
+from littlebig_utils.core import engine
 from littlebig_utils.core.predictions import Predictions, align
 
 __all__ = ["threshold_grid", "explorer_data", "explorer_html", "json_for_html", "render",
@@ -40,9 +40,11 @@ def threshold_grid(conf, n_points: int = 200, decimals: int = 4) -> np.ndarray:
 
 
 def _point(row: pd.Series) -> dict | None:
+    """A pair's no-loss point as the page prints it (accuracy and MACs reduction in percent)."""
     if pd.isna(row["threshold"]):
         return None
-    return {k: round(float(row[k]), 6) for k in
+    scale = {"accuracy": 100, "macs_reduction": 100}
+    return {k: round(scale.get(k, 1) * float(row[k]), 6) for k in
             ["threshold", "accuracy", "frac_big", "gmacs", "macs_reduction"]}
 
 
@@ -50,12 +52,13 @@ def explorer_data(records: dict[str, Predictions], pairs: pd.DataFrame, n_points
                   dataset: str = "ImageNet-1k val") -> dict:
     """Everything the explorer shows, as plain JSON-able values.
 
-    `pairs` is the pairs table of `records` (`cascade.pairs_table`); its no-loss points are
+    `pairs` is the pairs table of `records` (`pairs_table`, fractions); its no-loss points are
     shown as they are, so the explorer agrees with the book's tables. Per little model: the
     threshold grid and the fraction sent to big on it (it does not depend on the big model); per
     pair: the cascade's top-1 (percent, 3 decimals: one image of 50,000 is 0.002 points) on
     that grid. The page's slider reads accuracy, share sent to big and mean GMACs (little +
-    share x big) at any grid threshold.
+    share x big) at any grid threshold. The JSON is what the page prints: accuracies and MACs
+    reductions in percent, shares as fractions.
     """
     names = sorted(set(pairs["little"]) | set(pairs["big"]))
     gmacs = dict(zip(pairs["little"], pairs["little_gmacs"])) | dict(zip(pairs["big"], pairs["big_gmacs"]))
@@ -74,13 +77,13 @@ def explorer_data(records: dict[str, Predictions], pairs: pd.DataFrame, n_points
         if row["little"] not in littles:
             grid = np.unique(np.r_[threshold_grid(little.conf, n_points),
                                    exact.get(row["little"], [])])
-            frac = cascade.sweep_arrays(little.conf, little.correct, little.correct,
+            frac = engine.sweep_arrays(little.conf, little.correct, little.correct,
                                         thresholds=grid)["frac_big"].to_numpy()
             littles[row["little"]] = {"t": grid.tolist(), "frac": np.round(frac, 5).tolist()}
         grid = np.asarray(littles[row["little"]]["t"])
-        table = cascade.sweep_arrays(little.conf, little.correct, big.correct, thresholds=grid)
+        table = engine.sweep_arrays(little.conf, little.correct, big.correct, thresholds=grid)
         out_pairs[f"{row['little']}|{row['big']}"] = {
-            "acc": np.round(table["accuracy"].to_numpy(), 3).tolist(),
+            "acc": np.round(100 * table["accuracy"].to_numpy(), 3).tolist(),
             "point": _point(row), "degenerate": bool(row["degenerate"])}
     return {"dataset": dataset, "models": models, "littles": littles, "pairs": out_pairs}
 

@@ -2,8 +2,10 @@
 definition each, Table 2 / Figure 1 / Table 3 rows, the heat map and the exercises' loops.
 
 Notebooks (fig01, tab02, fig03, all_pairs, tab03) call these so that no chapter loops over
-pairs itself and two chapters cannot compute "the median" two ways. Accuracies are percent and
-MACs reductions percent, as in the pair table (`cascade.pairs_table`).
+pairs itself and two chapters cannot compute "the median" two ways. Data (the zoo, the pair
+table, Table 2 rows, frontier points, the exercises' rows) is in fractions, as in the pair table
+(`pairs_table`); the dicts of quoted numbers (`typical_reduction`, `fairness_numbers`), the
+figures, the markdown views and the verdicts' text are in percent and accuracy points.
 """
 from __future__ import annotations
 
@@ -12,8 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from littlebig_utils.core import cascade
-from littlebig_utils.core import frontier
+from littlebig_utils.core import engine
+from littlebig_utils.core import pairs as core_pairs
+from littlebig_utils.core.checks import check_threshold
 from littlebig_utils.book import verdicts
 from littlebig_utils.core.predictions import Predictions
 from littlebig_utils.book.selection import MIN_GAP, meaningful_pairs
@@ -25,7 +28,7 @@ __all__ = ["SMOKE_IMAGES", "Zoo", "load_zoo", "smoke_subset", "TYPICAL_DEFINITIO
            "measured_at_targets", "best_at_any_cost", "deit_baselines", "PAPER_RANGE"]
 
 SMOKE_IMAGES = 5_000
-PAPER_RANGE = (30.0, 80.0)  # the abstract's MACs reduction at no loss, percent (reported)
+PAPER_RANGE = (0.30, 0.80)  # the abstract's MACs reduction at no loss (reported: 30-80 %)
 
 TYPICAL_DEFINITION = ("the median, over the meaningful pairs (big model at least {gap:g} point "
                       "more accurate than a cheaper, not-degenerate little model that reaches "
@@ -42,7 +45,7 @@ def smoke_subset(records: dict[str, Predictions], seed: int = 0,
 
 @dataclass
 class Zoo:
-    """The reference models of a chapter: predictions, GMACs, top-1 (%) and the pair table."""
+    """The reference models of a chapter: predictions, GMACs, top-1 (a fraction), pair table."""
     records: dict[str, Predictions]
     pairs: pd.DataFrame
     dataset: str
@@ -51,10 +54,10 @@ class Zoo:
 
     def __post_init__(self):
         self.gmacs = {k: float(p.model["gmacs"]) for k, p in self.records.items()}
-        self.accuracy = {k: 100.0 * p.accuracy for k, p in self.records.items()}
+        self.accuracy = {k: p.accuracy for k, p in self.records.items()}
 
     def single_models(self) -> pd.DataFrame:
-        """One row per model: name, gmacs, accuracy (%), params_m; cheapest first."""
+        """One row per model: name, gmacs, accuracy (a fraction), params_m; cheapest first."""
         rows = [{"name": k, "gmacs": self.gmacs[k], "accuracy": self.accuracy[k],
                  "params_m": float(p.model.get("params_m", np.nan))}
                 for k, p in self.records.items()]
@@ -71,17 +74,18 @@ def load_zoo(smoke: bool = False, seed: int = 0, records: dict[str, Predictions]
         records = smoke_subset(records, seed)
     gmacs = {k: p.model["gmacs"] for k, p in records.items()}
     label = "ImageNet-1k val" + (f" (smoke: {len(next(iter(records.values()))):,} images)" if smoke else "")
-    return Zoo(records, cascade.pairs_table(records, gmacs), label)
+    return Zoo(records, core_pairs.pairs_table(records, gmacs), label)
 
 
 def typical_reduction(pairs: pd.DataFrame, min_gap: float = MIN_GAP) -> dict:
     """The book's one "typical MACs reduction" (`TYPICAL_DEFINITION`): median, quartiles, range
-    and count over `selection.meaningful_pairs`. NaN numbers when no pair is meaningful."""
-    m = meaningful_pairs(pairs, min_gap)["macs_reduction"]
+    (percent, as quoted) and count over `selection.meaningful_pairs`. NaN numbers when no pair
+    is meaningful."""
+    m = 100 * meaningful_pairs(pairs, min_gap)["macs_reduction"]
     q = m.quantile([0.25, 0.5, 0.75]) if len(m) else pd.Series([np.nan] * 3, index=[0.25, 0.5, 0.75])
     return {"median": float(q[0.5]), "q25": float(q[0.25]), "q75": float(q[0.75]),
             "min": float(m.min()) if len(m) else np.nan, "max": float(m.max()) if len(m) else np.nan,
-            "n": int(len(m)), "definition": TYPICAL_DEFINITION.format(gap=min_gap)}
+            "n": int(len(m)), "definition": TYPICAL_DEFINITION.format(gap=100 * min_gap)}
 
 
 def best_meaningful_per_big(pairs: pd.DataFrame, min_gap: float = MIN_GAP) -> pd.DataFrame:
@@ -91,7 +95,7 @@ def best_meaningful_per_big(pairs: pd.DataFrame, min_gap: float = MIN_GAP) -> pd
     cols = list(pairs.columns)
     if m.empty:
         return pairs.iloc[:0][cols]
-    return cascade.best_little_per_big(m[cols], degenerate=False)
+    return core_pairs.best_little_per_big(m[cols], degenerate=False)
 
 
 def pair_label(little: str, big: str) -> str:
@@ -100,13 +104,13 @@ def pair_label(little: str, big: str) -> str:
 
 def table2_view(table: pd.DataFrame) -> tuple[pd.DataFrame, dict, dict]:
     """A reader's Table 2 (six columns, fits a phone when it scrolls in its box): big model,
-    little companion, accuracy gap, T, share sent to big, MACs saved. Returns
+    little companion, accuracy gap (points), T, share sent to big, MACs saved (percent). Returns
     (frame, formats, headers) for `notebook.markdown_table`."""
     view = pd.DataFrame({"big": table["big"].to_numpy(), "little": table["little"].to_numpy(),
-                         "gap": (table["big_accuracy"] - table["little_accuracy"]).to_numpy(),
+                         "gap": 100 * (table["big_accuracy"] - table["little_accuracy"]).to_numpy(),
                          "threshold": table["threshold"].to_numpy(),
                          "to_big": 100 * table["frac_big"].to_numpy(),
-                         "saved": table["macs_reduction"].to_numpy()})
+                         "saved": 100 * table["macs_reduction"].to_numpy()})
     formats = {"gap": ".2f", "threshold": ".3f", "to_big": ".1f", "saved": ".1f"}
     headers = {"big": "big model", "little": "little companion", "gap": "gap (points)",
                "threshold": "T", "to_big": "to big (%)", "saved": "MACs saved (%)"}
@@ -131,10 +135,10 @@ def verdict_frontier(points: pd.DataFrame, paper_max_gmacs: float = 3000.0) -> v
     Not reproduced when no cascade joins the frontier; Partly when some do but our zoo covers
     only part of the paper's cost range; Reproduced when it covers it."""
     single = points[points["kind"] == "single model"]
-    both = frontier.pareto_front(points)
+    both = core_pairs.pareto_front(points)
     n_casc = int((both["kind"] != "single model").sum())
-    shift = frontier.frontier_shift(single, points)
-    best = float(shift["gmacs_saved_pct"].max()) if len(shift) else np.nan
+    shift = core_pairs.frontier_shift(single, points)
+    best = 100 * float(shift["gmacs_saved"].max()) if len(shift) else np.nan
     top = float(single["gmacs"].max())
     if n_casc == 0:
         return verdicts.Verdict(verdicts.NOT_REPRODUCED, "no no-loss cascade of our models joins "
@@ -155,12 +159,12 @@ def verdict_all_pairs(pairs: pd.DataFrame, min_gap: float = MIN_GAP) -> verdicts
         (~pairs["degenerate"].astype(bool) & pairs["macs_reduction"].isna()).sum())
     t = typical_reduction(pairs, min_gap)
     if not np.isfinite(t["median"]):
-        return verdicts.verdict_not_testable(f"no pair here is at least {min_gap:g} point apart.")
+        return verdicts.verdict_not_testable(f"no pair here is at least {100 * min_gap:g} point apart.")
     text = (f"over all {len(pairs)} pairs of our models, {n_none} genuine pairs have no loss-free "
             f"speed-up while the meaningful pairs save a median {t['median']:.1f} % "
             f"({t['n']} pairs)")
     lo, hi = PAPER_RANGE
-    if n_none > 0 and lo <= t["median"] <= hi:
+    if n_none > 0 and 100 * lo <= t["median"] <= 100 * hi:
         return verdicts.Verdict(verdicts.PARTLY, text + "; both kinds appear as in the paper's app, "
                                 "but on 14 models instead of its 63 (1,953 pairs).")
     return verdicts.Verdict(verdicts.NOT_REPRODUCED, text + ".")
@@ -207,9 +211,12 @@ def _place_labels(ax, xs, ys, texts, fontsize=9, color="0.2", avoid=()):
 def frontier_figure(points: pd.DataFrame, best: pd.DataFrame, dataset: str = "ImageNet-1k val"):
     """Figure 1: single models (circles, named), each big model's best no-loss cascade
     (diamonds) with an arrow from the big model alone to it, both Pareto frontiers; marker
-    area grows with log(parameters); legend below the axes."""
+    area grows with log(parameters); legend below the axes. Accuracies (fractions) are drawn
+    in percent."""
     import matplotlib.pyplot as plt
     from littlebig_utils.book import plots as plotting
+    points = points.assign(accuracy=100 * points["accuracy"])
+    best = best.assign(accuracy=100 * best["accuracy"], big_accuracy=100 * best["big_accuracy"])
 
     single = points[points["kind"] == "single model"]
     casc = points[points["kind"] != "single model"]
@@ -232,9 +239,9 @@ def frontier_figure(points: pd.DataFrame, best: pd.DataFrame, dataset: str = "Im
     ax.scatter(casc["gmacs"], casc["accuracy"], s=size(casc["params_m"]), color=plotting.CASCADE,
                marker="D", alpha=0.85, edgecolor="k", lw=0.5,
                label="best meaningful cascade of a big model (no loss)", zorder=3)
-    ax.plot(*steps(frontier.pareto_front(single), xmax), color=plotting.LITTLE, ls="--", lw=1.3,
+    ax.plot(*steps(core_pairs.pareto_front(single), xmax), color=plotting.LITTLE, ls="--", lw=1.3,
             label="single-model Pareto frontier")
-    ax.plot(*steps(frontier.pareto_front(points), xmax), color=plotting.CASCADE, lw=1.6,
+    ax.plot(*steps(core_pairs.pareto_front(points), xmax), color=plotting.CASCADE, lw=1.6,
             label="frontier with cascades")
     ax.plot([], [], color=plotting.CASCADE, marker=r"$\rightarrow$", ls="", ms=12,
             label="arrow: big model alone → its cascade")
@@ -263,14 +270,15 @@ def frontier_figure(points: pd.DataFrame, best: pd.DataFrame, dataset: str = "Im
 # ---------------------------------------------------------------- all pairs: heat map
 def reduction_heatmap(pairs: pd.DataFrame, dataset: str = "ImageNet-1k val", fontsize: float = 10):
     """MACs reduction at no loss of every pair (rows: big, columns: little, by GMACs), cells
-    written at `fontsize` (readable); hatched "deg." = degenerate, "none" = no loss-free
-    speed-up; the legend sits in the empty triangle above the diagonal."""
+    written at `fontsize` (readable) in percent; hatched "deg." = degenerate, "none" = no
+    loss-free speed-up; the legend sits in the empty triangle above the diagonal."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
     g = dict(zip(pairs["little"], pairs["little_gmacs"])) | dict(zip(pairs["big"], pairs["big_gmacs"]))
     order = sorted(g, key=lambda k: (g[k], k))
-    red = pairs.pivot(index="big", columns="little", values="macs_reduction").reindex(index=order, columns=order)
+    red = 100 * pairs.pivot(index="big", columns="little", values="macs_reduction").reindex(
+        index=order, columns=order)
     deg = (pairs.pivot(index="big", columns="little", values="degenerate")
            .reindex(index=order, columns=order).astype("boolean").fillna(False).astype(bool))
     is_pair = pairs.assign(v=True).pivot(index="big", columns="little", values="v").reindex(
@@ -321,9 +329,9 @@ def budget_best(zoo: Zoo, budget_gmacs: float) -> tuple[pd.Series | None, pd.Ser
     accuracy, gmacs."""
     rows = []
     for _, r in zoo.pairs.iterrows():
-        p = cascade.budget_point(cascade.sweep(zoo.records[r["little"]], zoo.records[r["big"]],
-                                               little_gmacs=zoo.gmacs[r["little"]],
-                                               big_gmacs=zoo.gmacs[r["big"]]), gmacs=budget_gmacs)
+        p = engine.budget_point(engine.sweep(zoo.records[r["little"]], zoo.records[r["big"]],
+                                             little_gmacs=zoo.gmacs[r["little"]],
+                                             big_gmacs=zoo.gmacs[r["big"]]), gmacs=budget_gmacs)
         if p is not None:
             rows.append({"little": r["little"], "big": r["big"], "threshold": float(p["threshold"]),
                          "accuracy": float(p["accuracy"]), "gmacs": float(p["gmacs"])})
@@ -335,14 +343,14 @@ def budget_best(zoo: Zoo, budget_gmacs: float) -> tuple[pd.Series | None, pd.Ser
     return best_c, best_s
 
 
-def tolerance_gain(zoo: Zoo, table: pd.DataFrame, tolerance: float = 0.5) -> pd.DataFrame:
+def tolerance_gain(zoo: Zoo, table: pd.DataFrame, tolerance: float = 0.005) -> pd.DataFrame:
     """For each row of a Table 2 (`table`), the MACs reduction when the cascade may be
-    `tolerance` points less accurate than big, and its gain over the no-loss reduction."""
+    `tolerance` (a fraction) less accurate than big, and its gain over the no-loss reduction."""
     rows = []
     for _, r in table.iterrows():
-        t = cascade.sweep(zoo.records[r["little"]], zoo.records[r["big"]],
-                          little_gmacs=zoo.gmacs[r["little"]], big_gmacs=zoo.gmacs[r["big"]])
-        p = cascade.matched_accuracy_point(t, r["big_accuracy"] - tolerance)
+        t = engine.sweep(zoo.records[r["little"]], zoo.records[r["big"]],
+                         little_gmacs=zoo.gmacs[r["little"]], big_gmacs=zoo.gmacs[r["big"]])
+        p = engine.matched_accuracy_point(t, r["big_accuracy"] - tolerance)
         rows.append({"big": r["big"], "little": r["little"], "no_loss": r["macs_reduction"],
                      "frac_big": r["frac_big"],
                      "tolerant": np.nan if p is None else float(p["macs_reduction"])})
@@ -365,7 +373,8 @@ def companion_choice(pairs: pd.DataFrame, min_gap: float = MIN_GAP) -> pd.DataFr
 
 # ---------------------------------------------------------------- Table 3: baselines
 def deit_baselines() -> pd.DataFrame:
-    """DeiT and DeiT III top-1 and GMACs (224 px) from timm's published tables, by label."""
+    """DeiT and DeiT III top-1 (a fraction) and GMACs (224 px) from timm's published tables
+    (which give percent), by label."""
     from littlebig_utils.data import registry as data
     timm = data.load_timm_results("imagenet")
     bench = data.load_timm_benchmark()
@@ -379,18 +388,18 @@ def deit_baselines() -> pd.DataFrame:
         if len(r) != 1:
             raise KeyError(f"{tag} at 224 px not found once in timm's results-imagenet.csv")
         b = bench[(bench["model"] == tag.split(".")[0]) & (bench["infer_img_size"] == 224)]
-        rows.append({"model": label, "timm_tag": tag, "top1": float(r["top1"].iloc[0]),
+        rows.append({"model": label, "timm_tag": tag, "top1": float(r["top1"].iloc[0]) / 100,
                      "gmacs": float(b["infer_gmacs"].iloc[0]) if len(b) else np.nan})
     return pd.DataFrame(rows).set_index("model")
 
 
 def measured_at_targets(zoo: Zoo, targets: dict[str, float]) -> pd.DataFrame:
-    """For each named accuracy (percent): the cheapest cascade of two of our models reaching it
+    """For each named accuracy (a fraction): the cheapest cascade of two of our models reaching it
     (any threshold) and the cheapest single model reaching it; NaN / None where none does."""
     single = zoo.single_models()
     rows = []
     for label, acc in targets.items():
-        c = cascade.cheapest_cascade_at(zoo.records, zoo.gmacs, acc)
+        c = core_pairs.cheapest_cascade_at(zoo.records, zoo.gmacs, acc)
         ok = single[single["accuracy"] >= acc - 1e-12]
         s = ok.iloc[0] if len(ok) else None  # cheapest first
         rows.append({"target": label, "target_top1": float(acc),
@@ -409,8 +418,8 @@ def best_at_any_cost(zoo: Zoo) -> pd.Series:
     threshold, accuracy, gmacs); threshold chosen on the scored images."""
     best = None
     for _, r in zoo.pairs.iterrows():
-        t = cascade.sweep(zoo.records[r["little"]], zoo.records[r["big"]],
-                          little_gmacs=zoo.gmacs[r["little"]], big_gmacs=zoo.gmacs[r["big"]])
+        t = engine.sweep(zoo.records[r["little"]], zoo.records[r["big"]],
+                         little_gmacs=zoo.gmacs[r["little"]], big_gmacs=zoo.gmacs[r["big"]])
         k = t["accuracy"].idxmax()
         row = pd.Series({"little": r["little"], "big": r["big"], "threshold": float(t["threshold"][k]),
                          "accuracy": float(t["accuracy"][k]), "gmacs": float(t["gmacs"][k])})
@@ -425,7 +434,7 @@ def cascade_vs_big(zoo: Zoo, little: str, big: str, threshold: float, method: st
     from littlebig_utils.core import uncertainty
     from littlebig_utils.core.predictions import align
     lp, bp = align(zoo.records[little], zoo.records[big])
-    to_big = cascade.route(lp.conf, cascade.check_threshold(threshold))
+    to_big = engine.route(lp.conf, check_threshold(threshold))
     return uncertainty.accuracy_difference(np.where(to_big, bp.correct, lp.correct), bp.correct,
                                            method=method)
 
@@ -439,10 +448,10 @@ NOT_IN_SOURCES = "not in our sources"
 def table3(deit: pd.DataFrame, measured: pd.DataFrame) -> pd.DataFrame:
     """The paper's Table 3 labelled by approach and status: the baselines our sources hold
     (reported, timm), the rows whose numbers they do not hold (NaN, "not in our sources"), and
-    our measured cheapest cascades (`measured_at_targets`)."""
+    our measured cheapest cascades (`measured_at_targets`); top1 as fractions."""
     na = np.nan
-    rows = [("baseline", "DeiT-S as reported by A-ViT", 78.9, na, "reported"),
-            ("baseline", "DeiT-S, original DeiT paper", 79.81, na, "reported"),
+    rows = [("baseline", "DeiT-S as reported by A-ViT", 0.789, na, "reported"),
+            ("baseline", "DeiT-S, original DeiT paper", 0.7981, na, "reported"),
             ("baseline", "DeiT-S (timm fb_in1k)", deit.loc["DeiT-S", "top1"], deit.loc["DeiT-S", "gmacs"], "timm table"),
             ("baseline", "DeiT-B (timm fb_in1k)", deit.loc["DeiT-B", "top1"], deit.loc["DeiT-B", "gmacs"], "timm table"),
             ("early exit", "A-ViT on DeiT-S", na, na, NOT_IN_SOURCES),
@@ -451,16 +460,18 @@ def table3(deit: pd.DataFrame, measured: pd.DataFrame) -> pd.DataFrame:
             ("cascade", "Little-Big, DeiT-S / DeiT-B as big", na, na, NOT_IN_SOURCES)]
     for m in measured.itertuples():
         name = m.cascade if isinstance(m.cascade, str) else "none reaches it"
-        rows.append(("cascade", f"ours at ≥ {m.target_top1:.2f} %: {name}", m.cascade_top1,
+        rows.append(("cascade", f"ours at ≥ {100 * m.target_top1:.2f} %: {name}", m.cascade_top1,
                      m.cascade_gmacs, "measured"))
     return pd.DataFrame(rows, columns=["approach", "method", "top1", "gmacs", "status"])
 
 
-def fairness_numbers(deit: pd.DataFrame, measured: pd.DataFrame, avit_baseline: float = 78.9) -> dict:
-    """The recipe effects and matched-accuracy steps the baselines chapter states (points,
-    GMACs, percent), from timm's DeiT table and `measured_at_targets` (rows named
-    "DeiT-S, timm (fb_in1k)" and "DeiT-B, timm (fb_in1k)")."""
-    d, g = deit["top1"], deit["gmacs"]
+def fairness_numbers(deit: pd.DataFrame, measured: pd.DataFrame, avit_baseline: float = 0.789) -> dict:
+    """The recipe effects and matched-accuracy steps the baselines chapter states (as quoted:
+    accuracies in percent, differences in points, GMACs, savings in percent), from timm's DeiT
+    table and `measured_at_targets` (rows named "DeiT-S, timm (fb_in1k)" and
+    "DeiT-B, timm (fb_in1k)"); `avit_baseline` is a fraction."""
+    d, g = 100 * deit["top1"], deit["gmacs"]
+    avit_baseline = 100 * avit_baseline
     s3, s22, b3 = ("DeiT III-S (ImageNet-1k only)", "DeiT III-S (ImageNet-21k pre-training)",
                    "DeiT III-B (ImageNet-1k only)")
     m = measured.set_index("target")

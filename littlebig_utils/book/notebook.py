@@ -145,3 +145,13 @@ def glue(name: str, value, display: bool = False) -> None:
 def glue_many(display: bool = False, **values) -> None:
     for name, value in values.items():
         glue(name, value, display=display)
+
+
+def difference_text(d) -> str:
+    """An accuracy difference (`core.uncertainty.Difference`, fractions) as the book prints it:
+    points, with its interval and the discordant images."""
+    return (f"{100 * d.diff:+.2f} points ({100 * d.confidence:.0f} % CI {100 * d.lo:+.2f} to "
+            f"{100 * d.hi:+.2f}; {d.n_cascade_only} vs {d.n_big_only} discordant images of {d.n:,})")
+
+
+__all__.append("difference_text")

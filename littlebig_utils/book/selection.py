@@ -6,8 +6,9 @@ MACs"). Headline numbers, default pairs and medians therefore use *meaningful* p
 model at least `min_gap` accuracy points (default 1) more accurate than the little one, not
 degenerate, and with a no-loss operating point.
 
-Works on the contract's pair table (`cascade.pairs_table`): accuracies and `macs_reduction` in
-percent, as in that table.
+Works on the contract's pair table (`pairs_table`): accuracies, `macs_reduction` and the
+gaps are fractions, as in that table (MIN_GAP = 0.01 is one accuracy point); messages print
+points and percent.
 """
 from __future__ import annotations
 
@@ -22,20 +23,21 @@ from littlebig_utils.book.notebook import ParameterError
 __all__ = ["MIN_GAP", "accuracy_gap", "meaningful_pairs", "headline_pair", "validate_pair",
            "resolve_pair", "choose_pair", "PairChoice", "ParameterError"]
 
-MIN_GAP = 1.0  # accuracy points
+MIN_GAP = 0.01  # one accuracy point, as a fraction
 
 
 def accuracy_gap(pairs: pd.DataFrame) -> pd.Series:
-    """big − little top-1 accuracy, in points, per row of the pair table."""
+    """big − little top-1 accuracy (a fraction) per row of the pair table."""
     return pairs["big_accuracy"] - pairs["little_accuracy"]
 
 
 def meaningful_pairs(pairs: pd.DataFrame, min_gap: float = MIN_GAP) -> pd.DataFrame:
-    """Rows whose big model is at least `min_gap` points more accurate than the little model,
+    """Rows whose big model is at least `min_gap` (a fraction) more accurate than the little model,
     not degenerate and with an operating point (non-NaN MACs reduction); sorted best first
     (largest MACs reduction, then higher cascade accuracy, then names)."""
     if not np.isfinite(min_gap) or min_gap < 0:
-        raise ValueError(f"min_gap is a non-negative number of accuracy points, got {min_gap!r}")
+        raise ValueError(f"min_gap is a non-negative fraction of accuracy (0.01 = one point), "
+                         f"got {min_gap!r}")
     ok = ((accuracy_gap(pairs) >= min_gap) & ~pairs["degenerate"].astype(bool)
           & pairs["macs_reduction"].notna() & (pairs["little_gmacs"] < pairs["big_gmacs"]))
     out = pairs[ok].assign(accuracy_gap=accuracy_gap(pairs)[ok])
@@ -47,7 +49,7 @@ def headline_pair(pairs: pd.DataFrame, min_gap: float = MIN_GAP) -> pd.Series:
     """The meaningful pair with the largest MACs reduction at no accuracy loss."""
     ok = meaningful_pairs(pairs, min_gap)
     if ok.empty:
-        raise ParameterError(f"no pair has a big model at least {min_gap:g} points more accurate "
+        raise ParameterError(f"no pair has a big model at least {100 * min_gap:g} points more accurate "
                              "than its little model with a no-loss threshold: lower min_gap")
     return ok.iloc[0]
 
@@ -81,7 +83,7 @@ def validate_pair(little, big, known_names, gmacs: dict[str, float],
     Returns a warning (markdown, for the top of the chapter) when the pair runs but its numbers
     say little about cascades: the little model is at least as accurate as the big one
     (degenerate: T = 0 is already "no loss"), or the gap is below `min_gap` points; else None.
-    `accuracy` (percent, per name) enables those warnings.
+    `accuracy` (a fraction, per name) enables those warnings.
     """
     known = set(known_names)
     little = _check_name("little", little, known)
@@ -96,13 +98,13 @@ def validate_pair(little, big, known_names, gmacs: dict[str, float],
         return None
     al, ab = float(accuracy[little]), float(accuracy[big])
     if al >= ab:
-        return (f"**Degenerate pair:** the little model {little} ({al:.2f} %) is at least as "
-                f"accurate as the big model {big} ({ab:.2f} %), so the little model alone already "
+        return (f"**Degenerate pair:** the little model {little} ({100 * al:.2f} %) is at least as "
+                f"accurate as the big model {big} ({100 * ab:.2f} %), so the little model alone already "
                 "has no accuracy loss; this chapter's numbers say nothing about cascades.")
     if ab - al < min_gap:
-        return (f"**Near-degenerate pair:** the big model {big} is only {ab - al:.2f} points more "
-                f"accurate than the little model {little} (the book's headline pairs differ by at "
-                f"least {min_gap:g}); few images are escalated and the MACs reduction is mostly "
+        return (f"**Near-degenerate pair:** the big model {big} is only {100 * (ab - al):.2f} points "
+                f"more accurate than the little model {little} (the book's headline pairs differ by "
+                f"at least {100 * min_gap:g}); few images are escalated and the MACs reduction is mostly "
                 "the little model's.")
     return None
 

@@ -2,21 +2,29 @@
 
 Several chapters report the same quantity (the held-out loss rate of a pair, the violation rate
 of a guaranteed threshold, the accuracy change after a label shift). Computing it here, with one
-definition and one split convention (`thresholds.split_masks`: split s uses seed ``seed + s``),
+definition and one split convention (`engine.split_masks`: split s uses seed ``seed + s``),
 is what makes the same pair, splits and definition give the same number in every chapter.
 
-Sign convention: accuracy *changes* are cascade − big (points; negative = the cascade loses);
-*losses* are big − cascade (points), as in `thresholds.evaluate_thresholds`.
+Sign convention: accuracy *changes* are cascade − big (negative = the cascade loses);
+*losses* are big − cascade, as in `engine.evaluate_thresholds`.
+
+Units: the frames of per-split results (`heldout_runs`, `label_transfer`, `multistage_heldout`,
+`pair_study`, `summarize_study`) are fractions, like the core's; parameters are fractions too
+(max_loss 0.005, min_gap 0.01). The dicts of numbers a chapter quotes (`heldout_summary`,
+`guarantee_numbers`), the markdown tables, the figures and the verdicts' text are in percent
+and accuracy points: the one place where this module multiplies by 100.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from littlebig_utils.core import cascade
+from littlebig_utils.core import engine
+from littlebig_utils.core import experiments
 from littlebig_utils.core import multistage
-from littlebig_utils.core import thresholds
+from littlebig_utils.core import pairs as core_pairs
 from littlebig_utils.core import uncertainty
+from littlebig_utils.core.checks import check_delta, check_max_loss
 from littlebig_utils.book.notebook import ParameterError
 from littlebig_utils.core.predictions import Predictions
 from littlebig_utils.book.selection import MIN_GAP, meaningful_pairs
@@ -25,7 +33,7 @@ from littlebig_utils.data.reference import real_correct  # re-exported: the note
 __all__ = ["HELDOUT_SPLITS", "CALIB_FRAC", "RULE_NAMES", "STATUS",
            "imagenet_setup", "heldout_runs", "heldout_summary", "heldout_pairs",
            "heldout_pairs_markdown", "heldout_verdict", "plot_heldout", "plot_heldout_pairs",
-           "little_meets_epsilon", "guarantee_pair", "guarantee_warning", "pair_study",
+           "little_meets_max_loss", "guarantee_pair", "guarantee_warning", "pair_study",
            "summarize_study", "pick", "guarantee_numbers", "guarantee_verdict", "rules_markdown",
            "plot_guarantee", "cifar10h_guarantee", "real_correct", "cascade_correct",
            "label_transfer", "transfer_markdown", "plot_transfer", "pair_vs_triple",
@@ -50,20 +58,20 @@ def heldout_runs(little: Predictions, big: Predictions, little_gmacs: float, big
     next to the oracle T chosen on the test side itself (the paper's procedure).
 
     One row per split s (seed ``seed + s``): threshold, oracle_threshold, accuracy, big_accuracy
-    (percent, test side), change (cascade − big, points), lost (the cascade gets fewer test
-    images right than big: exact, in counts), macs_reduction, oracle_macs_reduction. A split
-    whose calibration side has no no-loss T counts as the big model alone (no loss, 0 %).
+    (test side), change (cascade − big), lost (the cascade gets fewer test images right than
+    big: exact, in counts), macs_reduction, oracle_macs_reduction, all fractions. A split whose
+    calibration side has no no-loss T counts as the big model alone (no loss, no saving).
     """
     if int(n_splits) < 1:
         raise ValueError(f"n_splits must be at least 1, got {n_splits!r}")
     args = _pair_args(little, big)
     seeds = np.arange(int(seed), int(seed) + int(n_splits))
-    calib = thresholds.split_masks(len(little), calib_frac, seeds)
+    calib = engine.split_masks(len(little), calib_frac, seeds)
     costs = dict(little_gmacs=little_gmacs, big_gmacs=big_gmacs, missing="big")
-    t_cal = thresholds.no_loss_thresholds(*args, calib)
-    t_or = thresholds.no_loss_thresholds(*args, ~calib)
-    held = thresholds.evaluate_thresholds(*args, t_cal, ~calib, **costs)
-    oracle = thresholds.evaluate_thresholds(*args, t_or, ~calib, **costs)
+    t_cal = engine.no_loss_thresholds(*args, calib)
+    t_or = engine.no_loss_thresholds(*args, ~calib)
+    held = engine.evaluate_thresholds(*args, t_cal, ~calib, **costs)
+    oracle = engine.evaluate_thresholds(*args, t_or, ~calib, **costs)
     return pd.DataFrame({
         "seed": seeds, "threshold": t_cal, "oracle_threshold": t_or,
         "accuracy": held["accuracy"], "big_accuracy": held["big_accuracy"],
@@ -74,7 +82,8 @@ def heldout_runs(little: Predictions, big: Predictions, little_gmacs: float, big
 
 
 def heldout_summary(runs: pd.DataFrame) -> dict:
-    """The held-out numbers the chapters quote, each with one definition (points or percent):
+    """The held-out numbers the chapters quote, each with one definition, in the page's units
+    (accuracy points and percent):
     loss_rate (% of splits where the held-out T loses against big), mean_change (cascade − big),
     mean_loss_when_lost, worst_loss (>= 0), p05_change (5th percentile of the change),
     heldout_reduction / oracle_reduction (mean MACs reduction %), lost_cheaper (% of losing
@@ -83,11 +92,12 @@ def heldout_summary(runs: pd.DataFrame) -> dict:
     lost = runs["lost"].to_numpy(bool)
     change = runs["change"]
     return dict(
-        n_splits=len(runs), loss_rate=100.0 * lost.mean(), mean_change=float(change.mean()),
-        mean_loss_when_lost=float(-change[lost].mean()) if lost.any() else 0.0,
-        worst_loss=float(max(0.0, -change.min())), p05_change=float(change.quantile(0.05)),
-        heldout_reduction=float(runs["macs_reduction"].mean()),
-        oracle_reduction=float(runs["oracle_macs_reduction"].mean()),
+        n_splits=len(runs), loss_rate=100.0 * lost.mean(), mean_change=100 * float(change.mean()),
+        mean_loss_when_lost=100 * float(-change[lost].mean()) if lost.any() else 0.0,
+        worst_loss=100 * float(max(0.0, -change.min())),
+        p05_change=100 * float(change.quantile(0.05)),
+        heldout_reduction=100 * float(runs["macs_reduction"].mean()),
+        oracle_reduction=100 * float(runs["oracle_macs_reduction"].mean()),
         lost_cheaper=(100.0 * float((runs["macs_reduction"][lost]
                                      > runs["oracle_macs_reduction"][lost]).mean())
                       if lost.any() else np.nan),
@@ -98,44 +108,45 @@ def heldout_pairs(records: dict[str, Predictions], pairs: pd.DataFrame,
                   n_splits: int = HELDOUT_SPLITS, calib_frac: float = CALIB_FRAC,
                   seed: int = 0) -> pd.DataFrame:
     """`heldout_summary` for every row of `pairs` (e.g. `selection.meaningful_pairs`), one row
-    per pair with the pair's same-data MACs reduction and accuracy gap next to it."""
+    per pair with the pair's same-data MACs reduction (%) and accuracy gap (points) next to it."""
     rows = []
     for _, p in pairs.iterrows():
         runs = heldout_runs(records[p["little"]], records[p["big"]], p["little_gmacs"],
                             p["big_gmacs"], n_splits, calib_frac, seed)
         rows.append(dict(little=p["little"], big=p["big"],
-                         gap=float(p["big_accuracy"] - p["little_accuracy"]),
-                         same_data_reduction=float(p["macs_reduction"]), **heldout_summary(runs)))
+                         gap=100 * float(p["big_accuracy"] - p["little_accuracy"]),
+                         same_data_reduction=100 * float(p["macs_reduction"]),
+                         **heldout_summary(runs)))
     return pd.DataFrame(rows)
 
 
 # ------------------------------------------------------------------ guaranteed thresholds
 
-def little_meets_epsilon(row: pd.Series, epsilon: float) -> bool:
-    """True when the little model alone loses at most `epsilon` points against big (on the
-    pair table's images): then "a cascade within epsilon" is an empty claim, T = 0 meets it."""
-    return bool(row["big_accuracy"] - row["little_accuracy"] <= thresholds.check_epsilon(epsilon))
+def little_meets_max_loss(row: pd.Series, max_loss: float) -> bool:
+    """True when the little model alone loses at most `max_loss` (a fraction) against big (on
+    the pair table's images): then "a cascade within max_loss" is an empty claim, T = 0 meets it."""
+    return bool(row["big_accuracy"] - row["little_accuracy"] <= check_max_loss(max_loss))
 
 
-def guarantee_pair(pairs: pd.DataFrame, epsilon: float, min_gap: float = MIN_GAP) -> pd.Series:
+def guarantee_pair(pairs: pd.DataFrame, max_loss: float, min_gap: float = MIN_GAP) -> pd.Series:
     """The guarantee chapter's headline: the meaningful pair with the largest MACs reduction
-    whose little model alone does NOT meet epsilon (its gap to big is larger than epsilon)."""
-    eps = thresholds.check_epsilon(epsilon)
+    whose little model alone does NOT meet max_loss (its gap to big is larger than max_loss)."""
+    eps = check_max_loss(max_loss)
     ok = meaningful_pairs(pairs, min_gap)
     ok = ok[ok["big_accuracy"] - ok["little_accuracy"] > eps]
     if ok.empty:
-        raise ParameterError(f"no meaningful pair has a little model more than {eps:g} points below "
-                             "its big model: lower epsilon")
+        raise ParameterError(f"no meaningful pair has a little model more than {100 * eps:g} "
+                             "points below its big model: lower epsilon")
     return ok.iloc[0]
 
 
 def summarize_study(runs: pd.DataFrame) -> pd.DataFrame:
-    """`thresholds.split_study` rows -> one row per (pair, labels, rule, epsilon, delta):
-    n splits, violation_rate (fraction of splits whose test loss exceeds epsilon) with its
-    standard error, found (fraction with a threshold), mean loss (points), frac_big,
-    macs_reduction (mean %), and loss_rate (fraction of splits losing any accuracy)."""
-    keys = [k for k in ["pair", "labels", "rule", "epsilon", "delta"] if k in runs]
-    df = runs.assign(lost=runs["loss"] > 1e-9)
+    """`experiments.split_study` rows -> one row per (pair, labels, rule, max_loss, delta):
+    n splits, violation_rate (share of splits whose test loss exceeds max_loss) with its
+    standard error, found (share with a threshold), mean loss, frac_big, macs_reduction
+    (means), and loss_rate (share of splits losing any accuracy); all fractions."""
+    keys = [k for k in ["pair", "labels", "rule", "max_loss", "delta"] if k in runs]
+    df = runs.assign(lost=runs["n_lost"] > 0)
     s = (df.groupby(keys, dropna=False)
          .agg(n=("violated", "size"), violation_rate=("violated", "mean"), found=("found", "mean"),
               loss=("loss", "mean"), loss_rate=("lost", "mean"), frac_big=("frac_big", "mean"),
@@ -159,17 +170,17 @@ def pick(summary: pd.DataFrame, **where) -> pd.Series:
 
 def cascade_correct(conf, little_correct, big_correct, threshold: float) -> np.ndarray:
     """Per image: is the cascade at `threshold` right (big's answer below T, little's above)."""
-    return np.where(cascade.route(conf, threshold), np.asarray(big_correct, bool),
+    return np.where(engine.route(conf, threshold), np.asarray(big_correct, bool),
                     np.asarray(little_correct, bool))
 
 
 def label_transfer(pairs: pd.DataFrame, records: dict[str, Predictions],
                    correct: dict[str, np.ndarray], valid=None) -> pd.DataFrame:
     """T fixed at each pair's no-loss point on the original labels, scored against other labels
-    of the same images (ReaL, CIFAR-10H): per pair the change cascade − big in points with its
-    exact McNemar 95 % interval (`uncertainty.mcnemar_difference`), the original-label change,
-    and the no-loss T and MACs reduction had T been chosen on the new labels (the oracle).
-    Pairs without a threshold are left out; MACs reduction is unchanged (same images)."""
+    of the same images (ReaL, CIFAR-10H): per pair the change cascade − big with its exact
+    McNemar 95 % interval (`uncertainty.mcnemar_difference`), the original-label change, and
+    the no-loss T and MACs reduction had T been chosen on the new labels (the oracle); all
+    fractions. Pairs without a threshold are left out; MACs reduction is unchanged (same images)."""
     rows = []
     for _, p in pairs[pairs["threshold"].notna()].iterrows():
         lo, bi = records[p["little"]], records[p["big"]]
@@ -179,14 +190,14 @@ def label_transfer(pairs: pd.DataFrame, records: dict[str, Predictions],
         d = uncertainty.mcnemar_difference(cascade_correct(lo.conf, lc, bc, t), bc, valid)
         orig = uncertainty.mcnemar_difference(cascade_correct(lo.conf, lo.correct, bi.correct, t),
                                               bi.correct)
-        sweep = cascade.sweep_arrays(lo.conf, lc, bc, valid=valid, little_gmacs=p["little_gmacs"],
-                                     big_gmacs=p["big_gmacs"])
-        point = cascade.no_loss_point(sweep)
-        change, ci_lo, ci_hi = d.points()
+        sweep = engine.sweep_arrays(lo.conf, lc, bc, valid=valid, little_gmacs=p["little_gmacs"],
+                                    big_gmacs=p["big_gmacs"])
+        point = engine.no_loss_point(sweep)
+        change, ci_lo, ci_hi = d.diff, d.lo, d.hi
         rows.append(dict(
             little=p["little"], big=p["big"], gap=float(p["big_accuracy"] - p["little_accuracy"]),
             threshold=t, macs_reduction=float(p["macs_reduction"]), frac_big=float(p["frac_big"]),
-            original_change=orig.points()[0], change=change, ci_lo=ci_lo, ci_hi=ci_hi,
+            original_change=orig.diff, change=change, ci_lo=ci_lo, ci_hi=ci_hi,
             cascade_only=d.n_cascade_only, big_only=d.n_big_only, n=d.n,
             oracle_threshold=np.nan if point is None else float(point["threshold"]),
             oracle_reduction=np.nan if point is None else float(point["macs_reduction"])))
@@ -201,11 +212,11 @@ def multistage_heldout(records: dict[str, Predictions], gmacs: dict[str, float],
     """Held-out check of a 3-model cascade against the best pair of the same big model: both
     choose their thresholds (joint grid search for the cascade, exact no-loss T for the pair) on
     the calibration side of split s (seed ``seed + s``) and are judged on the test side.
-    Changes are cascade − big in points; `*_lost` compares counts of correct test images; a
-    calibration side without a no-loss point counts as the big model alone."""
+    Changes are cascade − big and reductions fractions; `*_lost` compares counts of correct
+    test images; a calibration side without a no-loss point counts as the big model alone."""
     big = stages[-1]
     n = len(records[big])
-    splits = thresholds.split_masks(n, calib_frac, np.arange(int(seed), int(seed) + int(n_splits)))
+    splits = engine.split_masks(n, calib_frac, np.arange(int(seed), int(seed) + int(n_splits)))
     held = heldout_runs(records[pair_little], records[big], gmacs[pair_little], gmacs[big],
                         n_splits, calib_frac, seed)
     grids = [multistage.threshold_grid(records[s].conf, levels) for s in stages[:-1]]
@@ -217,13 +228,13 @@ def multistage_heldout(records: dict[str, Predictions], gmacs: dict[str, float],
             [p.conf for p in sub[:-1]], [p.correct for p in sub], costs, grids))
         test = [records[k].subset(np.flatnonzero(~cal)) for k in stages]
         big_right = int(test[-1].correct.sum())
-        big_acc = 100.0 * big_right / len(test[-1])
+        big_acc = big_right / len(test[-1])
         if point is None:
             change, red, lost = 0.0, 0.0, False
         else:
             t = [point[f"threshold_{k + 1}"] for k in range(len(stages) - 1)]
             r = multistage.evaluate([p.conf for p in test[:-1]], [p.correct for p in test], costs, t)
-            change, red = r["accuracy"] - big_acc, 100 * (1 - r["gmacs"] / gmacs[big])
+            change, red = r["accuracy"] - big_acc, 1 - r["gmacs"] / gmacs[big]
             lost = r["n_correct"] < big_right
         rows.append(dict(seed=int(seed) + s, pair_change=held["change"].iloc[s],
                          pair_reduction=held["macs_reduction"].iloc[s],
@@ -262,15 +273,15 @@ def heldout_verdict(summary: dict, tolerance: float = 0.1):
 
 
 def guarantee_verdict(row: pd.Series, delta: float):
-    """Learn-then-Test's promise P(test loss > epsilon) <= delta against the measured violation
+    """Learn-then-Test's promise P(test loss > max_loss) <= delta against the measured violation
     rate (`summarize_study` row of the guaranteed rule): at most delta -> Reproduced; above delta
     by more than two standard errors -> Not reproduced; in between -> Partly reproduced."""
     from littlebig_utils.book import verdicts
     v, se = 100 * row["violation_rate"], 100 * row["violation_se"]
-    d = 100 * thresholds.check_delta(delta)
-    text = (f"The guaranteed T exceeded epsilon = {row['epsilon']:g} points in {v:.1f} % "
+    d = 100 * check_delta(delta)
+    text = (f"The guaranteed T exceeded epsilon = {100 * row['max_loss']:g} points in {v:.1f} % "
             f"(± {se:.1f}) of {int(row['n'])} splits, allowed {d:g} %, keeping "
-            f"{row['macs_reduction']:.1f} % of the MACs saved")
+            f"{100 * row['macs_reduction']:.1f} % of the MACs saved")
     if v <= d:
         return verdicts.Verdict(verdicts.REPRODUCED, text + ".")
     if v - 2 * se > d:
@@ -286,7 +297,7 @@ def plot_heldout(runs: pd.DataFrame, big_name: str, title: str):
     import matplotlib.pyplot as plt
     from littlebig_utils.book import plots as plotting
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.6))
-    ax1.hist(runs["change"], bins=30, color=plotting.CASCADE, alpha=0.8,
+    ax1.hist(100 * runs["change"], bins=30, color=plotting.CASCADE, alpha=0.8,
              label="held-out T (one count per split)")
     ax1.axvline(0, color=plotting.BIG, ls="--", lw=1.2, label=f"{big_name} alone")
     ax1.set_xlabel("accuracy change on the test split (points, cascade − big)")
@@ -294,9 +305,9 @@ def plot_heldout(runs: pd.DataFrame, big_name: str, title: str):
     lost = runs["lost"].to_numpy(bool)
     for mask, color, label in ((~lost, plotting.CASCADE, "held-out T: no loss"),
                                (lost, plotting.BIG, "held-out T: below big")):
-        ax2.scatter(runs["oracle_macs_reduction"][mask], runs["macs_reduction"][mask], s=14,
+        ax2.scatter(100 * runs["oracle_macs_reduction"][mask], 100 * runs["macs_reduction"][mask], s=14,
                     color=color, alpha=0.7, label=label)
-    both = runs[["macs_reduction", "oracle_macs_reduction"]]
+    both = 100 * runs[["macs_reduction", "oracle_macs_reduction"]]
     lim = [float(both.min().min()) - 1, float(both.max().max()) + 1]
     ax2.plot(lim, lim, color="0.4", lw=0.8, label="held-out = oracle")
     ax2.set(xlim=lim, ylim=lim, xlabel="MACs reduction, oracle T (%)",
@@ -339,32 +350,33 @@ def heldout_pairs_markdown(table: pd.DataFrame, top: int = 10) -> str:
 
 # ------------------------------------------------------------------ other labels, guarantee figure
 
-def guarantee_warning(row: pd.Series, epsilon: float) -> str | None:
+def guarantee_warning(row: pd.Series, max_loss: float) -> str | None:
     """Markdown for the top of the guarantee chapter when the chosen pair's little model alone
-    already meets epsilon (the guarantee is then empty: T = 0 satisfies it)."""
-    if not little_meets_epsilon(row, epsilon):
+    already meets max_loss (the guarantee is then empty: T = 0 satisfies it)."""
+    if not little_meets_max_loss(row, max_loss):
         return None
-    gap = float(row["big_accuracy"] - row["little_accuracy"])
+    gap = 100 * float(row["big_accuracy"] - row["little_accuracy"])
     return (f"**Empty guarantee:** {row['little']} alone is only {gap:.2f} points below "
-            f"{row['big']}, within epsilon = {epsilon:g}: every threshold, T = 0 included, meets "
+            f"{row['big']}, within epsilon = {100 * max_loss:g}: every threshold, T = 0 included, meets "
             "the bound, so this chapter's guarantee says nothing about cascades for this pair.")
 
 
 RULE_NAMES = {"guaranteed": "guaranteed T (Learn-then-Test)", "empirical-no-loss":
-              "empirical no-loss T (paper's rule)", "empirical-epsilon": "empirical T at epsilon (plug-in)",
+              "empirical no-loss T (paper's rule)", "empirical-max-loss": "empirical T at epsilon (plug-in)",
               "oracle": "oracle T (tuned on the test split)"}
 
 
-def rules_markdown(summary: pd.DataFrame, labels: str, epsilon: float, delta: float) -> str:
-    """One row per threshold rule at (epsilon, delta) for a label set: the guarantee chapter's table."""
+def rules_markdown(summary: pd.DataFrame, labels: str, max_loss: float, delta: float) -> str:
+    """One row per threshold rule at (max_loss, delta) for a label set: the guarantee chapter's
+    table (percent and points)."""
     from littlebig_utils.book.notebook import markdown_table
-    s = summary[(summary["labels"] == labels) & (summary["epsilon"] == epsilon)
+    s = summary[(summary["labels"] == labels) & (summary["max_loss"] == max_loss)
                 & (summary["delta"].isna() | (summary["delta"] == delta))]
     s = s.set_index("rule").loc[[r for r in RULE_NAMES if r in set(s["rule"])]].reset_index()
     t = pd.DataFrame({"rule": s["rule"].map(RULE_NAMES), "found": 100 * s["found"],
                       "violation": 100 * s["violation_rate"], "loss_rate": 100 * s["loss_rate"],
-                      "loss": s["loss"], "frac_big": 100 * s["frac_big"],
-                      "macs_reduction": s["macs_reduction"]})
+                      "loss": 100 * s["loss"], "frac_big": 100 * s["frac_big"],
+                      "macs_reduction": 100 * s["macs_reduction"]})
     return markdown_table(t, formats={"found": ".0f", "violation": ".1f", "loss_rate": ".0f",
                                       "loss": "+.3f", "frac_big": ".1f", "macs_reduction": ".1f"},
                           headers={"found": "T found (%)", "violation": "loss > epsilon (%)",
@@ -373,33 +385,34 @@ def rules_markdown(summary: pd.DataFrame, labels: str, epsilon: float, delta: fl
 
 
 def plot_guarantee(summary: pd.DataFrame, deltas, title: str):
-    """Left: violation rate (% of splits with test loss > epsilon, ±2 SE) per rule against
-    epsilon, with the allowed delta; right: mean MACs reduction. Original labels; legend below."""
+    """Left: violation rate (% of splits with test loss > max_loss, ±2 SE) per rule against
+    max_loss (in points), with the allowed delta; right: mean MACs reduction (%). Original
+    labels; legend below."""
     import matplotlib.pyplot as plt
     from littlebig_utils.book import plots as plotting
     s = summary[summary["labels"] == "original"]
-    eps = sorted(s["epsilon"].unique())
+    eps = sorted(s["max_loss"].unique())
     x = {e: i for i, e in enumerate(eps)}
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.6))
     series = [("guaranteed", d, f"guaranteed T, delta = {d:g}", plotting.PALETTE[2 + 2 * i], "o")
               for i, d in enumerate(deltas)]
     series += [("empirical-no-loss", None, RULE_NAMES["empirical-no-loss"], plotting.LITTLE, "s"),
-               ("empirical-epsilon", None, RULE_NAMES["empirical-epsilon"], plotting.BIG, "^"),
+               ("empirical-max-loss", None, RULE_NAMES["empirical-max-loss"], plotting.BIG, "^"),
                ("oracle", None, RULE_NAMES["oracle"], "0.3", "D")]
     for i, (rule, d, label, color, marker) in enumerate(series):
         g = s[(s["rule"] == rule) & (s["delta"].isna() if d is None else s["delta"] == d)]
-        g = g.sort_values("epsilon")
-        xs = g["epsilon"].map(x) + 0.06 * (i - (len(series) - 1) / 2)
+        g = g.sort_values("max_loss")
+        xs = g["max_loss"].map(x) + 0.06 * (i - (len(series) - 1) / 2)
         if rule != "oracle":
             ax1.errorbar(xs, 100 * g["violation_rate"], yerr=200 * g["violation_se"], marker=marker,
                          capsize=3, color=color, label=label)
-        ax2.plot(xs, g["macs_reduction"], marker=marker, color=color, label=label)
+        ax2.plot(xs, 100 * g["macs_reduction"], marker=marker, color=color, label=label)
     for i, d in enumerate(deltas):
         ax1.axhline(100 * d, color=plotting.PALETTE[2 + 2 * i], ls="--", lw=1)
     ax1.set_ylabel("splits with test loss > epsilon (%)")
     ax2.set_ylabel("MACs reduction vs big alone (%)")
     for ax in (ax1, ax2):
-        ax.set_xticks(list(x.values()), [f"{e:g}" for e in eps])
+        ax.set_xticks(list(x.values()), [f"{100 * e:g}" for e in eps])
         ax.set_xlabel("epsilon (accuracy points one accepts to lose)")
     ax2.legend(fontsize="small", loc="upper center", bbox_to_anchor=(-0.1, -0.18), ncol=3,
                frameon=False)
@@ -408,12 +421,12 @@ def plot_guarantee(summary: pd.DataFrame, deltas, title: str):
     return fig
 
 
-_RULE_KEYS = {"guar": "guaranteed", "noloss": "empirical-no-loss", "plugin": "empirical-epsilon",
+_RULE_KEYS = {"guar": "guaranteed", "noloss": "empirical-no-loss", "plugin": "empirical-max-loss",
               "oracle": "oracle"}
 
 
-def guarantee_numbers(summary: pd.DataFrame, epsilon: float, delta: float) -> dict:
-    """The guarantee chapter's glued numbers at (epsilon, delta), for every label set of
+def guarantee_numbers(summary: pd.DataFrame, max_loss: float, delta: float) -> dict:
+    """The guarantee chapter's glued numbers at (max_loss, delta), for every label set of
     `summary`: ``{prefix}{viol|viol_se|loss|red|found}_{guar|noloss|plugin|oracle}`` with prefix
     "" for the original labels, else the label set's name lower-cased without "-" plus "_"
     ("real_", "cifar10h_"); rates in percent, losses in points (big − cascade)."""
@@ -421,16 +434,17 @@ def guarantee_numbers(summary: pd.DataFrame, epsilon: float, delta: float) -> di
     for labels in summary["labels"].unique():
         prefix = "" if labels == "original" else labels.lower().replace("-", "") + "_"
         for key, rule in _RULE_KEYS.items():
-            r = pick(summary, labels=labels, rule=rule, epsilon=epsilon,
+            r = pick(summary, labels=labels, rule=rule, max_loss=max_loss,
                      delta=delta if rule == "guaranteed" else None)
             out.update({f"{prefix}viol_{key}": 100 * r["violation_rate"],
                         f"{prefix}viol_se_{key}": 100 * r["violation_se"],
-                        f"{prefix}loss_{key}": r["loss"], f"{prefix}red_{key}": r["macs_reduction"],
+                        f"{prefix}loss_{key}": 100 * r["loss"],
+                        f"{prefix}red_{key}": 100 * r["macs_reduction"],
                         f"{prefix}found_{key}": 100 * r["found"], f"{prefix}frac_{key}": 100 * r["frac_big"]})
     return out
 
 
-def cifar10h_guarantee(epsilon: float, delta: float, n_splits: int, calib_frac: float = CALIB_FRAC,
+def cifar10h_guarantee(max_loss: float, delta: float, n_splits: int, calib_frac: float = CALIB_FRAC,
                        seed: int = 0, method: str = "clopper-pearson"):
     """`split_study` on the published CIFAR-10 test predictions of ResNet-110 and DenseNet-40
     (the less accurate one as little), judged on the CIFAR-10 labels and on the CIFAR-10H human
@@ -441,17 +455,17 @@ def cifar10h_guarantee(epsilon: float, delta: float, n_splits: int, calib_frac: 
     majority, has_majority, _ = cifar10h_labels()
     little, big = sorted((load_cifar10_reference(m) for m in ("resnet110", "densenet40")),
                          key=lambda p: p.accuracy)
-    runs = thresholds.split_study(
-        little.conf, little.preds == labels, big.preds == labels, [epsilon], [delta], n_splits,
+    runs = experiments.split_study(
+        little.conf, little.preds == labels, big.preds == labels, [max_loss], [delta], n_splits,
         calib_frac, seed, method,
         shifted={"CIFAR-10H": (little.preds == majority, big.preds == majority, has_majority)})
     return summarize_study(runs), little, big
 
 
-def pair_study(records: dict[str, Predictions], row: pd.Series, epsilons, deltas, n_splits: int,
+def pair_study(records: dict[str, Predictions], row: pd.Series, max_losses, deltas, n_splits: int,
                calib_frac: float = CALIB_FRAC, seed: int = 0, method: str = "clopper-pearson",
                real: bool = True) -> pd.DataFrame:
-    """`thresholds.split_study` for one row of the pair table (its models and GMACs), judged on
+    """`experiments.split_study` for one row of the pair table (its models and GMACs), judged on
     the original labels and, with `real`, on ImageNet-ReaL too."""
     lo, bi = records[row["little"]], records[row["big"]]
     _pair_args(lo, bi)
@@ -459,24 +473,24 @@ def pair_study(records: dict[str, Predictions], row: pd.Series, epsilons, deltas
     if real:
         correct, valid = real_correct({lo.name: lo, bi.name: bi})
         shifted = {"ReaL": (correct[lo.name], correct[bi.name], valid)}
-    return thresholds.split_study(lo.conf, lo.correct, bi.correct, epsilons, deltas, n_splits,
-                                  calib_frac, seed, method, little_gmacs=row["little_gmacs"],
-                                  big_gmacs=row["big_gmacs"], shifted=shifted)
+    return experiments.split_study(lo.conf, lo.correct, bi.correct, max_losses, deltas, n_splits,
+                                   calib_frac, seed, method, little_gmacs=row["little_gmacs"],
+                                   big_gmacs=row["big_gmacs"], shifted=shifted)
 
 
 def plot_transfer(table: pd.DataFrame, headline: tuple[str, str] | None, labels: str, title: str):
-    """Accuracy change after the label transfer (cascade − big, points, exact McNemar 95 %
-    interval) against the MACs reduction, one point per pair; the headline pair ringed."""
+    """Accuracy change after the label transfer (cascade − big, drawn in points, exact McNemar
+    95 % interval) against the MACs reduction (%), one point per pair; the headline pair ringed."""
     import matplotlib.pyplot as plt
     from littlebig_utils.book import plots as plotting
     fig, ax = plt.subplots(figsize=(7.5, 4.6))
-    ax.errorbar(table["macs_reduction"], table["change"],
-                yerr=[table["change"] - table["ci_lo"], table["ci_hi"] - table["change"]],
+    ax.errorbar(100 * table["macs_reduction"], 100 * table["change"],
+                yerr=[100 * (table["change"] - table["ci_lo"]), 100 * (table["ci_hi"] - table["change"])],
                 fmt="o", ms=5, color=plotting.CASCADE, ecolor="0.6", capsize=2,
                 label=f"pairs ({len(table)}), 95 % interval")
     if headline is not None:
         h = table[(table["little"] == headline[0]) & (table["big"] == headline[1])]
-        ax.scatter(h["macs_reduction"], h["change"], s=140, facecolor="none", edgecolor="k",
+        ax.scatter(100 * h["macs_reduction"], 100 * h["change"], s=140, facecolor="none", edgecolor="k",
                    lw=1.2, zorder=4, label=f"headline: {headline[0]} → {headline[1]}")
     ax.axhline(0, color=plotting.BIG, ls="--", lw=1.2, label="big model alone")
     ax.set(xlabel="MACs reduction at T fixed on the original labels (%)",
@@ -488,12 +502,14 @@ def plot_transfer(table: pd.DataFrame, headline: tuple[str, str] | None, labels:
 
 
 def transfer_markdown(table: pd.DataFrame, labels: str, top: int = 10) -> str:
-    """The transfer chapters' numbered table: the `top` pairs by MACs reduction."""
+    """The transfer chapters' numbered table: the `top` pairs by MACs reduction (points, %)."""
     from littlebig_utils.book.notebook import markdown_table
     t = table.sort_values("macs_reduction", ascending=False).head(top)
-    t = pd.DataFrame({"pair": t["little"] + " → " + t["big"], "gap": t["gap"], "T": t["threshold"],
-                      "red": t["macs_reduction"], "orig": t["original_change"], "change": t["change"],
-                      "ci": [f"{a:+.2f} to {b:+.2f}" for a, b in zip(t["ci_lo"], t["ci_hi"])],
+    t = pd.DataFrame({"pair": t["little"] + " → " + t["big"], "gap": 100 * t["gap"],
+                      "T": t["threshold"], "red": 100 * t["macs_reduction"],
+                      "orig": 100 * t["original_change"], "change": 100 * t["change"],
+                      "ci": [f"{100 * a:+.2f} to {100 * b:+.2f}"
+                             for a, b in zip(t["ci_lo"], t["ci_hi"])],
                       "oracle_T": t["oracle_threshold"]})
     return markdown_table(t, formats={"gap": ".2f", "T": ".3f", "red": ".1f", "orig": "+.3f",
                                       "change": "+.3f", "oracle_T": ".3f"},
@@ -506,10 +522,10 @@ def transfer_markdown(table: pd.DataFrame, labels: str, top: int = 10) -> str:
 # ------------------------------------------------------------------ pairs vs three-model cascades
 
 def pair_vs_triple(pairs: pd.DataFrame, triples: pd.DataFrame) -> pd.DataFrame:
-    """Per big model: its best genuine pair (`cascade.best_little_per_big`) next to its best
-    genuine 3-model cascade (cheapest no-loss point of `multistage.search`), the gain in points
-    of MACs reduction (triple − pair) and the share of images reaching the big model (%)."""
-    best_pair = cascade.best_little_per_big(pairs).set_index("big")
+    """Per big model: its best genuine pair (`pairs.best_little_per_big`) next to its best
+    genuine 3-model cascade (cheapest no-loss point of `multistage.search`), the gain of MACs
+    reduction (triple − pair) and the share of images reaching the big model; fractions."""
+    best_pair = core_pairs.best_little_per_big(pairs).set_index("big")
     ok = triples[~triples["degenerate"].astype(bool) & triples["gmacs"].notna()]
     best_triple = ok.sort_values(["gmacs", "stages"]).groupby("big").head(1).set_index("big")
     gm = dict(zip(pairs["big"], pairs["big_gmacs"]))
@@ -525,14 +541,14 @@ def pair_vs_triple(pairs: pd.DataFrame, triples: pd.DataFrame) -> pd.DataFrame:
         "triple_thresholds": best_triple["thresholds"].reindex(bigs),
         "triple_gmacs": best_triple["gmacs"].reindex(bigs),
         "triple_reduction": best_triple["macs_reduction"].reindex(bigs),
-        "triple_to_big_pct": 100 * best_triple["frac_reach_last"].reindex(bigs),
+        "triple_to_big": best_triple["frac_reach_last"].reindex(bigs),
     }, index=pd.Index(bigs, name="big"))
-    cmp["gain_points"] = cmp["triple_reduction"] - cmp["pair_reduction"]
+    cmp["gain"] = cmp["triple_reduction"] - cmp["pair_reduction"]
     return cmp
 
 
 def pair_vs_triple_markdown(cmp: pd.DataFrame) -> str:
-    """The multi-stage chapter's numbered table (thresholds next to the stage names)."""
+    """The multi-stage chapter's numbered table (thresholds next to the stage names; percent)."""
     from littlebig_utils.book.notebook import markdown_table
 
     def stages(names, ts):
@@ -543,10 +559,10 @@ def pair_vs_triple_markdown(cmp: pd.DataFrame) -> str:
         "big": cmp.index, "GMACs": cmp["big_gmacs"].to_numpy(),
         "pair": [f"{k} ({t:.3f})" if isinstance(k, str) else None
                  for k, t in zip(cmp["pair_little"], cmp["pair_threshold"])],
-        "pair_red": cmp["pair_reduction"].to_numpy(),
+        "pair_red": 100 * cmp["pair_reduction"].to_numpy(),
         "triple": [stages(a, b) for a, b in zip(cmp["triple"], cmp["triple_thresholds"])],
-        "triple_red": cmp["triple_reduction"].to_numpy(),
-        "to_big": cmp["triple_to_big_pct"].to_numpy(), "gain": cmp["gain_points"].to_numpy()})
+        "triple_red": 100 * cmp["triple_reduction"].to_numpy(),
+        "to_big": 100 * cmp["triple_to_big"].to_numpy(), "gain": 100 * cmp["gain"].to_numpy()})
     return markdown_table(t, formats={"GMACs": ".2f", "pair_red": ".1f", "triple_red": ".1f",
                                       "to_big": ".1f", "gain": "+.1f"},
                           headers={"pair": "pair: little (T)", "pair_red": "pair MACs red. (%)",
@@ -556,20 +572,20 @@ def pair_vs_triple_markdown(cmp: pd.DataFrame) -> str:
 
 
 def plot_pair_vs_triple(cmp: pd.DataFrame, title: str):
-    """MACs reduction of the best pair and the best 3-model cascade per big model (dumbbells)."""
+    """MACs reduction (%) of the best pair and the best 3-model cascade per big model (dumbbells)."""
     import matplotlib.pyplot as plt
     from littlebig_utils.book import plots as plotting
     fig, ax = plt.subplots(figsize=(8, 5.2))
     y = np.arange(len(cmp))
-    for yi, (a, b) in enumerate(zip(cmp["pair_reduction"], cmp["triple_reduction"])):
+    for yi, (a, b) in enumerate(zip(100 * cmp["pair_reduction"], 100 * cmp["triple_reduction"])):
         if np.isfinite(a) and np.isfinite(b):
             ax.plot([a, b], [yi, yi], color="0.6", lw=1, zorder=1)
-    ax.scatter(cmp["pair_reduction"], y, s=40, color=plotting.LITTLE, label="best pair (exact T)",
+    ax.scatter(100 * cmp["pair_reduction"], y, s=40, color=plotting.LITTLE, label="best pair (exact T)",
                zorder=3)
-    ax.scatter(cmp["triple_reduction"], y, s=40, marker="D", color=plotting.CASCADE,
+    ax.scatter(100 * cmp["triple_reduction"], y, s=40, marker="D", color=plotting.CASCADE,
                label="best 3-model cascade (grid)", zorder=3)
-    unused = (cmp["triple_to_big_pct"] == 0).to_numpy()
-    ax.scatter(cmp["triple_reduction"][unused], y[unused], s=140, facecolor="none", edgecolor="k",
+    unused = (cmp["triple_to_big"] == 0).to_numpy()
+    ax.scatter(100 * cmp["triple_reduction"][unused], y[unused], s=140, facecolor="none", edgecolor="k",
                lw=1, label="3-model cascade never runs the big model", zorder=4)
     ax.set_yticks(y, [f"{b} ({g:.2f} GMACs)" for b, g in zip(cmp.index, cmp["big_gmacs"])])
     ax.set(xlabel="MACs reduction against the big model at no accuracy loss (%)",
@@ -584,8 +600,8 @@ def plot_pair_vs_triple(cmp: pd.DataFrame, title: str):
 
 def titans_summary(students: pd.DataFrame) -> dict:
     """From the Titans chapter's students table (one row per student objective and seed:
-    ``student`` in labels / hinton / titans_*, ``student_accuracy`` %, ``macs_reduction`` % of the
-    cascade at the teacher's accuracy, NaN where it never reaches it): how many cascades cost
+    ``student`` in labels / hinton / titans_*, ``student_accuracy``, ``macs_reduction`` of the
+    cascade at the teacher's accuracy, NaN where it never reaches it; fractions): how many cascades cost
     more than the teacher alone (reduction < 0 or never reaching it), and the Titans students'
     accuracy against plain (Hinton) distillation, averaged over seeds."""
     need = {"student", "student_accuracy", "macs_reduction"}

@@ -263,12 +263,12 @@ def deferral_study(rules: dict, little_correct, big_correct, n_splits: int = 10,
     `eval_sets`: name -> (little_correct, big_correct) over the same samples, judged on the
     same test split (default: ``{"original": (little_correct, big_correct)}``): e.g. other
     labels (CIFAR-10H) or corrupted images (predictions of both models on them). Splits come
-    from ``thresholds.split_indices(n, calib_frac, seed + s)`` (the project's one split
+    from ``engine.split_indices(n, calib_frac, seed + s)`` (the project's one split
     convention). Returns one row per
     split, rule, evaluation set and share (accuracy, a fraction), plus share = NaN rows with
     the area under the curve in ``auc``.
     """
-    from littlebig_utils.core.thresholds import split_indices
+    from littlebig_utils.core.engine import split_indices
     lc0, bc0 = _bool(little_correct, "little_correct"), _bool(big_correct, "big_correct")
     eval_sets = eval_sets or {"original": (lc0, bc0)}
     shares = np.asarray(shares, dtype=np.float64)
@@ -386,7 +386,7 @@ def example_curves(fit: tuple, evals: dict, calib_frac: float = 0.5, seed: int =
                    split: int = 0, kinds=KINDS) -> pd.DataFrame:
     """Deferral curves of every rule of :func:`probs_rules` on one held-out split (for figures):
     rows rule, eval, frac_deferred, accuracy (fractions)."""
-    from littlebig_utils.core.thresholds import split_indices
+    from littlebig_utils.core.engine import split_indices
     rules = probs_rules(*fit, evals, kinds=kinds, seed=seed)
     calib, test = split_indices(len(fit[1]), calib_frac, seed=int(seed) + int(split))
     out = []
@@ -419,8 +419,8 @@ def guarantee_by_score(fit: tuple, epsilon: float, delta: float, n_splits: int =
     test split. `epsilon` is a fraction. Rows: split, score, method, threshold (NaN: big
     alone), frac_big and loss (fractions) on the test split, violated.
     """
-    from littlebig_utils.core.betting import wsr_threshold
-    from littlebig_utils.core.thresholds import guaranteed_threshold, split_indices
+    from littlebig_utils.core.engine import split_indices
+    from littlebig_utils.core.ltt import guaranteed_threshold, wsr_threshold
     probs = _probs(fit[0])
     lc, bc = _bool(fit[1], "little_correct"), _bool(fit[2], "big_correct")
     rows = []
@@ -435,7 +435,7 @@ def guarantee_by_score(fit: tuple, epsilon: float, delta: float, n_splits: int =
                 if method == "wsr":
                     t = wsr_threshold(sc[cert], lc[cert], bc[cert], epsilon, delta, order_seed=s)
                 else:
-                    t = guaranteed_threshold(sc[cert], lc[cert], bc[cert], 100 * epsilon, delta,
+                    t = guaranteed_threshold(sc[cert], lc[cert], bc[cert], epsilon, delta,
                                              method).threshold
                 to_big = sc[test] < (t if t is not None else np.inf)
                 loss = bc[test].mean() - np.where(to_big, bc[test], lc[test]).mean()

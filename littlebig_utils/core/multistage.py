@@ -25,7 +25,8 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from littlebig_utils.core.cascade import check_threshold, total
+from littlebig_utils.core.checks import check_threshold
+from littlebig_utils.core.engine import rank_thresholds, total
 from littlebig_utils.core.predictions import Predictions, align
 
 __all__ = ["exit_stage", "evaluate", "evaluate_grid", "no_loss_point", "default_levels",
@@ -67,7 +68,7 @@ def exit_stage(confs, thresholds) -> np.ndarray:
 
 
 def evaluate(confs, corrects, gmacs, thresholds, valid=None) -> dict:
-    """One threshold vector: accuracy (percent of valid samples), mean GMACs, exit fractions."""
+    """One threshold vector: accuracy (of the valid samples), mean GMACs, exit fractions."""
     n_stages, n, confs, corrects = _check_stages(confs, corrects, gmacs)
     if len(thresholds) != n_stages - 1:
         raise ValueError(f"{n_stages} stages need {n_stages - 1} thresholds, got {len(thresholds)}")
@@ -75,7 +76,7 @@ def evaluate(confs, corrects, gmacs, thresholds, valid=None) -> dict:
     stage = exit_stage(confs, thresholds)
     right = np.choose(stage, corrects) & v
     cost = np.cumsum(gmacs)[stage]
-    return dict(n_correct=int(right.sum()), accuracy=100.0 * right.sum() / v.sum(),
+    return dict(n_correct=int(right.sum()), accuracy=right.sum() / v.sum(),
                 gmacs=float(cost.mean()),
                 frac_exit=np.bincount(stage, minlength=n_stages) / n)
 
@@ -83,9 +84,9 @@ def evaluate(confs, corrects, gmacs, thresholds, valid=None) -> dict:
 def evaluate_grid(confs, corrects, gmacs, grids, valid=None) -> pd.DataFrame:
     """Every combination of the per-stage threshold grids, evaluated exactly (module docstring).
 
-    Columns: threshold_1..threshold_{N-1}, n_correct, accuracy (percent of valid samples),
+    Columns: threshold_1..threshold_{N-1}, n_correct, accuracy (of the valid samples),
     n_reach_2..n_reach_N (samples that run stage k), frac_reach_k, gmacs (mean per sample) and
-    macs_reduction (percent, against the last stage alone), and the totals as constant columns
+    macs_reduction (1 - gmacs / last stage's, a fraction), and the totals as constant columns
     (they survive a CSV): n, n_valid, big_n_correct (last stage alone), stage_k_n_correct.
     """
     arrays = _grid_arrays(confs, corrects, gmacs, grids, valid)
@@ -93,12 +94,12 @@ def evaluate_grid(confs, corrects, gmacs, grids, valid=None) -> pd.DataFrame:
     mesh = np.meshgrid(*arrays["grids"], indexing="ij")
     cols = {f"threshold_{k + 1}": mesh[k].ravel() for k in range(n_stages - 1)}
     cols["n_correct"] = arrays["n_correct"].ravel()
-    cols["accuracy"] = 100.0 * cols["n_correct"] / arrays["n_valid"]
+    cols["accuracy"] = cols["n_correct"] / arrays["n_valid"]
     for k in range(2, n_stages + 1):
         cols[f"n_reach_{k}"] = arrays["n_reach"][k - 2].ravel()
         cols[f"frac_reach_{k}"] = cols[f"n_reach_{k}"] / arrays["n"]
     cols["gmacs"] = arrays["gmacs"].ravel()
-    cols["macs_reduction"] = 100.0 * (1.0 - cols["gmacs"] / gmacs[-1])
+    cols["macs_reduction"] = 1.0 - cols["gmacs"] / gmacs[-1]
     cols["n"] = arrays["n"]
     cols["n_valid"] = arrays["n_valid"]
     cols["big_n_correct"] = arrays["stage_n_correct"][-1]
@@ -143,7 +144,7 @@ def _grid_arrays(confs, corrects, gmacs, grids, valid=None) -> dict:
         if k < n_stages - 1:
             n_correct = n_correct - escalated(ck, k + 1)
     g = np.asarray(gmacs, dtype=np.float64)
-    cost = g[0] + sum(g[k] * (n_reach[k - 1] / n) for k in range(1, n_stages))  # as cascade.sweep
+    cost = g[0] + sum(g[k] * (n_reach[k - 1] / n) for k in range(1, n_stages))  # as engine.sweep_arrays
     return dict(grids=grids, n=n, n_valid=int(v.sum()), n_correct=n_correct, n_reach=n_reach,
                 gmacs=np.broadcast_to(cost, full),
                 stage_n_correct=[int((c & v).sum()) for c in corrects])
@@ -165,12 +166,9 @@ def default_levels(m: int = 240) -> np.ndarray:
 
 
 def threshold_grid(conf, levels=None) -> np.ndarray:
-    """Thresholds that escalate (about) each fraction in `levels` of the samples: the confidence
-    at that rank; 0 (escalate none) and 1 are always included."""
-    levels = default_levels() if levels is None else np.asarray(levels, dtype=np.float64)
-    sc = np.sort(np.asarray(conf, dtype=np.float64))
-    idx = np.clip(np.floor(levels * len(sc)).astype(np.int64), 0, len(sc) - 1)
-    return np.unique(np.r_[0.0, 1.0, sc[idx]])
+    """Thresholds that escalate (about) each fraction in `levels` (default `default_levels`)
+    of the samples: `engine.rank_thresholds`; 0 (escalate none) and 1 always included."""
+    return rank_thresholds(conf, default_levels() if levels is None else levels)
 
 
 SEARCH_COLUMNS = ["big", "stages", "n_stages", "thresholds", "accuracy", "big_accuracy", "gmacs",
@@ -204,7 +202,7 @@ def search(records: dict[str, Predictions], gmacs: dict[str, float], n_stages: i
     for big in bigs:
         cheaper = [k for k in names if gmacs[k] < gmacs[big]]
         bound = np.inf if prune_above is None else prune_above.get(big, np.inf)
-        big_acc = 100.0 * (corr[big] & v).sum() / n_valid
+        big_acc = (corr[big] & v).sum() / n_valid
         for combo in itertools.combinations(cheaper, n_stages - 1):
             if gmacs[combo[0]] >= bound:
                 continue
@@ -224,9 +222,9 @@ def search(records: dict[str, Predictions], gmacs: dict[str, float], n_stages: i
                 cost = np.where(ok, a["gmacs"], np.inf)
                 best = np.unravel_index(np.argmin(cost), cost.shape)  # first = lowest thresholds
                 row.update(thresholds=tuple(float(g[i]) for g, i in zip(a["grids"], best)),
-                           accuracy=100.0 * a["n_correct"][best] / n_valid,
+                           accuracy=a["n_correct"][best] / n_valid,
                            gmacs=float(a["gmacs"][best]),
-                           macs_reduction=100.0 * (1 - a["gmacs"][best] / gmacs[big]),
+                           macs_reduction=1 - a["gmacs"][best] / gmacs[big],
                            frac_reach_last=float(a["n_reach"][-1][best] / a["n"]))
             rows.append(row)
     return pd.DataFrame(rows, columns=SEARCH_COLUMNS)

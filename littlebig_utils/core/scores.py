@@ -15,54 +15,34 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["softmax", "is_probabilities", "as_probabilities", "as_logits_and_probabilities", "max_softmax", "margin", "neg_entropy", "fit_temperature",
-           "temperature_softmax", "SCORES", "score"]
+from littlebig_utils.core import names as _names
+from littlebig_utils.core.checks import InputError, check_scores_2d
+
+__all__ = ["softmax", "logits_and_probabilities", "max_softmax", "margin", "neg_entropy",
+           "fit_temperature", "temperature_softmax", "SCORES", "score"]
 
 
 def softmax(logits, temperature: float = 1.0) -> np.ndarray:
     """Row-wise softmax in float64 (stable: the row maximum is subtracted first)."""
     z = np.asarray(logits, dtype=np.float64) / float(temperature)
     if z.ndim != 2:
-        raise ValueError(f"logits must be 2-D (samples, classes), got shape {z.shape}")
+        raise InputError(f"logits must be 2-D (samples, classes), got shape {z.shape}")
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
 
 
-def _checked(values, what: str) -> np.ndarray:
-    x = np.asarray(values)
-    if x.dtype.kind not in "iuf":
-        raise ValueError(f"{what} must be numbers (logits or probabilities), got dtype {x.dtype}")
-    x = x.astype(np.float64)
-    if x.ndim != 2 or x.shape[1] < 2:
-        raise ValueError(f"{what} must be 2-D (samples, classes >= 2), got shape {x.shape}")
-    if not np.isfinite(x).all():
-        raise ValueError(f"{what}: {int((~np.isfinite(x)).sum())} values are NaN or infinite")
-    return x
-
-
-def is_probabilities(x, atol: float = 1e-6) -> bool:
-    """True when every row is non-negative and sums to 1 within `atol` (else: logits)."""
-    x = np.asarray(x)
-    return bool(len(x) and (x >= 0).all() and np.allclose(x.sum(axis=1), 1.0, rtol=0, atol=atol))
-
-
-def as_logits_and_probabilities(values, what: str = "scores") -> tuple[np.ndarray, np.ndarray]:
-    """(logits, probabilities) of an (n, C) array of either, detected by `is_probabilities`.
-
-    Probabilities give log-probabilities as logits (the same softmax); logits are softmaxed.
-    NaN or infinite values are refused.
-    """
-    x = _checked(values, what)
-    if is_probabilities(x):
+def logits_and_probabilities(values, what: str = "scores",
+                             inputs: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+    """(logits, probabilities) of an (n, C) array of either; which one it is comes from
+    `inputs` ("probs", "logits", or "auto": only unambiguous arrays, see
+    `checks.check_scores_2d`). Probabilities give log-probabilities as logits (the same
+    softmax); logits are softmaxed. Never guessed from a tolerance."""
+    x, kind = check_scores_2d(values, what, inputs)
+    if kind == "probs":
         with np.errstate(divide="ignore"):
             return np.log(np.clip(x, 1e-300, None)), x
     return x, softmax(x)
-
-
-def as_probabilities(values, what: str = "scores") -> np.ndarray:
-    """(n, C) probabilities from logits or probabilities (see `as_logits_and_probabilities`)."""
-    return as_logits_and_probabilities(values, what)[1]
 
 
 def max_softmax(logits, temperature: float = 1.0) -> np.ndarray:
@@ -95,7 +75,7 @@ def fit_temperature(logits, labels, bounds=(0.05, 20.0)) -> float:
     labels = np.asarray(labels, dtype=np.int64)
     logits = np.asarray(logits, dtype=np.float64)
     if len(labels) != len(logits) or len(labels) == 0:
-        raise ValueError("fit_temperature needs as many labels as logit rows (and at least one)")
+        raise InputError("fit_temperature needs as many labels as logit rows (and at least one)")
     res = minimize_scalar(lambda lt: _nll(logits, labels, float(np.exp(lt))),
                           bounds=np.log(bounds), method="bounded", options={"xatol": 1e-5})
     return float(np.exp(res.x))
@@ -103,20 +83,22 @@ def fit_temperature(logits, labels, bounds=(0.05, 20.0)) -> float:
 
 def temperature_softmax(logits, temperature: float) -> np.ndarray:
     if not temperature > 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
+        raise InputError(f"temperature must be positive, got {temperature}")
     return max_softmax(logits, temperature)
 
 
+#: name -> score function of logits, keyed by core/names.py SCORES
 SCORES = {"max_softmax": max_softmax, "margin": margin, "neg_entropy": neg_entropy}
+assert tuple(SCORES) == _names.SCORES
 
 
 def score(name: str, logits, temperature: float | None = None) -> np.ndarray:
     """A score by name; 'temperature' needs the fitted `temperature`."""
     if name == "temperature":
         if temperature is None:
-            raise ValueError("score 'temperature' needs temperature= (see fit_temperature)")
+            raise InputError("score 'temperature' needs temperature= (see fit_temperature)")
         return temperature_softmax(logits, temperature)
-    if name not in SCORES:
-        raise ValueError(f"unknown confidence score '{name}'; known: "
+    if not isinstance(name, str) or name not in SCORES:
+        raise InputError(f"unknown confidence score '{name}'; known: "
                          f"{', '.join(list(SCORES) + ['temperature'])}")
     return SCORES[name](logits)

@@ -2,6 +2,7 @@
 
 One sign convention everywhere in the book: **cascade − big** (negative = the cascade loses
 accuracy). Differences of a few images out of 10,000 are shown with an interval, never alone.
+Everything here is a fraction; the book turns it into points when it prints it.
 
 Both methods use only the paired correctness: per image, d = cascade_correct − big_correct is
 +1, 0 or −1, and the accuracy difference is mean(d). Only the discordant images (d ≠ 0) carry
@@ -12,7 +13,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import pandas as pd
+
+from littlebig_utils.core.checks import InputError, check_correct
 
 __all__ = ["Difference", "paired_counts", "bootstrap_difference", "mcnemar_difference",
            "accuracy_difference"]
@@ -34,41 +36,23 @@ class Difference:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def points(self) -> tuple[float, float, float]:
-        """(diff, lo, hi) in accuracy points (percent), for tables and prose."""
-        return 100 * self.diff, 100 * self.lo, 100 * self.hi
-
-    def __str__(self) -> str:
-        d, lo, hi = self.points()
-        return (f"{d:+.2f} points ({100 * self.confidence:.0f} % CI {lo:+.2f} to {hi:+.2f}; "
-                f"{self.n_cascade_only} vs {self.n_big_only} discordant images of {self.n:,})")
-
 
 def paired_counts(cascade_correct, big_correct, valid=None) -> tuple[int, int, int]:
     """(n, cascade right & big wrong, big right & cascade wrong) over the valid images."""
-    c = np.asarray(cascade_correct)
-    b = np.asarray(big_correct)
-    if c.shape != b.shape or c.ndim != 1:
-        raise ValueError(f"cascade_correct {c.shape} and big_correct {b.shape} must be 1-D arrays "
-                         "of the same length (one entry per image, aligned)")
-    for name, x in (("cascade_correct", c), ("big_correct", b)):
-        if x.dtype != bool and not np.isin(x, (0, 1)).all():
-            raise ValueError(f"{name} must be booleans (or 0/1), one per image")
-    c, b = c.astype(bool), b.astype(bool)
+    c = check_correct(cascade_correct, "cascade_correct")
+    b = check_correct(big_correct, "big_correct", len(c))
     if valid is not None:
-        v = np.asarray(valid, dtype=bool)
-        if v.shape != c.shape:
-            raise ValueError(f"valid {v.shape} must have one entry per image {c.shape}")
+        v = check_correct(valid, "valid", len(c))
         c, b = c[v], b[v]
     n = len(c)
     if n == 0:
-        raise ValueError("no images to compare (empty split or every image masked out)")
+        raise InputError("no images to compare (empty split or every image masked out)")
     return n, int((c & ~b).sum()), int((b & ~c).sum())
 
 
 def _check_confidence(confidence: float) -> float:
     if not 0.0 < float(confidence) < 1.0:
-        raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence!r}")
+        raise InputError(f"confidence must lie strictly between 0 and 1, got {confidence!r}")
     return float(confidence)
 
 
@@ -110,7 +94,7 @@ def bootstrap_difference(cascade_correct, big_correct, valid=None, confidence: f
     """
     confidence = _check_confidence(confidence)
     if int(n_boot) < 100:
-        raise ValueError(f"n_boot must be at least 100 for a percentile interval, got {n_boot!r}")
+        raise InputError(f"n_boot must be at least 100 for a percentile interval, got {n_boot!r}")
     n, plus, minus = paired_counts(cascade_correct, big_correct, valid)
     rng = np.random.default_rng(seed)
     draws = rng.multinomial(n, [plus / n, minus / n, (n - plus - minus) / n], size=int(n_boot))
@@ -128,18 +112,4 @@ def accuracy_difference(cascade_correct, big_correct, valid=None, method: str = 
         return mcnemar_difference(cascade_correct, big_correct, valid, confidence)
     if method == "bootstrap":
         return bootstrap_difference(cascade_correct, big_correct, valid, confidence, **kwargs)
-    raise ValueError(f"method must be 'mcnemar' or 'bootstrap', got {method!r}")
-
-
-def differences_frame(rows: dict[str, Difference]) -> pd.DataFrame:
-    """One row per named comparison, differences in points, for a book table."""
-    out = []
-    for name, d in rows.items():
-        diff, lo, hi = d.points()
-        out.append(dict(comparison=name, diff_points=diff, ci_lo_points=lo, ci_hi_points=hi,
-                        cascade_only=d.n_cascade_only, big_only=d.n_big_only, n=d.n,
-                        p_value=d.p_value))
-    return pd.DataFrame(out)
-
-
-__all__.append("differences_frame")
+    raise InputError(f"method must be 'mcnemar' or 'bootstrap', got {method!r}")

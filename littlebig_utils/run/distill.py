@@ -22,7 +22,7 @@ that the paper's exact formula drops in:
   pulled towards the uniform distribution (KL(uniform || student)), i.e. it is taught *not* to
   commit, so that its confidence is low there. Stage 1 of the two-stage framework.
 * ``deferral_curve`` -- stage 2, the deferral rule: the student answers when its max softmax is at
-  least the threshold T, otherwise the teacher answers (the rule of ``cascade.py``); every T is
+  least the threshold T, otherwise the teacher answers (the rule of ``core.engine``); every T is
   swept.
 
 Baselines on the same student, budget and seeds: ``label_loss`` (cross-entropy on the labels) and
@@ -46,7 +46,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from littlebig_utils.core import cascade
+from littlebig_utils.core import engine
 from littlebig_utils.run import cifar  # noqa: F401  (cifar registers the CIFAR ResNets with timm)
 from littlebig_utils._io import results_dir
 from littlebig_utils._io import atomic_write
@@ -379,12 +379,12 @@ def train_student(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray,
             sched.step()
             loss_sum += loss.item() * len(idx)
             correct += int((out.argmax(1) == y).sum())
-        row = dict(epoch=epoch + 1, loss=loss_sum / n, train_accuracy=100.0 * correct / n,
+        row = dict(epoch=epoch + 1, loss=loss_sum / n, train_accuracy=correct / n,
                    hard_frac=hard_n / n, seconds=time.time() - t0)
         history.append(row)
         if log:
             log(f"[{cfg.name()}] epoch {row['epoch']}/{cfg.epochs} loss {row['loss']:.4f} "
-                f"train acc {row['train_accuracy']:.2f} % ({row['seconds']:.0f} s)")
+                f"train acc {100 * row['train_accuracy']:.2f} % ({row['seconds']:.0f} s)")
     model.eval()
     return model, history
 
@@ -436,13 +436,13 @@ def deferral_curve(student_logits, teacher_logits_, labels, student_gmacs: float
                    teacher_gmacs: float):
     """Cascade table over every threshold: student answers when max softmax >= T, else teacher.
 
-    Columns from ``cascade.sweep_arrays``: threshold, frac_big (fraction deferred to the
-    teacher), accuracy (percent), gmacs (= student + frac_big * teacher per sample).
+    Columns from ``engine.sweep_arrays``: threshold, frac_big (fraction deferred to the
+    teacher), accuracy (a fraction), gmacs (= student + frac_big * teacher per sample).
     """
     labels = np.asarray(labels)
     conf, s_pred = softmax_conf(student_logits)
     _, t_pred = softmax_conf(teacher_logits_)
-    return cascade.sweep_arrays(conf, s_pred == labels, t_pred == labels,
+    return engine.sweep_arrays(conf, s_pred == labels, t_pred == labels,
                                 little_gmacs=student_gmacs, big_gmacs=teacher_gmacs)
 
 
@@ -456,28 +456,29 @@ STUDENT_LABELS = {"labels": "(a) labels only", "hinton": "(b) Hinton distillatio
 
 
 def student_row(student_logits, teacher_logits_, labels, student_gmacs: float,
-                teacher_gmacs: float, budgets=(0.1, 0.25, 0.5), tolerance: float = 1.0):
+                teacher_gmacs: float, budgets=(0.1, 0.25, 0.5), tolerance: float = 0.01):
     """(summary dict, deferral table) of one trained student cascaded with the teacher.
 
     no_loss: the cheapest T whose cascade accuracy is at least the teacher's (NaN columns when
-    none is); near: the cheapest within `tolerance` points of the teacher; acc_at_<f>: the most
-    accurate cascade deferring at most the fraction f (equal-cost comparison)."""
+    none is); near: the cheapest within `tolerance` (a fraction of accuracy) of the teacher;
+    acc_at_<f>: the most accurate cascade deferring at most the fraction f (equal-cost
+    comparison). Accuracies and MACs reductions are fractions."""
     labels = np.asarray(labels)
     table = deferral_curve(student_logits, teacher_logits_, labels, student_gmacs, teacher_gmacs)
-    teacher_acc = 100 * float((np.asarray(teacher_logits_).argmax(1) == labels).mean())
-    point = cascade.no_loss_point(table)
-    near = cascade.matched_accuracy_point(table, teacher_acc - tolerance)
+    teacher_acc = float((np.asarray(teacher_logits_).argmax(1) == labels).mean())
+    point = engine.no_loss_point(table)
+    near = engine.matched_accuracy_point(table, teacher_acc - tolerance)
 
     def at(p, col):
         return np.nan if p is None else float(p[col])
-    row = dict(student_accuracy=100 * float((np.asarray(student_logits).argmax(1) == labels).mean()),
+    row = dict(student_accuracy=float((np.asarray(student_logits).argmax(1) == labels).mean()),
                teacher_accuracy=teacher_acc, threshold=at(point, "threshold"),
                frac_deferred=at(point, "frac_big"), gmacs=at(point, "gmacs"),
                macs_reduction=at(point, "macs_reduction"),
                frac_deferred_near=at(near, "frac_big"), gmacs_near=at(near, "gmacs"),
                macs_reduction_near=at(near, "macs_reduction"))
     for f in budgets:
-        row[f"acc_at_{f:g}"] = float(cascade.budget_point(table, frac_big=f)["accuracy"])
+        row[f"acc_at_{f:g}"] = float(engine.budget_point(table, frac_big=f)["accuracy"])
     return row, table
 
 
@@ -491,7 +492,7 @@ def student_names(objectives, hard_rules) -> list[tuple[str, str | None, str]]:
 
 def run_study(base: TrainConfig, objectives, hard_rules, seeds, test_images, test_labels,
               t_test, student_gmacs: float, teacher_gmacs: float, budgets=(0.1, 0.25, 0.5),
-              tolerance: float = 1.0, log=None):
+              tolerance: float = 0.01, log=None):
     """Train (or load from the cache) one student per objective / hard rule / seed, all with
     `base`'s other settings, and cascade each with the teacher on the test images.
 

@@ -35,8 +35,8 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from littlebig_utils.core import cascade
-from littlebig_utils.core.cascade import check_threshold
+from littlebig_utils.core import engine
+from littlebig_utils.core.checks import check_threshold
 from littlebig_utils.core.predictions import Predictions
 from littlebig_utils.run.devices import parse_device
 
@@ -640,15 +640,15 @@ def cifar_setting(folder, n: int, little: str = "cifar_resnet20", big: str = "ci
                               name=spec.name, dataset_name="cifar10-test-jpeg", device=device,
                               batch_size=batch_size)
                for spec in specs]
-    table = cascade.sweep(*records)
-    point = cascade.no_loss_point(table)
+    table = engine.sweep(*records)
+    point = engine.no_loss_point(table)
     lg, bg = arch_gmacs(little, 32)[0], arch_gmacs(big, 32)[0]
     return Setting(
         name=f"{little}->{big}", kind="cifar", little=specs[0], big=specs[1],
         inputs=x[:n], big_inputs=x[:n], little_gmacs=lg, big_gmacs=bg,
         threshold=float(point["threshold"]), frac_big_full=float(point["frac_big"]),
         n_full=n_sweep,
-        info=dict(little_accuracy=100 * records[0].accuracy, big_accuracy=100 * records[1].accuracy,
+        info=dict(little_accuracy=records[0].accuracy, big_accuracy=records[1].accuracy,
                   cascade_accuracy=float(point["accuracy"]), records=records,
                   weights="pretrained (akamaster checkpoints)", img_size=(32, 32),
                   dataset="CIFAR-10 test (JPEG copy)"))
@@ -659,9 +659,9 @@ def imagenet_setting(folder, n: int, little: str, big: str, seed: int = 0) -> Se
     from littlebig_utils.data.reference import REFERENCE_ARCH, load_reference
     recs = load_reference([little, big])
     lp, bp = recs[little], recs[big]
-    point = cascade.no_loss_point(cascade.sweep(lp, bp))
+    point = engine.no_loss_point(engine.sweep(lp, bp))
     threshold = float(point["threshold"])
-    to_big = cascade.route(lp.conf, threshold)
+    to_big = engine.route(lp.conf, threshold)
     idx = stratified_subset(to_big, n, seed)
     sizes = (int(lp.model["img_size"]), int(bp.model["img_size"]))
     g = torch.Generator().manual_seed(seed)
@@ -674,7 +674,7 @@ def imagenet_setting(folder, n: int, little: str, big: str, seed: int = 0) -> Se
         inputs=inputs, big_inputs=big_inputs, little_gmacs=float(lp.model["gmacs"]),
         big_gmacs=float(bp.model["gmacs"]), threshold=threshold,
         frac_big_full=float(point["frac_big"]), n_full=len(lp), escalate=to_big[idx],
-        info=dict(little_accuracy=100 * lp.accuracy, big_accuracy=100 * bp.accuracy,
+        info=dict(little_accuracy=lp.accuracy, big_accuracy=bp.accuracy,
                   cascade_accuracy=float(point["accuracy"]), subset=lp.sample_ids[idx],
                   weights="random (timing only)", img_size=sizes,
                   archs=(REFERENCE_ARCH[little][0], REFERENCE_ARCH[big][0]),

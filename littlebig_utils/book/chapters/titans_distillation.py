@@ -38,7 +38,7 @@ def verdict(results, budgets=(0.1, 0.25, 0.5)):
     titans_cheaper = bool((cheaper & results["student"].str.startswith("titans").to_numpy()).any())
     shares = ", ".join(f"{100 * f:g}" for f in budgets)
     text = (f"at equal cost (deferring {shares} % of the images) the better Titans student "
-            f"({best.removeprefix('titans_').replace('_', ' ')} rule) is {d:+.2f} points against "
+            f"({best.removeprefix('titans_').replace('_', ' ')} rule) is {100 * d:+.2f} points against "
             f"Hinton distillation (mean over {len(per_seed)} seed(s))")
     cost = ("" if cheaper.any() else
             "; no cascade reaches the teacher's accuracy at less cost than the teacher alone")
@@ -57,7 +57,8 @@ def deferral_figure(curves: dict, results, teacher_accuracy: float, teacher_gmac
                     title: str = ""):
     """Deferral curves of every student (one colour per objective, one line per seed): cascade
     accuracy against the share deferred (left) and against the mean GMACs per image (right),
-    the teacher alone dashed, the no-loss points marked; one legend below both panels."""
+    the teacher alone dashed, the no-loss points marked; one legend below both panels.
+    `teacher_accuracy` and the tables' accuracies are fractions, drawn in percent."""
     import matplotlib.pyplot as plt
 
     from littlebig_utils.book import plots as plotting
@@ -70,12 +71,12 @@ def deferral_figure(curves: dict, results, teacher_accuracy: float, teacher_gmac
         label = STUDENT_LABELS.get(name, name) if seed == min(s for n, s in curves if n == name) else None
         for ax, x, xp in ((axes[0], 100 * table["frac_big"], 100 * r["frac_deferred"]),
                           (axes[1], table["gmacs"], r["gmacs"])):
-            ax.plot(x, table["accuracy"], color=colors[name], lw=1.6, label=label)
+            ax.plot(x, 100 * table["accuracy"], color=colors[name], lw=1.6, label=label)
             if np.isfinite(xp):
-                ax.plot([xp], [teacher_accuracy], "o", color=colors[name], ms=6)
+                ax.plot([xp], [100 * teacher_accuracy], "o", color=colors[name], ms=6)
     for ax in axes:
-        ax.axhline(teacher_accuracy, color=plotting.BIG, ls="--", lw=1.2,
-                   label=f"teacher alone ({teacher_accuracy:.2f} %)" if ax is axes[0] else None)
+        ax.axhline(100 * teacher_accuracy, color=plotting.BIG, ls="--", lw=1.2,
+                   label=f"teacher alone ({100 * teacher_accuracy:.2f} %)" if ax is axes[0] else None)
     axes[1].axvline(teacher_gmacs, color="0.5", lw=0.8, ls=":")
     axes[0].set_xlabel("test images deferred to the teacher (%)")
     axes[1].set_xlabel("mean GMACs per image (dotted: the teacher's)")
@@ -108,14 +109,18 @@ def check_archs(student_arch: str, teacher_arch: str) -> tuple[float, float]:
 
 
 def students_table(summary, tolerance: float = 1.0):
-    """`summarize_students` for the page: reader's names, shares as "x.x %" or "not reached"."""
+    """`summarize_students` for the page: reader's names, accuracies and MACs reduction in
+    percent, shares as "x.x %" or "not reached"; `tolerance` in points (the page's unit)."""
     def pct(x):
         return "not reached" if not np.isfinite(x) else f"{100 * x:.1f} %"
     t = summary.reset_index()[["student", "student_accuracy", "frac_deferred", "macs_reduction",
                                "frac_deferred_near", "acc_equal_cost"]]
     t = t.assign(student=t["student"].map(STUDENT_LABELS).fillna(t["student"]),
                  frac_deferred=t["frac_deferred"].map(pct),
-                 frac_deferred_near=t["frac_deferred_near"].map(pct))
+                 frac_deferred_near=t["frac_deferred_near"].map(pct),
+                 student_accuracy=100 * t["student_accuracy"],
+                 macs_reduction=100 * t["macs_reduction"],
+                 acc_equal_cost=100 * t["acc_equal_cost"])
     return t.rename(columns={
         "student_accuracy": "student alone (%)", "frac_deferred": "deferred to match teacher",
         "macs_reduction": "MACs reduction there (%)",

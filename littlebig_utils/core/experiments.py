@@ -1,0 +1,238 @@
+"""Repeated-split and Monte-Carlo studies on arrays: how the threshold rules behave on new data.
+
+Every study draws its splits from the engine's one generator (`engine.splits`: split s uses
+seed ``seed + s``), chooses thresholds with the rules of `ltt` on one side and judges them with
+the engine's evaluators on the other. Inputs are plain arrays (confidences, correctness), so
+the book's chapters, the benchmarks and the tests share one definition of every study.
+Units: fractions (max_loss 0.005, loss 0.001, macs_reduction 0.4).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from littlebig_utils.core.checks import (InputError, check_conf, check_correct, check_cost,
+                                         check_delta, check_max_loss, check_method, check_seed)
+from littlebig_utils.core.engine import (candidate_thresholds, counts_below, evaluate_thresholds,
+                                         loss_table, max_loss_point, split_indices, splits,
+                                         sweep_arrays, total)
+from littlebig_utils.core.ltt import empirical_threshold, guaranteed_threshold, wsr_threshold
+from littlebig_utils.core.pairs import pairs_table
+from littlebig_utils.core.predictions import align
+
+__all__ = ["STUDY_RULES", "split_study", "population_curve", "guarantee_study",
+           "eligible_pairs", "guarantee_pairs", "THRESHOLD_COLUMNS", "threshold_table"]
+
+STUDY_RULES = ("guaranteed", "empirical-no-loss", "empirical-max-loss", "oracle")
+
+
+def _arrays(conf, little_correct, big_correct):
+    conf = check_conf(conf)
+    return (conf, check_correct(little_correct, "little_correct", len(conf)),
+            check_correct(big_correct, "big_correct", len(conf)))
+
+
+def split_study(conf, little_correct, big_correct, max_losses, deltas, n_splits: int,
+                calib_frac: float = 0.2, seed: int = 0, method: str = "clopper-pearson",
+                little_gmacs: float | None = None, big_gmacs: float | None = None,
+                shifted: dict | None = None) -> pd.DataFrame:
+    """Choose T on `n_splits` random calibration splits, judge each T on the rest.
+
+    Split s is ``split_indices(n, calib_frac, seed + s)``. Rules: ``guaranteed`` (one per
+    max_loss and delta), ``empirical-no-loss`` (max_loss-free; one row per max_loss so that
+    its violations can be counted), ``empirical-max-loss`` and ``oracle`` (cheapest T whose
+    *test* loss is <= max_loss: what tuning on the test data buys). T is always chosen with
+    `little_correct` / `big_correct`; it is judged against those (``labels="original"``) and
+    against each entry of `shifted`, ``name -> (little_correct, big_correct, valid)`` over all
+    samples (e.g. ReaL: other labels, same images); the oracle is recomputed for each label
+    set. A T of None means the big model alone (loss 0, frac_big 1, no MACs saved). One row
+    per split, rule, max_loss, delta and label set; accuracies and losses are fractions; a
+    row is ``violated`` when its test loss exceeds max_loss.
+    """
+    conf, lc, bc = _arrays(conf, little_correct, big_correct)
+    max_losses = [check_max_loss(e) for e in np.atleast_1d(max_losses)]
+    deltas = [check_delta(d) for d in np.atleast_1d(deltas)]
+    method = check_method(method)
+    n = len(conf)
+    label_sets = {"original": (lc, bc, None)}
+    for name, (slc, sbc, sv) in (shifted or {}).items():
+        label_sets[name] = (check_correct(slc, f"{name} little_correct", n),
+                            check_correct(sbc, f"{name} big_correct", n),
+                            None if sv is None else check_correct(sv, f"{name} valid", n))
+    costs = dict(little_gmacs=little_gmacs, big_gmacs=big_gmacs)
+    rows = []
+    for s, calib, test in splits(n, calib_frac, n_splits, seed):
+        c = (conf[calib], lc[calib], bc[calib])
+        table = loss_table(*c)
+        chosen = []  # (rule, max_loss, delta, threshold or None)
+        no_loss = empirical_threshold(*c).threshold
+        for e in max_losses:
+            chosen.append(("empirical-no-loss", e, np.nan, no_loss))
+            chosen.append(("empirical-max-loss", e, np.nan, empirical_threshold(*c, e).threshold))
+            for d in deltas:
+                chosen.append(("guaranteed", e, d,
+                               guaranteed_threshold(*c, e, d, method, table=table).threshold))
+        found = sorted({t for *_, t in chosen if t is not None})
+        for labels, (slc, sbc, sv) in label_sets.items():
+            tc, tlc, tbc = conf[test], slc[test], sbc[test]
+            tv = None if sv is None else sv[test]
+            full = sweep_arrays(tc, tlc, tbc, valid=tv, **costs)
+            big_acc = total(full, "big_n_correct") / total(full, "n_valid")
+            at = sweep_arrays(tc, tlc, tbc, thresholds=found, valid=tv, **costs) if found else None
+            points = {t: at.iloc[i] for i, t in enumerate(found)}
+            oracle = [("oracle", e, np.nan, max_loss_point(full, e)) for e in max_losses]
+            for rule, e, d, t in chosen + oracle:
+                r = t if rule == "oracle" else (points[t] if t is not None else None)
+                row = dict(split=s, labels=labels, rule=rule, max_loss=e, delta=d,
+                           found=r is not None, big_accuracy=big_acc)
+                if r is None:  # big alone
+                    row.update(threshold=np.nan, accuracy=big_acc, loss=0.0, frac_big=1.0,
+                               macs_reduction=0.0 if big_gmacs else np.nan, n_lost=0)
+                else:
+                    row.update(threshold=float(r["threshold"]), accuracy=float(r["accuracy"]),
+                               loss=big_acc - float(r["accuracy"]), frac_big=float(r["frac_big"]),
+                               macs_reduction=float(r["macs_reduction"]) if "macs_reduction" in r
+                               else np.nan,
+                               n_lost=int(total(full, "big_n_correct") - r["n_correct"]))
+                # violated: lost more than max_loss of the valid test samples, exact in counts
+                row["violated"] = bool(row["n_lost"] > e * total(full, "n_valid") + 1e-9)
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------ Monte-Carlo on a population
+
+def population_curve(score, little_correct, big_correct):
+    """Function T -> (risk, frac_big) on a whole population (fractions), on the sweep engine."""
+    s, lc, bc = _arrays(score, little_correct, big_correct)
+    n = len(s)
+
+    def at(t):
+        k, (loss_below, gain_below), (loss_n, gain_n) = counts_below(
+            s, np.asarray(t, dtype=np.float64), ~lc & bc, lc & ~bc)
+        return ((loss_n - loss_below) - (gain_n - gain_below)) / n, k / n
+    return at
+
+
+def guarantee_study(score, little_correct, big_correct, little_gmacs: float, big_gmacs: float,
+                    max_loss: float, delta: float, n_calib: int = 5000, draws: int = 100,
+                    seed: int = 0, methods=("clopper-pearson", "wsr")) -> pd.DataFrame:
+    """How much of the oracle's MACs saving a guaranteed threshold keeps, and how often it fails.
+
+    The given samples are the *population* (e.g. the 50,000 ImageNet val images): each draw
+    takes `n_calib` of them with replacement as the calibration set, chooses T by each method
+    (``"wsr"``: `ltt.wsr_threshold`, the bets in the draw's order shuffled by seed d; the others:
+    `ltt.guaranteed_threshold`), and judges T on the population: a violation is a population
+    risk above `max_loss`. The oracle T is the cheapest whose population risk is at most
+    max_loss; ``kept = saving(T) / saving(oracle)`` with saving = 1 - mean GMACs / big GMACs
+    (None, i.e. big alone, keeps 0). One row per draw and method.
+    """
+    max_loss, delta = check_max_loss(max_loss), check_delta(delta)
+    lg, bg = check_cost(little_gmacs, "little_gmacs"), check_cost(big_gmacs, "big_gmacs")
+    seed = check_seed(seed)
+    s, lc, bc = _arrays(score, little_correct, big_correct)
+    at = population_curve(s, lc, bc)
+    cands = candidate_thresholds(s)
+    risk, frac = at(cands)
+    ok = risk <= max_loss + 1e-12
+    saving = lambda f: 1.0 - (lg + f * bg) / bg  # noqa: E731
+    oracle_t = float(cands[ok][np.argmin(frac[ok])])
+    oracle_saving = float(saving(frac[ok].min()))
+    if oracle_saving <= 0:
+        raise InputError("the oracle threshold saves no MACs for this pair: nothing to keep")
+    rng = np.random.default_rng(seed)
+    rows = []
+    for d in range(int(draws)):
+        idx = rng.integers(0, len(s), int(n_calib))
+        cs, cl, cb = s[idx], lc[idx], bc[idx]
+        for method in methods:
+            if method == "wsr":
+                t = wsr_threshold(cs, cl, cb, max_loss, delta, order_seed=d)
+            else:
+                t = guaranteed_threshold(cs, cl, cb, max_loss, delta, method).threshold
+            if t is None:
+                r, f, sv = 0.0, 1.0, 0.0
+            else:
+                r, f = (float(v) for v in at(t))
+                sv = float(saving(f))
+            rows.append(dict(draw=d, method=method, threshold=np.nan if t is None else t,
+                             found=t is not None, risk=r, frac_big=f, saving=sv,
+                             kept=sv / oracle_saving, violated=bool(r > max_loss + 1e-12),
+                             oracle_threshold=oracle_t, oracle_saving=oracle_saving))
+    return pd.DataFrame(rows)
+
+
+def eligible_pairs(records: dict, gmacs: dict, max_loss: float, k: int | None = None):
+    """Genuine pairs whose little model alone loses more than `max_loss` against big -- for
+    the others every bound certifies T = 0 and the study is empty -- ranked by their in-sample
+    no-loss MACs reduction (the first `k`)."""
+    max_loss = check_max_loss(max_loss)
+    pairs = pairs_table(records, gmacs)
+    ok = (~pairs["degenerate"].astype(bool) & pairs["threshold"].notna()
+          & (pairs["big_accuracy"] - pairs["little_accuracy"] > max_loss))
+    ranked = pairs[ok].sort_values("macs_reduction", ascending=False, kind="stable")
+    return (ranked if k is None else ranked.head(k)).reset_index(drop=True)
+
+
+def guarantee_pairs(records: dict, pairs, max_loss: float, delta: float, n_calib: int = 5000,
+                    draws: int = 100, seed: int = 0):
+    """`guarantee_study` for each pair (rows little, big) of Predictions with GMACs in their
+    metadata. Returns (all draws, summary per pair and method: mean kept share, violation rate
+    and its standard error, share of draws with a certified T)."""
+    runs = []
+    for _, r in pairs.iterrows():
+        lp, bp = records[r["little"]], records[r["big"]]
+        runs.append(guarantee_study(lp.conf, lp.correct, bp.correct, lp.model["gmacs"],
+                                    bp.model["gmacs"], max_loss, delta, n_calib, draws, seed)
+                    .assign(pair=f"{r['little']} -> {r['big']}"))
+    mc = pd.concat(runs, ignore_index=True)
+    s = mc.groupby(["pair", "method"], sort=False).agg(
+        kept=("kept", "mean"), violation=("violated", "mean"), found=("found", "mean"),
+        draws=("draw", "size"), oracle_saving=("oracle_saving", "first")).reset_index()
+    s["violation_se"] = np.sqrt(s["violation"] * (1 - s["violation"]) / s["draws"])
+    return mc, s
+
+
+# ------------------------------------------------------------------ the CLI's threshold table
+# (kept only while `littlebig threshold` calls it; the CLI is moving to Cascade.fit/evaluate)
+
+THRESHOLD_COLUMNS = [
+    "rule", "little", "big", "method", "max_loss", "delta", "calib_frac", "seed", "n_calib",
+    "n_test", "threshold", "reason", "calib_accuracy", "calib_big_accuracy", "calib_loss",
+    "calib_frac_big", "p_value", "test_accuracy", "test_big_accuracy", "test_loss",
+    "test_frac_big", "violated", "gmacs", "little_gmacs", "big_gmacs", "macs_reduction"]
+
+
+def threshold_table(little, big, max_loss: float, delta: float, calib_frac: float = 0.2,
+                    seed: int = 0, method: str = "clopper-pearson") -> pd.DataFrame:
+    """Empirical and guaranteed thresholds on a random calibration split, judged on the rest
+    (fractions). Refuses splits with an empty side."""
+    max_loss, delta, method = check_max_loss(max_loss), check_delta(delta), check_method(method)
+    little, big = align(little, big)
+    calib, test = split_indices(len(little), calib_frac, seed)
+    lg, bg = little.model.get("gmacs"), big.model.get("gmacs")
+    costs = dict(little_gmacs=lg, big_gmacs=bg) if lg is not None and bg is not None else {}
+    arrays = lambda idx: (little.conf[idx], little.correct[idx], big.correct[idx])  # noqa: E731
+    results = [
+        ("empirical-no-loss", empirical_threshold(*arrays(calib), max_loss=0.0)),
+        ("empirical-max-loss", empirical_threshold(*arrays(calib), max_loss=max_loss)),
+        ("guaranteed", guaranteed_threshold(*arrays(calib), max_loss, delta, method)),
+    ]
+    ev = evaluate_thresholds(*arrays(test), [r.threshold for _, r in results], missing="big",
+                             **costs)
+    rows = []
+    for (rule, r), (_, e) in zip(results, ev.iterrows()):
+        n_lost = e["big_n_correct"] - e["n_correct"]
+        rows.append(dict(
+            rule=rule, little=little.name, big=big.name,
+            method=method if rule == "guaranteed" else "", max_loss=max_loss,
+            delta=delta if rule == "guaranteed" else np.nan, calib_frac=calib_frac, seed=seed,
+            n_calib=len(calib), n_test=len(test), threshold=r.threshold, reason=r.reason,
+            calib_accuracy=r.calib_accuracy, calib_big_accuracy=r.calib_big_accuracy,
+            calib_loss=r.calib_loss, calib_frac_big=r.calib_frac_big, p_value=r.p_value,
+            test_accuracy=e["accuracy"], test_big_accuracy=e["big_accuracy"],
+            test_loss=e["loss"], test_frac_big=e["frac_big"],
+            violated=bool(n_lost > max_loss * e["n_valid"] + 1e-9),
+            gmacs=e.get("gmacs", np.nan), little_gmacs=lg, big_gmacs=bg,
+            macs_reduction=e.get("macs_reduction", np.nan)))
+    return pd.DataFrame(rows, columns=THRESHOLD_COLUMNS)
