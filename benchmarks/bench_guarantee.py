@@ -18,8 +18,8 @@ import time
 
 import numpy as np
 
+from littlebig_utils import load
 from littlebig_utils.core.experiments import eligible_pairs, guarantee_study
-from littlebig_utils.data.reference import load_reference
 
 
 def main(argv=None):
@@ -30,7 +30,7 @@ def main(argv=None):
     ap.add_argument("--epsilon", type=float, default=0.005, help="max loss, a fraction")
     ap.add_argument("--delta", type=float, default=0.1)
     args = ap.parse_args(argv)
-    records = load_reference()
+    records = load("imagenet-val")
     gmacs = {k: p.model["gmacs"] for k, p in records.items()}
     rows = []
     for _, pr in eligible_pairs(records, gmacs, args.epsilon, args.pairs).iterrows():

@@ -125,8 +125,8 @@ def main(argv=None) -> None:
     rng = np.random.default_rng(args.seed)
     print(f"CPU cores visible: {os.cpu_count()}; timings depend on the machine and its load")
 
-    from littlebig_utils.data import reference
-    records = reference.load_reference()
+    from littlebig_utils import load
+    records = load("imagenet-val")
     gmacs = {k: p.model["gmacs"] for k, p in records.items()}
     pairs, vec, ref = timed_tables(records, gmacs)
     per_t, n_eval, n_loop_pairs = time_loop(records, pairs, args.loop_thresholds, args.loop_pairs, rng)

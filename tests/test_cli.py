@@ -294,7 +294,7 @@ def test_threshold_csv_is_cascade_on_the_split_reference_pair(capsys):
     assert cli.main(["threshold", "--little", "resnet34", "--big", "densenet161",
                      "--format", "csv"]) == 0
     df = pd.read_csv(io.StringIO(capsys.readouterr().out))
-    recs = reference.load_reference(["resnet34", "densenet161"])  # LEAD: littlebig_utils.load
+    recs = littlebig_utils.load("imagenet-val", ["resnet34", "densenet161"])
     reports, nc, nt = _cascade_rows(recs["resnet34"], recs["densenet161"], 0.005, 0.05,
                                     "clopper-pearson", 0.2, 0)
     _assert_rows_are_the_reports(df, reports, nc, nt, 0.005)
