@@ -6,7 +6,9 @@ import pandas as pd
 import pytest
 
 from littlebig_utils.book.chapters import deferral_rules as chapter
-from littlebig_utils.core import deferral as D
+from littlebig_utils.core import engine
+from littlebig_utils.core import experiments
+from littlebig_utils.core import scores
 
 
 def _data(n=60, seed=0, ties=True):
@@ -21,7 +23,7 @@ def _data(n=60, seed=0, ties=True):
 
 def test_curve_equals_loop_over_thresholds():
     score, lc, bc = _data()
-    curve = D.deferral_curve(score, lc, bc)
+    curve = engine.deferral_curve(score, lc, bc)
     n = len(score)
     # brute force: every threshold between distinct scores, plus "defer nothing/everything"
     rows = []
@@ -41,7 +43,7 @@ def test_accuracy_at_is_the_expected_accuracy_of_a_random_tie_split():
     score = np.array([0.1, 0.5, 0.5, 0.5, 0.5, 0.9])
     lc = np.array([0, 1, 0, 0, 1, 1], bool)
     bc = np.array([1, 1, 1, 0, 0, 0], bool)
-    curve = D.deferral_curve(score, lc, bc)
+    curve = engine.deferral_curve(score, lc, bc)
     for k in range(7):  # budget of k samples
         # exact expectation over every way to split the tie group
         accs = []
@@ -50,24 +52,24 @@ def test_accuracy_at_is_the_expected_accuracy_of_a_random_tie_split():
             to_big = np.zeros(6, bool)
             to_big[order[:k]] = True
             accs.append(np.where(to_big, bc, lc).mean())
-        assert D.accuracy_at(curve, [k / 6])[0] == pytest.approx(np.mean(accs))
+        assert engine.accuracy_at(curve, [k / 6])[0] == pytest.approx(np.mean(accs))
 
 
 def test_oracle_is_the_best_subset_at_every_budget():
     score, lc, bc = _data(10, seed=3, ties=False)
-    curve = D.deferral_curve(D.oracle_score(lc, bc), lc, bc)
+    curve = engine.deferral_curve(scores.oracle_score(lc, bc), lc, bc)
     for k in range(11):
         best = max(np.where(np.isin(np.arange(10), s), bc, lc).mean()
                    for s in itertools.combinations(range(10), k))
-        assert D.accuracy_at(curve, [k / 10])[0] == pytest.approx(best)
-    conf_curve = D.deferral_curve(score, lc, bc)
+        assert engine.accuracy_at(curve, [k / 10])[0] == pytest.approx(best)
+    conf_curve = engine.deferral_curve(score, lc, bc)
     grid = np.linspace(0, 1, 11)
-    assert (D.accuracy_at(curve, grid) >= D.accuracy_at(conf_curve, grid) - 1e-12).all()
+    assert (engine.accuracy_at(curve, grid) >= engine.accuracy_at(conf_curve, grid) - 1e-12).all()
 
 
 def test_curve_area_of_a_flat_curve_is_its_accuracy():
     lc = bc = np.array([1, 0, 1, 1], bool)
-    assert D.curve_area(D.deferral_curve([0.2, 0.4, 0.6, 0.8], lc, bc)) == pytest.approx(0.75)
+    assert engine.curve_area(engine.deferral_curve([0.2, 0.4, 0.6, 0.8], lc, bc)) == pytest.approx(0.75)
 
 
 def _specialist(n=4000, seed=0):
@@ -81,22 +83,22 @@ def _specialist(n=4000, seed=0):
     return probs, lc, bc
 
 
-@pytest.mark.parametrize("kind", D.KINDS)
+@pytest.mark.parametrize("kind", scores.KINDS)
 def test_learned_rule_beats_confidence_for_a_specialist(kind):
     probs, lc, bc = _specialist()
     fit, test = slice(0, 2000), slice(2000, None)
-    rule = D.LearnedDeferral(kind, seed=0).fit(probs[fit], lc[fit], bc[fit])
-    learned = D.deferral_curve(rule(probs[test]), lc[test], bc[test])
-    conf = D.deferral_curve(D.confidence_score(probs[test]), lc[test], bc[test])
-    assert rule.C_ in D.C_GRID
-    gain = D.accuracy_at(learned, [0.1, 0.2]) - D.accuracy_at(conf, [0.1, 0.2])
+    rule = scores.LearnedDeferral(kind, seed=0).fit(probs[fit], lc[fit], bc[fit])
+    learned = engine.deferral_curve(rule(probs[test]), lc[test], bc[test])
+    conf = engine.deferral_curve(scores.confidence_score(probs[test]), lc[test], bc[test])
+    assert rule.C_ in scores.C_GRID
+    gain = engine.accuracy_at(learned, [0.1, 0.2]) - engine.accuracy_at(conf, [0.1, 0.2])
     assert (gain > 0.01).all(), gain
 
 
 def test_per_class_rule_from_conf_and_pred_equals_the_probs_version():
     probs, lc, bc = _specialist(2000)
-    a = D.LearnedDeferral("per-class", C=0.3).fit(probs, lc, bc)
-    b = D.LearnedDeferral("per-class", num_classes=10, C=0.3).fit_conf_pred(
+    a = scores.LearnedDeferral("per-class", C=0.3).fit(probs, lc, bc)
+    b = scores.LearnedDeferral("per-class", num_classes=10, C=0.3).fit_conf_pred(
         probs.max(1), probs.argmax(1), lc, bc)
     np.testing.assert_allclose(a(probs), b.score_conf_pred(probs.max(1), probs.argmax(1)))
     s = a(probs)
@@ -112,23 +114,23 @@ def test_study_splits_fit_on_calibration_only_and_summaries():
         return lambda idx, ev: probs[idx].max(1)
 
     def oracle(calib):
-        return lambda idx, ev: D.oracle_score(lc[idx], bc[idx])
+        return lambda idx, ev: scores.oracle_score(lc[idx], bc[idx])
 
-    st = D.deferral_study({"confidence": conf_rule, "oracle": oracle}, lc, bc, n_splits=3,
+    st = experiments.deferral_study({"confidence": conf_rule, "oracle": oracle}, lc, bc, n_splits=3,
                           calib_frac=0.4, shares=(0.1, 0.3))
     assert len(seen) == 3 and all(len(c) == 400 for c in seen)
     assert set(st["rule"]) == {"confidence", "oracle"}
-    s = D.summarize_study(st)
+    s = experiments.summarize_deferral(st)
     assert (s["min"] <= s["mean"]).all() and (s["mean"] <= s["max"]).all()
-    g = D.paired_gain(st, "oracle")
+    g = experiments.paired_gain(st, "oracle")
     assert (g["min"] >= 0).all()  # the oracle never loses to confidence
     assert chapter.verdict(g) == "Reproduced"
     # one split's test accuracy by hand
     from littlebig_utils.core.engine import split_indices
     _, test = split_indices(1000, 0.4, seed=0 + 1)
-    c = D.deferral_curve(probs[test].max(1), lc[test], bc[test])
+    c = engine.deferral_curve(probs[test].max(1), lc[test], bc[test])
     row = st[(st["split"] == 1) & (st["rule"] == "confidence") & (st["share"] == 0.3)]
-    assert row["accuracy"].iloc[0] == pytest.approx(D.accuracy_at(c, [0.3])[0])
+    assert row["accuracy"].iloc[0] == pytest.approx(engine.accuracy_at(c, [0.3])[0])
 
 
 @pytest.mark.parametrize("gains, expected", [
@@ -144,33 +146,33 @@ def test_verdict_rules(gains, expected):
 
 def test_bad_inputs_raise():
     with pytest.raises(ValueError, match="empty split"):
-        D.deferral_curve([], [], [])
+        engine.deferral_curve([], [], [])
     with pytest.raises(ValueError, match="NaN"):
-        D.deferral_curve([np.nan, 0.5], [True, True], [True, False])
-    with pytest.raises(ValueError, match="same length"):
-        D.deferral_curve([0.5], [True, True], [True, False])
+        engine.deferral_curve([np.nan, 0.5], [True, True], [True, False])
+    with pytest.raises(ValueError, match="little_correct has 2 values, expected 1"):
+        engine.deferral_curve([0.5], [True, True], [True, False])
     with pytest.raises(ValueError, match="booleans"):
-        D.deferral_curve([0.5, 0.2], [2, 1], [True, False])
+        engine.deferral_curve([0.5, 0.2], [2, 1], [True, False])
     with pytest.raises(ValueError, match="fractions"):
-        D.accuracy_at(D.deferral_curve([0.5], [True], [True]), [20])
-    with pytest.raises(ValueError, match="softmax"):
-        D.confidence_score(np.array([[2.0, -1.0]]))
+        engine.accuracy_at(engine.deferral_curve([0.5], [True], [True]), [20])
+    with pytest.raises(ValueError, match="inputs='probs' needs rows of non-negative values"):
+        scores.confidence_score(np.array([[2.0, -1.0]]))
     with pytest.raises(ValueError, match="unknown kind"):
-        D.LearnedDeferral("mlp")
+        scores.LearnedDeferral("mlp")
     with pytest.raises(RuntimeError, match="fit"):
-        D.LearnedDeferral("probs")(np.array([[0.5, 0.5]]))
+        scores.LearnedDeferral("probs")(np.array([[0.5, 0.5]]))
     with pytest.raises(ValueError, match="num_classes"):
-        D.LearnedDeferral("per-class", num_classes=3).fit_conf_pred([0.9], [5], [True], [True])
+        scores.LearnedDeferral("per-class", num_classes=3).fit_conf_pred([0.9], [5], [True], [True])
 
 
 def test_human_labels_follow_the_soft_labels_and_the_seed():
     soft = np.tile([[0.7, 0.2, 0.1, 0.0]], (20000, 1))
-    y = D.human_labels(soft, seed=1)
+    y = experiments.human_labels(soft, seed=1)
     np.testing.assert_allclose(np.bincount(y, minlength=4) / len(y), soft[0], atol=0.01)
-    np.testing.assert_array_equal(y, D.human_labels(soft, seed=1))
-    assert not np.array_equal(y, D.human_labels(soft, seed=2))
+    np.testing.assert_array_equal(y, experiments.human_labels(soft, seed=1))
+    assert not np.array_equal(y, experiments.human_labels(soft, seed=2))
     with pytest.raises(ValueError, match="CIFAR-10H"):
-        D.human_labels(np.array([[0.5, 0.6]]))
+        experiments.human_labels(np.array([[0.5, 0.6]]))
 
 
 def test_regime_verdict_counts_its_rows():
@@ -188,7 +190,7 @@ def test_guarantee_by_score_rows_are_the_certified_thresholds_judged_on_test():
     from littlebig_utils.core.ltt import wsr_threshold
     from littlebig_utils.core.engine import split_indices
     probs, lc, bc = _specialist(3000)
-    df = D.guarantee_by_score((probs, lc, bc), 0.02, 0.1, n_splits=1, kind="per-class")
+    df = experiments.guarantee_by_score((probs, lc, bc), 0.02, 0.1, n_splits=1, kind="per-class")
     assert len(df) == 4
     calib, test = split_indices(3000, 0.5, seed=0)
     cert = calib[1::2]

@@ -26,16 +26,16 @@ __all__ = ["threshold_grid", "explorer_data", "explorer_html", "json_for_html", 
 def threshold_grid(conf, n_points: int = 200, decimals: int = 4) -> np.ndarray:
     """Thresholds at which the explorer shows the curves (values are exact there, not interpolated).
 
-    Half are evenly spaced in T, half at quantiles of the little model's confidence (where the
-    fraction sent to big changes fastest: confidences pile up near 1). Rounded to `decimals`
-    to keep the embedded JSON small; 0 and 1 are always included.
+    Half are evenly spaced in T, half at evenly spaced ranks of the little model's confidence
+    (`engine.rank_thresholds`: where the fraction sent to big changes fastest, as confidences
+    pile up near 1). Rounded to `decimals` to keep the embedded JSON small; 0 and 1 are always
+    included.
     """
     if n_points < 4:
         raise ValueError(f"n_points must be at least 4, got {n_points}")
-    conf = np.asarray(conf, dtype=np.float64)
     n_lin = n_points // 2
-    grid = np.r_[0.0, 1.0, np.linspace(0.0, 1.0, n_lin),
-                 np.quantile(conf, np.linspace(0.0, 1.0, n_points - n_lin))]
+    grid = np.r_[np.linspace(0.0, 1.0, n_lin),
+                 engine.rank_thresholds(conf, np.linspace(0.0, 1.0, n_points - n_lin))]
     return np.unique(np.clip(np.round(grid, decimals), 0.0, 1.0))
 
 

@@ -54,31 +54,11 @@ def _pair_args(little: Predictions, big: Predictions):
 def heldout_runs(little: Predictions, big: Predictions, little_gmacs: float, big_gmacs: float,
                  n_splits: int = HELDOUT_SPLITS, calib_frac: float = CALIB_FRAC,
                  seed: int = 0) -> pd.DataFrame:
-    """Per split: the paper's no-loss T chosen on the calibration side, judged on the test side,
-    next to the oracle T chosen on the test side itself (the paper's procedure).
-
-    One row per split s (seed ``seed + s``): threshold, oracle_threshold, accuracy, big_accuracy
-    (test side), change (cascade − big), lost (the cascade gets fewer test images right than
-    big: exact, in counts), macs_reduction, oracle_macs_reduction, all fractions. A split whose
-    calibration side has no no-loss T counts as the big model alone (no loss, no saving).
-    """
-    if int(n_splits) < 1:
-        raise ValueError(f"n_splits must be at least 1, got {n_splits!r}")
-    args = _pair_args(little, big)
-    seeds = np.arange(int(seed), int(seed) + int(n_splits))
-    calib = engine.split_masks(len(little), calib_frac, seeds)
-    costs = dict(little_gmacs=little_gmacs, big_gmacs=big_gmacs, missing="big")
-    t_cal = engine.no_loss_thresholds(*args, calib)
-    t_or = engine.no_loss_thresholds(*args, ~calib)
-    held = engine.evaluate_thresholds(*args, t_cal, ~calib, **costs)
-    oracle = engine.evaluate_thresholds(*args, t_or, ~calib, **costs)
-    return pd.DataFrame({
-        "seed": seeds, "threshold": t_cal, "oracle_threshold": t_or,
-        "accuracy": held["accuracy"], "big_accuracy": held["big_accuracy"],
-        "change": held["accuracy"] - held["big_accuracy"],
-        "lost": (held["n_correct"] < held["big_n_correct"]).to_numpy(),
-        "macs_reduction": held["macs_reduction"],
-        "oracle_macs_reduction": oracle["macs_reduction"]})
+    """`experiments.heldout_study` of two aligned Predictions (fractions): per split, the
+    paper's no-loss T chosen on the calibration side and judged on the test side, next to the
+    oracle T chosen on the test side itself."""
+    return experiments.heldout_study(*_pair_args(little, big), little_gmacs, big_gmacs, n_splits,
+                                     calib_frac, seed)
 
 
 def heldout_summary(runs: pd.DataFrame) -> dict:

@@ -26,6 +26,7 @@ __all__ = [
     "SWEEP_TOTALS", "total", "cheapest", "within_loss", "no_loss_point", "max_loss_point",
     "matched_accuracy_point", "budget_point", "loss_table", "evaluate_thresholds",
     "no_loss_thresholds", "split_indices", "split_masks", "splits", "rank_thresholds",
+    "deferral_curve", "accuracy_at", "curve_area",
 ]
 
 
@@ -361,6 +362,56 @@ def no_loss_thresholds(conf, little_correct, big_correct, masks, valid=None,
         first = np.argmax(qual, axis=1)
         out[lo:lo + chunk] = np.where(qual.any(axis=1), cut_threshold[first], np.nan)
     return out
+
+
+# ------------------------------------------------------------------ deferral curves
+# A deferral rule ranks the samples by a keep-score (any real number: confidence, a learned
+# score, the oracle); for a budget of k samples sent to big it sends the k lowest. Samples with
+# equal scores cannot be split by a threshold, so a curve has a point at the end of each group
+# of ties; `accuracy_at` interpolates between them (the expected accuracy when the straddling
+# tie group is split at random).
+
+def _array_1d(values, what: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim != 1:
+        raise InputError(f"{what} must be 1-d (one value per sample), got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise InputError(f"{what} contains NaN or infinite values")
+    return arr
+
+
+def deferral_curve(score, little_correct, big_correct) -> pd.DataFrame:
+    """Accuracy (fraction) of the cascade at every achievable deferral share, in one pass.
+
+    Samples are sent to big in ascending score; the rows are the cut points a threshold can
+    make (0, then the end of each group of equal scores): n_deferred, frac_deferred,
+    accuracy, and threshold (the smallest T deferring exactly those samples, score < T).
+    """
+    s = _array_1d(score, "score")
+    n = len(s)
+    lc = check_correct(little_correct, "little_correct", n)
+    bc = check_correct(big_correct, "big_correct", n)
+    if n == 0:
+        raise InputError("empty split: a deferral curve needs at least one sample")
+    # the thresholds that split the score order between tie groups, and one past the end
+    t = np.r_[np.unique(s), np.inf]
+    k, (big_below, little_below), (_, little_n) = counts_below(s, t, bc, lc)
+    return pd.DataFrame({"n_deferred": k, "frac_deferred": k / n,
+                         "accuracy": (big_below + little_n - little_below) / n, "threshold": t})
+
+
+def accuracy_at(curve: pd.DataFrame, shares) -> np.ndarray:
+    """Accuracy at deferral shares (fractions), linear between cut points (random tie split)."""
+    shares = np.asarray(shares, dtype=np.float64)
+    if np.isnan(shares).any() or shares.min() < 0 or shares.max() > 1:
+        raise InputError("deferral shares must be fractions in [0, 1]")
+    return np.interp(shares, curve["frac_deferred"].to_numpy(), curve["accuracy"].to_numpy())
+
+
+def curve_area(curve: pd.DataFrame) -> float:
+    """Area under the deferral curve (accuracy averaged over all deferral shares 0..1)."""
+    x, y = curve["frac_deferred"].to_numpy(), curve["accuracy"].to_numpy()
+    return float(np.sum((x[1:] - x[:-1]) * (y[1:] + y[:-1]) / 2))
 
 
 # ------------------------------------------------------------------ splits: one generator

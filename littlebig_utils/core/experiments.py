@@ -12,16 +12,21 @@ import numpy as np
 import pandas as pd
 
 from littlebig_utils.core.checks import (InputError, check_conf, check_correct, check_cost,
-                                         check_delta, check_max_loss, check_method, check_seed)
-from littlebig_utils.core.engine import (candidate_thresholds, counts_below, evaluate_thresholds,
-                                         loss_table, max_loss_point, split_indices, splits,
-                                         sweep_arrays, total)
+                                         check_delta, check_labels, check_max_loss, check_method,
+                                         check_probabilities, check_seed)
+from littlebig_utils.core.engine import (accuracy_at, candidate_thresholds, counts_below,
+                                         curve_area, deferral_curve, evaluate_thresholds,
+                                         loss_table, max_loss_point, no_loss_thresholds,
+                                         split_indices, split_masks, splits, sweep_arrays, total)
 from littlebig_utils.core.ltt import empirical_threshold, guaranteed_threshold, wsr_threshold
 from littlebig_utils.core.pairs import pairs_table
+from littlebig_utils.core.scores import KINDS, LearnedDeferral, oracle_score
 from littlebig_utils.core.predictions import align
 
-__all__ = ["STUDY_RULES", "split_study", "population_curve", "guarantee_study",
-           "eligible_pairs", "guarantee_pairs", "THRESHOLD_COLUMNS", "threshold_table"]
+__all__ = ["STUDY_RULES", "split_study", "heldout_study", "population_curve", "guarantee_study",
+           "eligible_pairs", "guarantee_pairs", "deferral_study", "summarize_deferral",
+           "paired_gain", "probs_rules", "conf_pred_rules", "human_labels", "regime_study",
+           "example_curves", "guarantee_by_score", "THRESHOLD_COLUMNS", "threshold_table"]
 
 STUDY_RULES = ("guaranteed", "empirical-no-loss", "empirical-max-loss", "oracle")
 
@@ -98,6 +103,36 @@ def split_study(conf, little_correct, big_correct, max_losses, deltas, n_splits:
                 row["violated"] = bool(row["n_lost"] > e * total(full, "n_valid") + 1e-9)
                 rows.append(row)
     return pd.DataFrame(rows)
+
+
+def heldout_study(conf, little_correct, big_correct, little_gmacs: float, big_gmacs: float,
+                  n_splits: int = 200, calib_frac: float = 0.2, seed: int = 0) -> pd.DataFrame:
+    """Per split: the paper's no-loss T chosen on the calibration side, judged on the test side,
+    next to the oracle T chosen on the test side itself (the paper's procedure).
+
+    One row per split s (seed ``seed + s``): threshold, oracle_threshold, accuracy, big_accuracy
+    (test side), change (cascade − big), lost (the cascade gets fewer test images right than
+    big: exact, in counts), macs_reduction, oracle_macs_reduction, all fractions. A split whose
+    calibration side has no no-loss T counts as the big model alone (no loss, no saving). All
+    splits at once: `engine.no_loss_thresholds` and `engine.evaluate_thresholds` on masks.
+    """
+    if int(n_splits) < 1:
+        raise InputError(f"n_splits must be at least 1, got {n_splits!r}")
+    args = _arrays(conf, little_correct, big_correct)
+    seeds = np.arange(check_seed(seed), check_seed(seed) + int(n_splits))
+    calib = split_masks(len(args[0]), calib_frac, seeds)
+    costs = dict(little_gmacs=little_gmacs, big_gmacs=big_gmacs, missing="big")
+    t_cal = no_loss_thresholds(*args, calib)
+    t_or = no_loss_thresholds(*args, ~calib)
+    held = evaluate_thresholds(*args, t_cal, ~calib, **costs)
+    oracle = evaluate_thresholds(*args, t_or, ~calib, **costs)
+    return pd.DataFrame({
+        "seed": seeds, "threshold": t_cal, "oracle_threshold": t_or,
+        "accuracy": held["accuracy"], "big_accuracy": held["big_accuracy"],
+        "change": held["accuracy"] - held["big_accuracy"],
+        "lost": (held["n_correct"] < held["big_n_correct"]).to_numpy(),
+        "macs_reduction": held["macs_reduction"],
+        "oracle_macs_reduction": oracle["macs_reduction"]})
 
 
 # ------------------------------------------------------------------ Monte-Carlo on a population
@@ -191,6 +226,187 @@ def guarantee_pairs(records: dict, pairs, max_loss: float, delta: float, n_calib
         draws=("draw", "size"), oracle_saving=("oracle_saving", "first")).reset_index()
     s["violation_se"] = np.sqrt(s["violation"] * (1 - s["violation"]) / s["draws"])
     return mc, s
+
+
+# ------------------------------------------------------------------ deferral rules on held-out splits
+# Deferral rules (confidence, the oracle, learned keep-scores of `scores`) fitted on the
+# calibration side of each split and judged by their deferral curve on the test side.
+
+def deferral_study(rules: dict, little_correct, big_correct, n_splits: int = 10,
+                   calib_frac: float = 0.5, seed: int = 0, shares=(0.1, 0.2, 0.3),
+                   eval_sets: dict | None = None) -> pd.DataFrame:
+    """Fit each rule on random calibration splits; judge its deferral curve on the rest.
+
+    `rules`: name -> ``fit(calib_idx) -> score_fn`` where ``score_fn(test_idx, eval_name)``
+    returns the keep-scores of those samples (a rule that needs no fitting ignores calib_idx).
+    `eval_sets`: name -> (little_correct, big_correct) over the same samples, judged on the
+    same test split (default: ``{"original": (little_correct, big_correct)}``): e.g. other
+    labels (CIFAR-10H) or corrupted images (predictions of both models on them). Splits come
+    from ``engine.splits`` (split s uses seed + s, the project's one split convention). Returns one row per
+    split, rule, evaluation set and share (accuracy, a fraction), plus share = NaN rows with
+    the area under the curve in ``auc``.
+    """
+    lc0 = check_correct(little_correct, "little_correct")
+    bc0 = check_correct(big_correct, "big_correct", len(lc0))
+    eval_sets = eval_sets or {"original": (lc0, bc0)}
+    shares = np.asarray(shares, dtype=np.float64)
+    rows = []
+    for s, calib, test in splits(len(lc0), calib_frac, n_splits, seed):
+        for name, fit in rules.items():
+            score_fn = fit(calib)
+            for ev, (lc, bc) in eval_sets.items():
+                lc, bc = np.asarray(lc, bool), np.asarray(bc, bool)
+                curve = deferral_curve(score_fn(test, ev), lc[test], bc[test])
+                acc = accuracy_at(curve, shares)
+                rows += [dict(split=s, rule=name, eval=ev, share=float(q), accuracy=float(a),
+                              auc=np.nan) for q, a in zip(shares, acc)]
+                rows.append(dict(split=s, rule=name, eval=ev, share=np.nan, accuracy=np.nan,
+                                 auc=curve_area(curve)))
+    return pd.DataFrame(rows)
+
+
+def summarize_deferral(study: pd.DataFrame) -> pd.DataFrame:
+    """Mean, min, max, 5th and 95th percentile over splits, per rule, eval set and share."""
+    at = study[study["share"].notna()]
+    g = at.groupby(["eval", "share", "rule"])["accuracy"]
+    out = g.agg(mean="mean", min="min", max="max",
+                q05=lambda a: np.quantile(a, 0.05), q95=lambda a: np.quantile(a, 0.95))
+    return out.reset_index()
+
+
+def paired_gain(study: pd.DataFrame, rule: str, baseline: str = "confidence") -> pd.DataFrame:
+    """Per split, accuracy of `rule` minus `baseline` at each share (same split, same eval)."""
+    at = study[study["share"].notna()]
+    a = at[at["rule"] == rule].set_index(["eval", "share", "split"])["accuracy"]
+    b = at[at["rule"] == baseline].set_index(["eval", "share", "split"])["accuracy"]
+    if a.empty or b.empty:
+        raise KeyError(f"study has no rows for rule {rule!r} or baseline {baseline!r}")
+    d = (a - b).rename("gain").reset_index()
+    return (d.groupby(["eval", "share"])["gain"]
+            .agg(mean="mean", min="min", max="max").reset_index())
+
+
+def probs_rules(fit_probs, fit_little_correct, fit_big_correct, evals: dict,
+                kinds=KINDS, seed: int = 0) -> dict:
+    """Rules for :func:`deferral_study` on the little model's probabilities.
+
+    Fitted on ``(fit_probs, fit_little_correct, fit_big_correct)`` restricted to each
+    calibration split; scored on ``evals[name] = (probs, little_correct, big_correct)`` (same
+    samples, e.g. other labels or corrupted images). Rules: ``oracle`` (needs the evaluation
+    labels), ``confidence`` and one learned rule per kind.
+    """
+    fp = check_probabilities(fit_probs, "fit_probs")
+    flc = check_correct(fit_little_correct, "little_correct", len(fp))
+    fbc = check_correct(fit_big_correct, "big_correct", len(fp))
+    evals = {k: (check_probabilities(p, f"probs of {k}"),
+                 check_correct(lc, f"little_correct of {k}", len(p)),
+                 check_correct(bc, f"big_correct of {k}", len(p)))
+             for k, (p, lc, bc) in evals.items()}
+    rules = {"oracle": lambda calib: (lambda idx, ev: oracle_score(evals[ev][1][idx],
+                                                                  evals[ev][2][idx])),
+             "confidence": lambda calib: (lambda idx, ev: evals[ev][0][idx].max(1))}
+    for kind in kinds:
+        def fit(calib, kind=kind):
+            rule = LearnedDeferral(kind, num_classes=fp.shape[1], seed=seed)
+            rule.fit(fp[calib], flc[calib], fbc[calib])
+            return lambda idx, ev: rule(evals[ev][0][idx])
+        rules[f"learned ({kind})"] = fit
+    return rules
+
+
+def conf_pred_rules(conf, pred, little_correct, big_correct, num_classes: int,
+                    seed: int = 0) -> dict:
+    """Rules for :func:`deferral_study` from (confidence, predicted class) alone (ImageNet
+    reference files): oracle, confidence, and the per-class learned rule."""
+    conf = check_conf(conf)
+    pred = check_labels(pred, "pred", len(conf), num_classes)
+    lc = check_correct(little_correct, "little_correct", len(conf))
+    bc = check_correct(big_correct, "big_correct", len(conf))
+
+    def fit(calib):
+        rule = LearnedDeferral("per-class", num_classes=num_classes, seed=seed)
+        rule.fit_conf_pred(conf[calib], pred[calib], lc[calib], bc[calib])
+        return lambda idx, ev: rule.score_conf_pred(conf[idx], pred[idx])
+    return {"oracle": lambda calib: (lambda idx, ev: oracle_score(lc[idx], bc[idx])),
+            "confidence": lambda calib: (lambda idx, ev: conf[idx]),
+            "learned (per-class)": fit}
+
+
+def human_labels(soft, seed: int = 0) -> np.ndarray:
+    """One human annotator's label per image, drawn from CIFAR-10H's label distribution.
+
+    Real label noise: where annotators disagree, the drawn label is another class with the
+    probability they chose it. Deterministic in `seed`.
+    """
+    soft = np.asarray(soft, dtype=np.float64)
+    if soft.ndim != 2 or (soft < 0).any() or np.abs(soft.sum(1) - 1).max() > 1e-6:
+        raise InputError("soft labels must be (n, classes) rows of probabilities (CIFAR-10H)")
+    u = np.random.default_rng(seed).random(len(soft))[:, None]
+    return np.minimum((np.cumsum(soft, axis=1) < u).sum(1), soft.shape[1] - 1).astype(np.int64)
+
+
+def regime_study(fit: tuple, evals: dict, n_splits: int = 10, calib_frac: float = 0.5,
+                 seed: int = 0, shares=(0.1, 0.2, 0.3), kinds=KINDS) -> pd.DataFrame:
+    """:func:`deferral_study` of :func:`probs_rules`: fit on `fit` = (probs, little_correct,
+    big_correct), judge on every ``evals[name] = (probs, little_correct, big_correct)``."""
+    rules = probs_rules(*fit, evals, kinds=kinds, seed=seed)
+    ev = {k: (lc, bc) for k, (_, lc, bc) in evals.items()}
+    first = next(iter(ev.values()))[0]
+    return deferral_study(rules, first, first, n_splits, calib_frac, seed, shares, ev)
+
+
+
+
+def example_curves(fit: tuple, evals: dict, calib_frac: float = 0.5, seed: int = 0,
+                   split: int = 0, kinds=KINDS) -> pd.DataFrame:
+    """Deferral curves of every rule of :func:`probs_rules` on one held-out split (for figures):
+    rows rule, eval, frac_deferred, accuracy (fractions)."""
+    rules = probs_rules(*fit, evals, kinds=kinds, seed=seed)
+    calib, test = split_indices(len(fit[1]), calib_frac, check_seed(seed) + int(split))
+    out = []
+    for name, f in rules.items():
+        score_fn = f(calib)
+        for ev, (_, lc, bc) in evals.items():
+            c = deferral_curve(score_fn(test, ev), np.asarray(lc)[test], np.asarray(bc)[test])
+            out.append(c.assign(rule=name, eval=ev))
+    return pd.concat(out, ignore_index=True)
+
+
+def guarantee_by_score(fit: tuple, max_loss: float, delta: float, n_splits: int = 10,
+                       calib_frac: float = 0.5, seed: int = 0, kind: str = "probs",
+                       methods=("clopper-pearson", "wsr")) -> pd.DataFrame:
+    """The guaranteed threshold on a learned keep-score as on confidence.
+
+    For each random split of ``fit = (probs, little_correct, big_correct)``: the learned rule
+    is fitted on one half of the calibration split and the threshold certified on the other
+    half (a score must not be tuned on the data that certify it), then both are judged on the
+    test split. `epsilon` is a fraction. Rows: split, score, method, threshold (NaN: big
+    alone), frac_big and loss (fractions) on the test split, violated.
+    """
+    probs = check_probabilities(fit[0])
+    lc = check_correct(fit[1], "little_correct", len(probs))
+    bc = check_correct(fit[2], "big_correct", len(probs))
+    max_loss, delta = check_max_loss(max_loss), check_delta(delta)
+    rows = []
+    for s, calib, test in splits(len(lc), calib_frac, n_splits, seed):
+        learn, cert = calib[::2], calib[1::2]
+        rule = LearnedDeferral(kind, num_classes=probs.shape[1], seed=seed)
+        rule.fit(probs[learn], lc[learn], bc[learn])
+        scores = {"confidence": probs.max(1), f"learned ({kind})": rule(probs)}
+        for name, sc in scores.items():
+            for method in methods:
+                if method == "wsr":
+                    t = wsr_threshold(sc[cert], lc[cert], bc[cert], max_loss, delta, order_seed=s)
+                else:
+                    t = guaranteed_threshold(sc[cert], lc[cert], bc[cert], max_loss, delta,
+                                             method).threshold
+                to_big = sc[test] < (t if t is not None else np.inf)
+                loss = bc[test].mean() - np.where(to_big, bc[test], lc[test]).mean()
+                rows.append(dict(split=s, score=name, method=method,
+                                 threshold=np.nan if t is None else t,
+                                 frac_big=float(to_big.mean()), loss=float(loss),
+                                 violated=bool(loss > max_loss + 1e-12)))
+    return pd.DataFrame(rows)
 
 
 # ------------------------------------------------------------------ the CLI's threshold table

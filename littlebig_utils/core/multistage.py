@@ -25,7 +25,8 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from littlebig_utils.core.checks import check_threshold
+from littlebig_utils.core.checks import (InputError, check_conf, check_correct, check_cost,
+                                         check_threshold)
 from littlebig_utils.core.engine import rank_thresholds, total
 from littlebig_utils.core.predictions import Predictions, align
 
@@ -33,24 +34,27 @@ __all__ = ["exit_stage", "evaluate", "evaluate_grid", "no_loss_point", "default_
            "threshold_grid", "search", "SEARCH_COLUMNS"]
 
 
-def _check_stages(confs, corrects, gmacs):
+def _check_stages(confs, corrects, gmacs, valid=None):
+    """Every stage's arrays checked once (`checks`): confidences in [0, 1], correctness and
+    `valid` booleans, all one value per sample; costs positive. Returns (n_stages, n, confs,
+    corrects, valid)."""
     n_stages = len(corrects)
     if n_stages < 2:
-        raise ValueError("a cascade needs at least two stages")
+        raise InputError("a cascade needs at least two stages")
     if len(confs) not in (n_stages - 1, n_stages):
-        raise ValueError(f"{len(confs)} confidence arrays for {n_stages} stages (the last stage's "
+        raise InputError(f"{len(confs)} confidence arrays for {n_stages} stages (the last stage's "
                          "confidence is optional: it always answers)")
-    if gmacs is not None and len(gmacs) != n_stages:
-        raise ValueError(f"{len(gmacs)} costs for {n_stages} stages")
+    if gmacs is not None:
+        if len(gmacs) != n_stages:
+            raise InputError(f"{len(gmacs)} costs for {n_stages} stages")
+        for k, g in enumerate(gmacs):
+            check_cost(g, f"cost of stage {k + 1}")
+    corrects = [check_correct(c, f"correct of stage {k + 1}") for k, c in enumerate(corrects)]
     n = len(corrects[0])
-    for arr in list(confs) + list(corrects):
-        if len(arr) != n:
-            raise ValueError("every stage needs one value per sample (same length, same order)")
-    confs = [np.asarray(c, dtype=np.float64) for c in confs[:n_stages - 1]]
-    for c in confs:
-        if not np.isfinite(c).all():
-            raise ValueError("confidences must be finite")
-    return n_stages, n, confs, [np.asarray(c, dtype=bool) for c in corrects]
+    corrects = [check_correct(c, f"correct of stage {k + 1}", n) for k, c in enumerate(corrects)]
+    confs = [check_conf(c, f"conf of stage {k + 1}", n) for k, c in enumerate(confs[:n_stages - 1])]
+    v = np.ones(n, bool) if valid is None else check_correct(valid, "valid", n)
+    return n_stages, n, confs, corrects, v
 
 
 def exit_stage(confs, thresholds) -> np.ndarray:
@@ -69,10 +73,9 @@ def exit_stage(confs, thresholds) -> np.ndarray:
 
 def evaluate(confs, corrects, gmacs, thresholds, valid=None) -> dict:
     """One threshold vector: accuracy (of the valid samples), mean GMACs, exit fractions."""
-    n_stages, n, confs, corrects = _check_stages(confs, corrects, gmacs)
+    n_stages, n, confs, corrects, v = _check_stages(confs, corrects, gmacs, valid)
     if len(thresholds) != n_stages - 1:
-        raise ValueError(f"{n_stages} stages need {n_stages - 1} thresholds, got {len(thresholds)}")
-    v = np.ones(n, bool) if valid is None else np.asarray(valid, dtype=bool)
+        raise InputError(f"{n_stages} stages need {n_stages - 1} thresholds, got {len(thresholds)}")
     stage = exit_stage(confs, thresholds)
     right = np.choose(stage, corrects) & v
     cost = np.cumsum(gmacs)[stage]
@@ -109,11 +112,10 @@ def evaluate_grid(confs, corrects, gmacs, grids, valid=None) -> pd.DataFrame:
 
 
 def _grid_arrays(confs, corrects, gmacs, grids, valid=None) -> dict:
-    n_stages, n, confs, corrects = _check_stages(confs, corrects, gmacs)
+    n_stages, n, confs, corrects, v = _check_stages(confs, corrects, gmacs, valid)
     if len(grids) != n_stages - 1:
-        raise ValueError(f"{n_stages} stages need {n_stages - 1} threshold grids, got {len(grids)}")
+        raise InputError(f"{n_stages} stages need {n_stages - 1} threshold grids, got {len(grids)}")
     grids = [np.unique([check_threshold(t) for t in np.atleast_1d(g)]) for g in grids]
-    v = np.ones(n, bool) if valid is None else np.asarray(valid, dtype=bool)
     # bin b of a sample on stage k = number of grid thresholds <= its confidence, so the sample
     # is escalated past stage k (conf < grid[j]) exactly when b <= j
     shape = tuple(len(g) + 1 for g in grids)
@@ -192,7 +194,7 @@ def search(records: dict[str, Predictions], gmacs: dict[str, float], n_stages: i
     recs = dict(zip(names, align(*[records[k] for k in names])))
     if correct is not None and not all(np.array_equal(recs[k].sample_ids, records[k].sample_ids)
                                        for k in names):
-        raise ValueError("the records list their samples in different orders; `correct` and "
+        raise InputError("the records list their samples in different orders; `correct` and "
                          "`valid` need records in one order (align them first)")
     corr = {k: (recs[k].correct if correct is None else np.asarray(correct[k], bool)) for k in names}
     v = np.ones(len(recs[names[0]]), bool) if valid is None else np.asarray(valid, bool)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from littlebig_utils.core.deferral import (conf_pred_rules, deferral_study, example_curves,
-                                          human_labels, paired_gain, regime_study,
-                                          summarize_study)
+from littlebig_utils.core.experiments import (conf_pred_rules, deferral_study, example_curves,
+                                             human_labels, paired_gain, regime_study,
+                                             summarize_deferral)
 
 __all__ = ["VERDICTS", "verdict", "verdict_table", "cifar_studies", "imagenet_studies", "regime_verdicts", "cifar_clean", "chapter_numbers"]
 
@@ -40,7 +40,7 @@ def verdict_table(studies: dict, baseline: str = "confidence",
     verdict of that regime/eval/rule (see :func:`verdict`). `studies`: regime -> study."""
     rows = []
     for regime, st in studies.items():
-        s = summarize_study(st)
+        s = summarize_deferral(st)
         learned = [r for r in st["rule"].unique() if r.startswith("learned")]
         for rule in learned:
             g = paired_gain(st, rule, baseline)
