@@ -47,3 +47,29 @@ def test_injected_parameters_cell_is_collapsed(tmp_path):
     cells = nbformat.read(path, as_version=4).cells
     assert cells[0].metadata["tags"] == ["parameters"]
     assert cells[1].metadata["tags"] == ["injected-parameters", "hide-input"]
+
+
+# ------------------------------------------------------------------ parameter checks (issue 17)
+
+def test_parameter_checks_name_the_parameter_and_an_example():
+    from littlebig_utils.book import notebook as nbk
+    assert nbk.integer("n_splits", 200, minimum=1) == 200
+    assert nbk.integer("n_splits", 20.0, minimum=1) == 20
+    for bad in ("abc", 0, -3, 2.5, True, None):
+        with pytest.raises(nbk.ParameterError, match=r"^parameter n_splits must be an integer >= 1, got .*-p n_splits"):
+            nbk.integer("n_splits", bad, minimum=1)
+    assert nbk.number("calib_frac", 0.2, 0, 1) == 0.2
+    for bad in ("x", float("nan"), 1.5, -0.1):
+        with pytest.raises(nbk.ParameterError, match=r"^parameter calib_frac must be a number in \[0, 1\]"):
+            nbk.number("calib_frac", bad, 0, 1)
+
+
+def test_max_losses_refuses_a_bare_number_and_points():
+    from littlebig_utils.book import notebook as nbk
+    assert nbk.max_losses("max_losses", [0.0025, 0.005]) == [0.0025, 0.005]
+    with pytest.raises(nbk.ParameterError, match=r"must be a list of fractions.*-p max_losses '\[0.005\]'"):
+        nbk.max_losses("max_losses", 0.5)
+    with pytest.raises(nbk.ParameterError, match=r"50 accuracy points.*0.005"):
+        nbk.max_losses("max_losses", [0.5])
+    with pytest.raises(nbk.ParameterError, match="empty"):
+        nbk.max_losses("max_losses", [])

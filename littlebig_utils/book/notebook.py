@@ -86,9 +86,6 @@ def main(argv=None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
-
 
 def markdown_table(frame, formats: dict | None = None, headers: dict | None = None,
                    missing: str = "–") -> str:
@@ -155,3 +152,68 @@ def difference_text(d) -> str:
 
 
 __all__.append("difference_text")
+
+
+# ------------------------------------------------------------------ parameter checks
+# papermill injects `-p NAME VALUE` as a Python literal when it parses as one, else as a
+# string: `-p n_splits abc` arrives as 'abc', `-p max_losses 0.005` as a bare float. Each
+# notebook checks its parameters right after the parameters cell with these, so that a bad
+# value stops the notebook with one line naming the parameter and an example that works.
+
+def _example(name: str, example) -> str:
+    shown = repr(example) if not isinstance(example, str) else example
+    return f"(e.g. -p {name} {shown!r})" if isinstance(example, list) else f"(e.g. -p {name} {shown})"
+
+
+def integer(name: str, value, minimum: int = 0, example=None) -> int:
+    """`value` as an int >= `minimum`, else a one-line ParameterError."""
+    import numbers
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if not ok and isinstance(value, float) and value.is_integer():
+        value, ok = int(value), True
+    if not ok or value < minimum:
+        raise ParameterError(f"parameter {name} must be an integer >= {minimum}, got {value!r} "
+                             f"{_example(name, example if example is not None else max(minimum, 1))}")
+    return int(value)
+
+
+def number(name: str, value, low: float | None = None, high: float | None = None,
+           example=None) -> float:
+    """`value` as a finite float in [low, high], else a one-line ParameterError."""
+    import math
+    import numbers
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and ((low is not None and value < low) or (high is not None and value > high)):
+        ok = False
+    if not ok:
+        where = f" in [{low:g}, {high:g}]" if low is not None and high is not None else (
+            f" >= {low:g}" if low is not None else (f" <= {high:g}" if high is not None else ""))
+        raise ParameterError(f"parameter {name} must be a number{where}, got {value!r} "
+                             f"{_example(name, example if example is not None else low or 0)}")
+    return float(value)
+
+
+def max_losses(name: str, values) -> list[float]:
+    """A list of tolerated accuracy losses as FRACTIONS (0.005 = half a point): a bare number is
+    refused (papermill passes `-p NAME 0.5` as a float), and so is a value that reads as points,
+    with both readings shown (the core's one max_loss validator)."""
+    from littlebig_utils.core.checks import check_max_loss
+    if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)):
+        raise ParameterError(f"parameter {name} must be a list of fractions of accuracy, got "
+                             f"{values!r} (e.g. -p {name} '[0.005]' for half a point)")
+    if not values:
+        raise ParameterError(f"parameter {name} is empty (e.g. -p {name} '[0.005]')")
+    out = []
+    for v in values:
+        try:
+            out.append(check_max_loss(v, f"parameter {name}"))
+        except ValueError as e:
+            raise ParameterError(str(e)) from None
+    return out
+
+
+__all__ += ["integer", "number", "max_losses"]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
