@@ -127,9 +127,18 @@ def sweep_arrays(conf, little_correct, big_correct, thresholds=None, valid=None,
     n = len(conf)
     lc = check_correct(little_correct, "little_correct", n)
     bc = check_correct(big_correct, "big_correct", n)
-    v = np.ones(n, dtype=bool) if valid is None else check_correct(valid, "valid", n)
+    v = None if valid is None else check_correct(valid, "valid", n)
     costs = _costs(little_gmacs, big_gmacs)
-    t = candidate_thresholds(conf) if thresholds is None else _thresholds(thresholds)
+    t = None if thresholds is None else _thresholds(thresholds)
+    return _sweep(conf, lc, bc, t, v, costs)
+
+
+def _sweep(conf, lc, bc, t=None, v=None, costs=None) -> pd.DataFrame:
+    """`sweep_arrays` on arrays already checked (the rules call it after their own checks, so
+    that one public call validates each input once)."""
+    n = len(conf)
+    v = np.ones(n, dtype=bool) if v is None else v
+    t = candidate_thresholds(conf) if t is None else t
     n_big, (big_below, little_below), (big_n, little_n) = counts_below(conf, t, bc & v, lc & v)
     n_correct = big_below + (little_n - little_below)
     n_valid = int(v.sum())
@@ -250,7 +259,13 @@ def loss_table(conf, little_correct, big_correct, thresholds=None) -> pd.DataFra
     n = len(conf)
     lc = check_correct(little_correct, "little_correct", n)
     bc = check_correct(big_correct, "big_correct", n)
-    table = sweep_arrays(conf, lc, bc, thresholds=thresholds)
+    return _loss_table(conf, lc, bc, None if thresholds is None else _thresholds(thresholds))
+
+
+def _loss_table(conf, lc, bc, t=None) -> pd.DataFrame:
+    """`loss_table` on arrays already checked."""
+    n = len(conf)
+    table = _sweep(conf, lc, bc, t)
     _, (loss_below, gain_below), (loss_n, gain_n) = counts_below(
         conf, table["threshold"].to_numpy(), ~lc & bc, lc & ~bc)
     table["n_loss"] = loss_n - loss_below
@@ -287,7 +302,11 @@ def evaluate_thresholds(conf, little_correct, big_correct, thresholds, masks=Non
     v = np.ones(n, bool) if valid is None else check_correct(valid, "valid", n)
     lc = check_correct(little_correct, "little_correct", n)
     bc = check_correct(big_correct, "big_correct", n)
-    costs = _costs(little_gmacs, big_gmacs)
+    return _evaluate(conf, lc, bc, t, masks, v, _costs(little_gmacs, big_gmacs), missing, chunk)
+
+
+def _evaluate(conf, lc, bc, t, masks, v, costs, missing="nan", chunk=32) -> pd.DataFrame:
+    """`evaluate_thresholds` on checked inputs (t: float array, NaN = none; masks: 2-d bool)."""
     cols = {k: np.full(len(t), np.nan) for k in
             ["n", "n_valid", "n_big", "n_correct", "little_n_correct", "big_n_correct"]}
     none = np.isnan(t)

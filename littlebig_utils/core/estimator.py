@@ -27,7 +27,7 @@ from littlebig_utils.core import names as _names
 from littlebig_utils.core import scores as _scores
 from littlebig_utils.core.checks import (INPUT_KINDS, InputError, check_choice, check_cost,
                                          check_costs, check_delta, check_labels, check_max_loss,
-                                         check_method, check_scores_2d)
+                                         check_method)
 from littlebig_utils.core.predictions import Predictions, align
 
 __all__ = ["Cascade", "CascadeReport", "CascadeInputError", "NotFittedError", "RULES"]
@@ -208,13 +208,13 @@ class Cascade(BaseEstimator):
         """Choose ``threshold_`` on (little, big, y) with `rule`."""
         p = self._params()
         d, n_classes = self._data(little, big, y, p)
-        args = (d.conf, d.little_correct, d.big_correct)
+        args = (d.conf, d.little_correct, d.big_correct)  # checked once, in _data
         if p["rule"] == "no_loss":
-            r = ltt.empirical_threshold(*args, max_loss=0.0)
+            r = ltt._empirical(*args, 0.0)
         elif p["rule"] == "max_loss":
-            r = ltt.empirical_threshold(*args, max_loss=p["max_loss"])
+            r = ltt._empirical(*args, p["max_loss"])
         else:
-            r = ltt.guaranteed_threshold(*args, p["max_loss"], p["delta"], p["method"])
+            r = ltt._guaranteed(*args, p["max_loss"], p["delta"], p["method"])
         self.result_ = r
         self.threshold_ = r.threshold
         self.n_fit_ = len(d.conf)
@@ -236,15 +236,16 @@ class Cascade(BaseEstimator):
                              f"{self.n_classes_}: route outputs of the same model and label space")
         if self.threshold_ is None:
             return np.ones(len(conf), dtype=bool)
-        return engine.route(conf, self.threshold_)
+        return conf < self.threshold_  # conf < T goes to big (engine.route, already checked)
 
     def evaluate(self, little, big, y=None) -> CascadeReport:
         """The fitted threshold judged on (little, big, y): a CascadeReport (fractions)."""
         self._check_fitted()
         d, _ = self._data(little, big, y, self._params())
-        costs = dict(little_gmacs=d.costs[0], big_gmacs=d.costs[1]) if d.costs else {}
-        r = engine.evaluate_thresholds(d.conf, d.little_correct, d.big_correct,
-                                       [self.threshold_], missing="big", **costs).iloc[0]
+        t = np.array([np.nan if self.threshold_ is None else self.threshold_])
+        r = engine._evaluate(d.conf, d.little_correct, d.big_correct, t,
+                             np.ones((1, len(d.conf)), bool), np.ones(len(d.conf), bool), d.costs,
+                             missing="big").iloc[0]
         return CascadeReport(
             threshold=self.threshold_, n=int(r["n"]), accuracy=float(r["accuracy"]),
             little_accuracy=float(r["little_accuracy"]), big_accuracy=float(r["big_accuracy"]),
@@ -261,8 +262,7 @@ class Cascade(BaseEstimator):
         not need `fit`.
         """
         d, _ = self._data(little, big, y, self._params())
-        costs = dict(little_gmacs=d.costs[0], big_gmacs=d.costs[1]) if d.costs else {}
-        t = engine.sweep_arrays(d.conf, d.little_correct, d.big_correct, **costs)
+        t = engine._sweep(d.conf, d.little_correct, d.big_correct, costs=d.costs)
         n = t["n"]
         out = pd.DataFrame({
             "threshold": t["threshold"], "n_big": t["n_big"], "frac_big": t["frac_big"],

@@ -14,11 +14,12 @@ import pandas as pd
 from littlebig_utils.core.checks import (InputError, check_conf, check_correct, check_cost,
                                          check_delta, check_labels, check_max_loss, check_method,
                                          check_probabilities, check_seed)
-from littlebig_utils.core.engine import (accuracy_at, candidate_thresholds, counts_below,
-                                         curve_area, deferral_curve, evaluate_thresholds,
-                                         loss_table, max_loss_point, no_loss_thresholds,
-                                         split_indices, split_masks, splits, sweep_arrays, total)
-from littlebig_utils.core.ltt import empirical_threshold, guaranteed_threshold, wsr_threshold
+from littlebig_utils.core.engine import (_loss_table, _sweep, accuracy_at, candidate_thresholds,
+                                         counts_below, curve_area, deferral_curve,
+                                         evaluate_thresholds, max_loss_point, no_loss_thresholds,
+                                         split_indices, split_masks, splits, total)
+from littlebig_utils.core.ltt import (_empirical, _guaranteed, empirical_threshold,
+                                      guaranteed_threshold, wsr_threshold)
 from littlebig_utils.core.pairs import pairs_table
 from littlebig_utils.core.scores import KINDS, LearnedDeferral, oracle_score
 from littlebig_utils.core.predictions import align
@@ -64,26 +65,29 @@ def split_study(conf, little_correct, big_correct, max_losses, deltas, n_splits:
         label_sets[name] = (check_correct(slc, f"{name} little_correct", n),
                             check_correct(sbc, f"{name} big_correct", n),
                             None if sv is None else check_correct(sv, f"{name} valid", n))
-    costs = dict(little_gmacs=little_gmacs, big_gmacs=big_gmacs)
+    costs = None if little_gmacs is None and big_gmacs is None else (
+        check_cost(little_gmacs, "little_gmacs"), check_cost(big_gmacs, "big_gmacs"))
     rows = []
     for s, calib, test in splits(n, calib_frac, n_splits, seed):
-        c = (conf[calib], lc[calib], bc[calib])
-        table = loss_table(*c)
+        c = (conf[calib], lc[calib], bc[calib])  # checked above: the rules' private forms
+        if len(calib) == 0:
+            raise InputError("empty calibration set: choose a threshold on at least one sample")
+        table = _loss_table(*c)
         chosen = []  # (rule, max_loss, delta, threshold or None)
-        no_loss = empirical_threshold(*c).threshold
+        no_loss = _empirical(*c, 0.0).threshold
         for e in max_losses:
             chosen.append(("empirical-no-loss", e, np.nan, no_loss))
-            chosen.append(("empirical-max-loss", e, np.nan, empirical_threshold(*c, e).threshold))
+            chosen.append(("empirical-max-loss", e, np.nan, _empirical(*c, e).threshold))
             for d in deltas:
                 chosen.append(("guaranteed", e, d,
-                               guaranteed_threshold(*c, e, d, method, table=table).threshold))
+                               _guaranteed(*c, e, d, method, table=table).threshold))
         found = sorted({t for *_, t in chosen if t is not None})
         for labels, (slc, sbc, sv) in label_sets.items():
             tc, tlc, tbc = conf[test], slc[test], sbc[test]
             tv = None if sv is None else sv[test]
-            full = sweep_arrays(tc, tlc, tbc, valid=tv, **costs)
+            full = _sweep(tc, tlc, tbc, v=tv, costs=costs)
             big_acc = total(full, "big_n_correct") / total(full, "n_valid")
-            at = sweep_arrays(tc, tlc, tbc, thresholds=found, valid=tv, **costs) if found else None
+            at = _sweep(tc, tlc, tbc, np.asarray(found), tv, costs) if found else None
             points = {t: at.iloc[i] for i, t in enumerate(found)}
             oracle = [("oracle", e, np.nan, max_loss_point(full, e)) for e in max_losses]
             for rule, e, d, t in chosen + oracle:
