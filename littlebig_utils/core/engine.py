@@ -23,7 +23,7 @@ from littlebig_utils.core.predictions import Predictions, align
 
 __all__ = [
     "route", "candidate_thresholds", "counts_below", "cut_candidates", "sweep_arrays", "sweep",
-    "SWEEP_TOTALS", "total", "cheapest", "within_loss", "no_loss_point", "max_loss_point",
+    "SWEEP_TOTALS", "total", "cheapest", "loses_more", "within_loss", "no_loss_point", "max_loss_point",
     "matched_accuracy_point", "budget_point", "loss_table", "evaluate_thresholds",
     "no_loss_thresholds", "split_indices", "split_masks", "splits", "rank_thresholds",
     "deferral_curve", "accuracy_at", "curve_area",
@@ -207,16 +207,22 @@ def cheapest(table: pd.DataFrame, mask) -> pd.Series | None:
     return rows.sort_values(["n_big", "threshold"], kind="stable").iloc[0]
 
 
-def within_loss(table: pd.DataFrame, max_loss: float) -> pd.Series:
-    """THE "loses at most max_loss" test, per row of a sweep table, exact in counts.
+def loses_more(n_lost, n_valid, max_loss: float):
+    """THE "loses more than max_loss" test, exact in counts (arrays broadcast).
 
-    The loss is big's accuracy minus the cascade's, both over the samples that count
-    (``n_valid``, e.g. ReaL's labelled images), so the denominator is n_valid, not n: a row
-    qualifies when ``big_n_correct - n_correct <= max_loss * n_valid`` (a 1e-9 tolerance
-    keeps ``max_loss * n_valid`` landing on an integer from failing by rounding).
+    The loss is big's accuracy minus the cascade's over the samples that count for accuracy,
+    so it is ``n_lost / n_valid`` with ``n_lost = big_n_correct - n_correct``: the denominator
+    is n_valid (e.g. ReaL's labelled images), not n (every image, which the cost counts). A
+    1e-9 tolerance in counts keeps ``max_loss * n_valid`` landing on an integer from failing
+    by rounding; exactly max_loss is not more (``>``, the boundary qualifies).
     """
-    nv = total(table, "n_valid")
-    return table["n_correct"] >= total(table, "big_n_correct") - max_loss * nv - 1e-9
+    return np.asarray(n_lost) > max_loss * np.asarray(n_valid) + 1e-9
+
+
+def within_loss(table: pd.DataFrame, max_loss: float) -> pd.Series:
+    """Per row of a sweep table: loses at most `max_loss` (not `loses_more`; the same test)."""
+    lost = total(table, "big_n_correct") - table["n_correct"]
+    return ~loses_more(lost, total(table, "n_valid"), max_loss)
 
 
 def no_loss_point(table: pd.DataFrame) -> pd.Series | None:

@@ -17,7 +17,7 @@ from littlebig_utils.core.checks import (InputError, check_conf, check_correct, 
 from littlebig_utils.core.engine import (_loss_table, _sweep, accuracy_at, candidate_thresholds,
                                          counts_below, curve_area, deferral_curve,
                                          evaluate_thresholds, max_loss_point, no_loss_thresholds,
-                                         split_indices, split_masks, splits, total)
+                                         loses_more, split_indices, split_masks, splits, total)
 from littlebig_utils.core.ltt import (_empirical, _guaranteed, empirical_threshold,
                                       guaranteed_threshold, wsr_threshold)
 from littlebig_utils.core.pairs import pairs_table
@@ -104,7 +104,7 @@ def split_study(conf, little_correct, big_correct, max_losses, deltas, n_splits:
                                else np.nan,
                                n_lost=int(total(full, "big_n_correct") - r["n_correct"]))
                 # violated: lost more than max_loss of the valid test samples, exact in counts
-                row["violated"] = bool(row["n_lost"] > e * total(full, "n_valid") + 1e-9)
+                row["violated"] = bool(loses_more(row["n_lost"], total(full, "n_valid"), e))
                 rows.append(row)
     return pd.DataFrame(rows)
 
@@ -173,7 +173,8 @@ def guarantee_study(score, little_correct, big_correct, little_gmacs: float, big
     at = population_curve(s, lc, bc)
     cands = candidate_thresholds(s)
     risk, frac = at(cands)
-    ok = risk <= max_loss + 1e-12
+    n = len(s)
+    ok = ~loses_more(risk * n, n, max_loss)  # the population: every sample counts
     saving = lambda f: 1.0 - (lg + f * bg) / bg  # noqa: E731
     oracle_t = float(cands[ok][np.argmin(frac[ok])])
     oracle_saving = float(saving(frac[ok].min()))
@@ -196,7 +197,7 @@ def guarantee_study(score, little_correct, big_correct, little_gmacs: float, big
                 sv = float(saving(f))
             rows.append(dict(draw=d, method=method, threshold=np.nan if t is None else t,
                              found=t is not None, risk=r, frac_big=f, saving=sv,
-                             kept=sv / oracle_saving, violated=bool(r > max_loss + 1e-12),
+                             kept=sv / oracle_saving, violated=bool(loses_more(r * n, n, max_loss)),
                              oracle_threshold=oracle_t, oracle_saving=oracle_saving))
     return pd.DataFrame(rows)
 
@@ -405,11 +406,12 @@ def guarantee_by_score(fit: tuple, max_loss: float, delta: float, n_splits: int 
                     t = guaranteed_threshold(sc[cert], lc[cert], bc[cert], max_loss, delta,
                                              method).threshold
                 to_big = sc[test] < (t if t is not None else np.inf)
-                loss = bc[test].mean() - np.where(to_big, bc[test], lc[test]).mean()
+                n_lost = int(bc[test].sum() - np.where(to_big, bc[test], lc[test]).sum())
+                loss = n_lost / len(test)
                 rows.append(dict(split=s, score=name, method=method,
                                  threshold=np.nan if t is None else t,
                                  frac_big=float(to_big.mean()), loss=float(loss),
-                                 violated=bool(loss > max_loss + 1e-12)))
+                                 violated=bool(loses_more(n_lost, len(test), max_loss))))
     return pd.DataFrame(rows)
 
 
@@ -452,7 +454,7 @@ def threshold_table(little, big, max_loss: float, delta: float, calib_frac: floa
             calib_loss=r.calib_loss, calib_frac_big=r.calib_frac_big, p_value=r.p_value,
             test_accuracy=e["accuracy"], test_big_accuracy=e["big_accuracy"],
             test_loss=e["loss"], test_frac_big=e["frac_big"],
-            violated=bool(n_lost > max_loss * e["n_valid"] + 1e-9),
+            violated=bool(loses_more(n_lost, e["n_valid"], max_loss)),
             gmacs=e.get("gmacs", np.nan), little_gmacs=lg, big_gmacs=bg,
             macs_reduction=e.get("macs_reduction", np.nan)))
     return pd.DataFrame(rows, columns=THRESHOLD_COLUMNS)
