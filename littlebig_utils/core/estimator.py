@@ -11,7 +11,8 @@ scores (`scores`): it turns a user's arrays or Predictions into the per-sample v
 take, checks them once (`checks`), and speaks fractions only. It follows scikit-learn's
 conventions: ``__init__`` only stores its arguments, ``fit`` validates them, fitted attributes
 end in ``_`` and a refit overwrites them, so ``get_params``, ``set_params`` and
-``sklearn.base.clone`` work. Nothing here imports torch.
+``sklearn.base.clone`` work (`_Params`: scikit-learn's parameter protocol without importing
+scikit-learn, which costs about a second at import). Nothing here imports torch.
 """
 from __future__ import annotations
 
@@ -19,8 +20,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
-from sklearn.exceptions import NotFittedError
 
 from littlebig_utils.core import engine, ltt
 from littlebig_utils.core import names as _names
@@ -36,6 +35,46 @@ RULES = _names.RULES
 
 #: the error of every bad input to a Cascade (the checks' own error class)
 CascadeInputError = InputError
+
+
+class NotFittedError(InputError, AttributeError):
+    """`route` / `evaluate` called before `fit` (a ValueError and an AttributeError, like
+    scikit-learn's own NotFittedError)."""
+
+
+class _Params:
+    """scikit-learn's parameter protocol: the parameters are the arguments of ``__init__``,
+    stored under their own names; ``sklearn.base.clone`` rebuilds an unfitted copy from them."""
+
+    @classmethod
+    def _signature(cls):
+        import inspect
+        return {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()
+                if k != "self"}
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {k: getattr(self, k) for k in self._signature()}
+
+    def set_params(self, **params):
+        names = self._signature()
+        for k, v in params.items():
+            if k not in names:
+                raise InputError(f"invalid parameter {k!r} for {type(self).__name__}; "
+                                 f"valid: {', '.join(names)}")
+            setattr(self, k, v)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = self._signature()
+        shown = [f"{k}={v!r}" for k, v in self.get_params().items() if not _same(v, defaults[k])]
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+
+def _same(a, b) -> bool:
+    try:
+        return type(a) is type(b) and bool(a == b)
+    except (TypeError, ValueError):
+        return a is b
 
 
 @dataclass(frozen=True)
@@ -74,7 +113,7 @@ class _Data:
     costs: tuple[float, float] | None
 
 
-class Cascade(BaseEstimator):
+class Cascade(_Params):
     """Little-Big cascade: the little model answers unless its score is below ``threshold_``.
 
     Parameters
