@@ -141,3 +141,13 @@ def test_loss_table_risk_and_counts_by_hand():
     # T = 0.4: sample 0 to big; kept 1, 2, 3
     assert (t.loc[0.4, "n_loss"], t.loc[0.4, "n_gain"]) == (1, 1)
     assert (t.loc[1.0, "n_loss"], t.loc[1.0, "n_gain"], t.loc[1.0, "risk"]) == (0, 0, 0.0)
+
+
+def test_loses_more_is_exact_in_counts_with_n_valid_and_an_inclusive_boundary():
+    assert not engine.loses_more(5, 1000, 0.005)         # exactly max_loss: not more
+    assert engine.loses_more(6, 1000, 0.005)
+    # 0.0003 * 10000 = 2.9999999999999996 in floating point: 3 lost of 10,000 are exactly 0.0003
+    assert 0.0003 * 10000 < 3 and not engine.loses_more(3, 10000, 0.0003)
+    assert engine.loses_more([1, 2, 3], [100, 100, 100], 0.02).tolist() == [False, False, True]
+    # the denominator is n_valid: 2 lost images of 100 valid (of 200 images) exceed 0.01
+    assert engine.loses_more(2, 100, 0.01) and not engine.loses_more(2, 200, 0.01)
