@@ -9,7 +9,7 @@ name added there and not here (or the reverse) fails the tests.
 THRESHOLD_METHODS = ("clopper-pearson", "binomial", "hoeffding-bentkus", "wsr")
 
 #: image datasets of `datasets.DATASETS` that `littlebig predict` reads
-IMAGE_DATASETS = ("cifar10-test-jpeg", "cifar10-test", "imagenet-val", "imagenet-v2")
+IMAGE_DATASETS = ("cifar10-test-jpeg", "cifar10-test", "cifar10-train", "imagenet-val", "imagenet-v2")
 
 #: datasets with reference predictions that `littlebig pairs --dataset` tables
 PAIRS_DATASETS = {

@@ -316,7 +316,7 @@ def test_cli_cuda_without_a_gpu_exits_2(tmp_path, capsys):
 
 
 def test_unknown_dataset_names_the_known_ones():
-    with pytest.raises(data.DataError, match="did you mean.*imagenet-v2.*Known: cifar10-test-jpeg"):
+    with pytest.raises(data.DataError, match="did you mean.*imagenet-v2.*Known: cifar10-test, cifar10-train, cifar10-test-jpeg"):
         open_dataset("imagenet-v3")
 
 
@@ -357,6 +357,20 @@ def test_cifar_resnets_on_the_jpeg_copy_match_the_independent_evaluation(depth):
     p = predict(f"cifar_resnet{depth}", "cifar10-test-jpeg", batch_size=500, progress=False)
     assert len(p) == 10_000 and p.model["pretrained"] is True
     assert 100 * p.accuracy == pytest.approx(JPEG_TOP1[depth], abs=0.3)
+
+
+@needs_data
+@pytest.mark.slow
+@pytest.mark.parametrize("depth", [20, 32, 44, 56])
+def test_cifar_resnets_on_the_lossless_test_set_score_exactly_their_published_accuracy(depth):
+    from littlebig_utils.run import cifar
+    p = predict(f"cifar_resnet{depth}", "cifar10-test", batch_size=500, progress=False)
+    assert len(p) == 10_000 and p.dataset == "cifar10-test" and p.model["pretrained"] is True
+    print(f"cifar_resnet{depth} on cifar10-test: {int(p.correct.sum())} / 10000 correct")
+    # exactly the published 91.73 / 92.63 / 93.10 / 93.39 %: a count, not a tolerance
+    published_correct = {20: 9173, 32: 9263, 44: 9310, 56: 9339}[depth]
+    assert int(p.correct.sum()) == published_correct
+    assert cifar.PUBLISHED_TOP1[depth] == published_correct / 10_000
 
 
 def test_cached_predictions_default_to_pretrained_weights(tmp_path, monkeypatch):
@@ -582,4 +596,5 @@ def test_the_run_layer_exports_its_names_lazily_and_predict_stays_a_module():
     out = subprocess.run([sys.executable, "-c", "import sys, littlebig_utils.run as r; "
                           "print(sorted(m for m in ('torch', 'timm') if m in sys.modules), "
                           "sorted(r.__all__))"], capture_output=True, text=True, env=_env())
-    assert out.stdout.strip() == "[] ['count_gmacs', 'create_model', 'default_device']", out.stderr
+    assert out.stdout.strip() == ("[] ['IMAGE_DATASETS', 'count_gmacs', 'create_model', "
+                                  "'default_device']"), out.stderr

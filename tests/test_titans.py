@@ -262,6 +262,56 @@ def test_student_cache_is_named_by_the_training_code_and_the_teacher(monkeypatch
     assert titans.student_paths(labels_cfg)[0] != before[labels_cfg]
 
 
+def test_cache_keys_digest_the_moved_modules_that_compute_them(monkeypatch):
+    """Predictions, teacher logits and students are keyed by the code of the run-layer modules
+    that make them (not package __init__ files, nor a function standing in for its module),
+    and by the module that now defines the confidence, wherever the core puts it."""
+    import inspect
+    import sys
+    from pathlib import Path
+
+    import littlebig_utils.run.predict as pr
+    from littlebig_utils.core.scores import max_softmax
+    from littlebig_utils.data import registry as data
+    seen = []
+
+    def recording_digest(*modules):
+        assert all(inspect.ismodule(m) for m in modules)
+        assert all(Path(inspect.getsourcefile(m)).name != "__init__.py" for m in modules)
+        seen.append({m.__name__ for m in modules})
+        return "0" * 16
+
+    monkeypatch.setattr(data, "code_digest", recording_digest)
+    run_modules = {"littlebig_utils.run.predict", "littlebig_utils.run.datasets",
+                   "littlebig_utils.run.cifar", "littlebig_utils.run.costs",
+                   max_softmax.__module__}
+    pr.cache_key("cifar_resnet20", "cifar10-test")
+    titans._teacher_key("cifar_resnet56", "train")
+    titans.student_paths(titans.TrainConfig(objective="labels"))
+    assert seen == [run_modules, run_modules,
+                    {"littlebig_utils.run.distill", "littlebig_utils.run.cifar"}]
+    assert sys.modules[max_softmax.__module__] in pr.code_modules()
+
+
+def test_a_code_change_in_any_keyed_module_renames_the_caches(monkeypatch):
+    import inspect
+
+    import littlebig_utils.run.predict as pr
+    from littlebig_utils.data import registry as data
+    cfg = titans.TrainConfig(objective="hinton")
+    before = (pr.cache_key("cifar_resnet20", "cifar10-test"),
+              titans._teacher_key("cifar_resnet56", "train"), titans.student_paths(cfg)[0])
+    real = inspect.getsource
+    for module in pr.code_modules():
+        monkeypatch.setattr(inspect, "getsource", lambda m, _real=real, _changed=module:
+                            _real(m) + ("\nx = 1\n" if m is _changed else ""))
+        after = (pr.cache_key("cifar_resnet20", "cifar10-test"),
+                 titans._teacher_key("cifar_resnet56", "train"), titans.student_paths(cfg)[0])
+        assert all(a != b for a, b in zip(after, before)), module.__name__
+    monkeypatch.setattr(inspect, "getsource", real)
+    assert data.code_digest(*pr.code_modules()) == pr.code_key()
+
+
 # ------------------------------------------------------------------------- study and verdict
 
 def _two_class(conf):

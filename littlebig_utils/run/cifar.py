@@ -1,4 +1,5 @@
-"""CIFAR-10: the pretrained ResNets of He et al. (2016) as timm models, and the test images.
+"""CIFAR-10: the pretrained ResNets of He et al. (2016) as timm models, and the images
+(lossless PNG sprites, the JPEG copy).
 
 The ResNets are the option-A (zero-padding shortcut) CIFAR networks whose checkpoints are
 published in akamaster/pytorch_resnet_cifar10; parameter names here match those checkpoints
@@ -21,6 +22,12 @@ import torch.nn.functional as F
 from timm.models import register_model
 
 from littlebig_utils.data import registry as data
+from littlebig_utils.data.registry import DataError
+
+__all__ = ["CLASSES", "MEAN", "STD", "PRETRAINED_CFG", "DEPTHS", "CHECKPOINTS", "STORED_TOP1",
+           "PUBLISHED_TOP1", "CifarResNet", "load_checkpoint_state", "LABELS_KEY", "test_labels",
+           "LOSSLESS", "LOSSLESS_FILES", "load_lossless_split", "jpeg_test_paths",
+           "jpeg_train_paths", "decode", "load_jpeg_split", "to_tensor"]
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 # the checkpoints were trained with ImageNet's normalization
@@ -32,8 +39,13 @@ PRETRAINED_CFG = dict(input_size=(3, 32, 32), mean=MEAN, std=STD, crop_pct=1.0,
 DEPTHS = {8: 1, 14: 2, 20: 3, 32: 5, 44: 7, 56: 9, 110: 18}
 CHECKPOINTS = {20: "cifar_resnets/resnet20-12fca82f.th", 32: "cifar_resnets/resnet32-d509ac18.th",
                44: "cifar_resnets/resnet44-014dd654.th", 56: "cifar_resnets/resnet56-4bfd9763.th"}
-# best_prec1 stored in the checkpoints: top-1 on the lossless CIFAR-10 test set
+# best_prec1 stored in the checkpoints, in percent (the book's tables read it): the best top-1
+# seen during training, above what the final weights score
 STORED_TOP1 = {20: 91.78, 32: 92.78, 44: 93.14, 56: 93.62}
+# top-1 published with the checkpoints (akamaster/pytorch_resnet_cifar10 README), a fraction:
+# what the final weights score on the 10,000 lossless test images (tests/test_predict.py
+# checks the exact counts, 9,173 / 9,263 / 9,310 / 9,339 correct)
+PUBLISHED_TOP1 = {20: 0.9173, 32: 0.9263, 44: 0.9310, 56: 0.9339}
 
 
 class ShortcutA(nn.Module):
@@ -158,6 +170,77 @@ def test_labels() -> np.ndarray:
 
     The one loader of this file: every CIFAR-10 label check and notebook goes through it."""
     return np.load(data.fetch(LABELS_KEY), allow_pickle=False).astype(np.int64)
+
+
+# The lossless copy (MANIFEST.md): one RGB PNG sprite per official batch, 1024 pixels wide,
+# row k holding image k of that batch (its 1024 pixels are the 32 x 32 image, row-major).
+LOSSLESS = "cifar10/lossless/"
+LOSSLESS_FILES = {"test": (("test_batch.png",), "test_lables.json"),  # (sic), the package's names
+                  "train": (tuple(f"data_batch_{i}.png" for i in range(1, 6)), "train_lables.json")}
+
+
+def _lossless_labels(key: str) -> np.ndarray:
+    """Labels of a verified labels file: a JSON list of class indices 0..9."""
+    import json
+    path = data.fetch(key)
+    try:
+        labels = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"{key} at {path} is not a JSON list of labels ({type(exc).__name__}); "
+                        "replace it with the original") from None
+    if (not isinstance(labels, list) or not labels
+            or not all(type(v) is int and 0 <= v < len(CLASSES) for v in labels)):
+        raise DataError(f"{key} at {path} is not a list of class indices 0..{len(CLASSES) - 1}; "
+                        "replace it with the original")
+    return np.asarray(labels, dtype=np.int64)
+
+
+def _lossless_sprite(key: str) -> np.ndarray:
+    """uint8 images (N, 32, 32, 3) of a verified PNG sprite (one image per row)."""
+    from PIL import Image
+    path = data.fetch(key)  # sha256 first: a corrupt file is refused before it is decoded
+    try:
+        with Image.open(path) as im:
+            if im.format != "PNG" or im.mode != "RGB" or im.width != 32 * 32:
+                raise ValueError(f"a {im.format} {im.mode} image {im.width} pixels wide, not an "
+                                 "RGB PNG 1024 pixels wide")
+            rows = np.asarray(im)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise DataError(f"{key} at {path} is not a CIFAR-10 sprite ({exc}); replace it with the "
+                        "original") from None
+    return rows.reshape(len(rows), 32, 32, 3)
+
+
+def load_lossless_split(split: str = "test", limit: int | None = None
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(images uint8 NHWC, labels, sample ids) of the lossless CIFAR-10, original order.
+
+    Each file is checked against its sha256 (data registry) before it is decoded. Ids are
+    ``test_00000`` ... / ``train_00000`` ... by position in the official batches (the ids of
+    CIFAR-10H and of the official python batches). `limit` decodes only the sprites that hold
+    the first `limit` images (``--limit 2000`` of the training set reads one of the five).
+    """
+    if split not in LOSSLESS_FILES:
+        raise ValueError(f"split must be 'test' or 'train', got {split!r}")
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be a positive number of samples, got {limit}")
+    sprites, labels_file = LOSSLESS_FILES[split]
+    labels = _lossless_labels(LOSSLESS + labels_file)
+    parts, n = [], 0
+    for name in sprites:
+        if limit is not None and n >= limit:
+            break
+        parts.append(_lossless_sprite(LOSSLESS + name))
+        n += len(parts[-1])
+    read_all = len(parts) == len(sprites)
+    if n > len(labels) or (read_all and n != len(labels)):
+        raise DataError(f"the {split} sprites of {LOSSLESS} hold {n} images"
+                        f"{'' if read_all else ' or more'} but {LOSSLESS}{labels_file} has "
+                        f"{len(labels)} labels; the files do not belong together")
+    images = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    k = len(images) if limit is None else min(limit, len(images))
+    ids = np.array([f"{split}_{i:05d}" for i in range(k)])
+    return np.ascontiguousarray(images[:k]), labels[:k], ids
 
 
 def jpeg_test_paths() -> list:

@@ -7,11 +7,15 @@ logits; ImageNet val file stems ``ILSVRC2012_val_XXXXXXXX``, which is what ReaL 
 and ``labels``. Images go through the model's own timm data config (resolution, crop,
 interpolation, mean/std), so a model is always fed what it was evaluated on.
 
-Datasets by name:
+Datasets by name (`littlebig_utils.run.IMAGE_DATASETS`):
+- ``cifar10-test`` / ``cifar10-train``: the lossless CIFAR-10, original order, ids
+  ``test_00000`` / ``train_00000`` by position. Read from the PNG sprites of the data registry
+  (each file's sha256 checked before it is decoded), or, with ``data_root`` (``--data-root``),
+  from the official python batches (``cifar-10-python.tar.gz`` or its extracted
+  ``cifar-10-batches-py`` folder): the same arrays either way. On these the CIFAR ResNets
+  reach their published accuracies.
 - ``cifar10-test-jpeg``: the JPEG copy in the data folder. Lossy: a *shifted* CIFAR-10 (like
   the JPEG corruption of CIFAR-10-C); the CIFAR ResNets lose about 10 points on it.
-- ``cifar10-test``: the official lossless python batches (cifar-10-python.tar.gz), downloaded
-  with pooch and md5-checked; on these the CIFAR ResNets reach their stored accuracies.
 - ``imagenet-val``: ImageNet-1k val as an image folder (``<synset>/<file>.JPEG``, or all files
   in one folder), root from ``--data-root`` or ``$LITTLEBIG_IMAGENET_VAL``.
 - ``imagenet-v2``: ImageNet-V2 image folder (class folders ``0`` .. ``999``), root from
@@ -23,6 +27,7 @@ import hashlib
 import io
 import os
 import pickle
+import re
 import tarfile
 from pathlib import Path
 
@@ -30,21 +35,17 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from littlebig_utils.run import cifar
+from littlebig_utils.run import IMAGE_DATASETS, cifar
 from littlebig_utils.data import registry as data
 from littlebig_utils.data.registry import DataError
 
 __all__ = ["DATASETS", "ROOT_ENV", "ImageArrayDataset", "ImageFolderDataset", "open_dataset",
-           "load_cifar10_python", "read_cifar10_batches", "CIFAR10_PYTHON_URL",
+           "load_cifar10", "load_cifar10_python", "read_cifar10_batches", "CIFAR10_PYTHON_URL",
            "CIFAR10_PYTHON_MD5", "resolve_root", "load_cifar10_reference", "cifar10h_labels",
-           "cifar10h_majority", "CIFAR10_REFERENCE"]
+           "cifar10h_majority", "cifar10h_join", "CIFAR10_REFERENCE"]
 
-DATASETS: dict[str, str] = {
-    "cifar10-test-jpeg": "CIFAR-10 test set, JPEG copy (lossy: a shifted CIFAR-10), original order",
-    "cifar10-test": "CIFAR-10 test set, official lossless python batches, original order",
-    "imagenet-val": "ImageNet-1k validation image folder",
-    "imagenet-v2": "ImageNet-V2 image folder (class folders 0..999)",
-}
+DATASETS: dict[str, str] = IMAGE_DATASETS  # the one list of names (stdlib, in run/__init__)
+CIFAR10_SPLITS = {"cifar10-test": "test", "cifar10-train": "train"}  # the lossless datasets
 ROOT_ENV = {"imagenet-val": "LITTLEBIG_IMAGENET_VAL", "imagenet-v2": "LITTLEBIG_IMAGENET_V2"}
 
 CIFAR10_PYTHON_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -229,20 +230,43 @@ class _ArrayUnpickler(pickle.Unpickler):
 
 
 def read_cifar10_batches(archive, split: str = "test") -> tuple[np.ndarray, np.ndarray]:
-    """(uint8 NHWC images, labels) from cifar-10-python.tar.gz, without extracting it."""
+    """(uint8 NHWC images, labels) from the official python batches: cifar-10-python.tar.gz
+    (read without extracting it), its extracted ``cifar-10-batches-py`` folder, or a folder
+    holding that one."""
     names = ["test_batch"] if split == "test" else [f"data_batch_{i}" for i in range(1, 6)]
-    images, labels = [], []
-    with tarfile.open(archive, "r:gz") as tar:
-        for n in names:
-            member = f"cifar-10-batches-py/{n}"
+    archive = Path(archive)
+    if archive.is_dir():
+        folder = archive / "cifar-10-batches-py" if (archive / "cifar-10-batches-py").is_dir() \
+            else archive
+
+        def raw(n):
             try:
-                f = tar.extractfile(member)
+                return (folder / n).read_bytes()
+            except OSError as exc:
+                raise DataError(f"cannot read the CIFAR-10 batch {folder / n} ({exc.strerror}); "
+                                "is this the cifar-10-batches-py folder?") from None
+    else:
+        try:
+            tar = tarfile.open(archive, "r:gz")
+        except (OSError, tarfile.TarError) as exc:
+            raise DataError(f"{archive} is not a readable cifar-10-python.tar.gz ({exc})") from None
+
+        def raw(n):
+            try:
+                return tar.extractfile(f"cifar-10-batches-py/{n}").read()
             except KeyError:
-                raise DataError(f"{archive} has no {member}; is it cifar-10-python.tar.gz?") from None
-            batch = _ArrayUnpickler(io.BytesIO(f.read()), encoding="bytes").load()
+                raise DataError(f"{archive} has no cifar-10-batches-py/{n}; is it "
+                                "cifar-10-python.tar.gz?") from None
+    images, labels = [], []
+    try:
+        for n in names:
+            batch = _ArrayUnpickler(io.BytesIO(raw(n)), encoding="bytes").load()
             x = np.asarray(batch[b"data"], dtype=np.uint8)
             images.append(x.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
             labels.append(np.asarray(batch[b"labels"], dtype=np.int64))
+    finally:
+        if not archive.is_dir():
+            tar.close()
     return np.ascontiguousarray(np.concatenate(images)), np.concatenate(labels)
 
 
@@ -281,7 +305,8 @@ def cifar10_python_archive() -> Path:
 
 
 def load_cifar10_python(split: str = "test", archive=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(images, labels, sample ids) of the lossless CIFAR-10; test in the original order."""
+    """(images, labels, sample ids) of the official python batches (`archive`: the .tar.gz or
+    the cifar-10-batches-py folder; default the md5-checked download); ids as the PNG reader's."""
     if split not in ("test", "train"):
         raise ValueError(f"split must be 'test' or 'train', got {split!r}")
     images, labels = read_cifar10_batches(archive or cifar10_python_archive(), split)
@@ -289,6 +314,22 @@ def load_cifar10_python(split: str = "test", archive=None) -> tuple[np.ndarray, 
         raise DataError("the CIFAR-10 test batch disagrees with the original test labels")
     prefix = "test" if split == "test" else "train"
     return images, labels, np.array([f"{prefix}_{i:05d}" for i in range(len(labels))])
+
+
+def load_cifar10(split: str = "test", source: str = "png", archive=None, limit: int | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(images uint8 NHWC, labels, sample ids) of the lossless CIFAR-10 in the original order.
+
+    `source` "png": the sprites of the data registry (sha256-checked; see
+    `cifar.load_lossless_split`); "batches": the official python batches (`archive`, else the
+    md5-checked download). Both give the same arrays.
+    """
+    if source == "png":
+        return cifar.load_lossless_split(split, limit)
+    if source != "batches":
+        raise ValueError(f"source must be 'png' or 'batches', got {source!r}")
+    images, labels, ids = load_cifar10_python(split, archive)
+    return (images, labels, ids) if limit is None else (images[:limit], labels[:limit], ids[:limit])
 
 
 # --------------------------------------------------------------------------- by name
@@ -300,10 +341,13 @@ def open_dataset(name: str, transform=None, data_root=None, limit: int | None = 
         close = difflib.get_close_matches(name, DATASETS, n=3, cutoff=0.3)
         raise DataError(f"unknown dataset '{name}'" + (f"; did you mean {close}?" if close else "")
                         + f" Known: {', '.join(DATASETS)}")
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be a positive number of samples, got {limit}")
     if name == "cifar10-test-jpeg":
         ds = ImageArrayDataset(*cifar.load_jpeg_split("test"), transform=transform, name=name)
-    elif name == "cifar10-test":
-        ds = ImageArrayDataset(*load_cifar10_python("test", archive=data_root and Path(data_root)),
+    elif name in CIFAR10_SPLITS:
+        source = "png" if data_root is None else "batches"
+        ds = ImageArrayDataset(*load_cifar10(CIFAR10_SPLITS[name], source, data_root, limit),
                                transform=transform, name=name)
     elif name == "imagenet-val":
         root = resolve_root(name, data_root)
@@ -317,11 +361,7 @@ def open_dataset(name: str, transform=None, data_root=None, limit: int | None = 
         root = resolve_root(name, data_root)
         ds = ImageFolderDataset(root, transform, class_map={str(i): i for i in range(1000)},
                                 id_with_folder=True, name=name)
-    if limit is not None:
-        if limit < 1:
-            raise ValueError(f"limit must be a positive number of samples, got {limit}")
-        ds = ds.take(limit)
-    return ds
+    return ds if limit is None else ds.take(limit)
 
 
 # --------------------------------------------------------------------------- CIFAR-10 references
@@ -366,6 +406,26 @@ def cifar10h_labels() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     counts = np.load(data.fetch("cifar10h/cifar10h-counts.npy"), allow_pickle=False)
     probs = np.load(data.fetch("cifar10h/cifar10h-probs.npy"), allow_pickle=False)
     return (*cifar10h_majority(counts), probs)
+
+
+def cifar10h_join(sample_ids) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CIFAR-10H (majority, valid, soft labels) of the rows of CIFAR-10 test images `sample_ids`.
+
+    The join is by index: CIFAR-10H is in the original test order, and test image k has the id
+    ``test_{k:05d}`` in every CIFAR-10 test dataset here (lossless, official batches, JPEG copy).
+    Any other id (a training image, a foreign dataset) is refused rather than guessed.
+    """
+    ids = np.asarray(sample_ids).astype(str)
+    majority, valid, probs = cifar10h_labels()
+    rows = np.empty(len(ids), dtype=np.int64)
+    for j, sid in enumerate(ids):
+        m = re.fullmatch(r"test_(\d{5})", sid)
+        k = int(m.group(1)) if m else -1
+        if not 0 <= k < len(probs):
+            raise DataError(f"sample id {sid!r} is not a CIFAR-10 test image (test_00000 .. "
+                            f"test_{len(probs) - 1:05d}); CIFAR-10H labels only the test set")
+        rows[j] = k
+    return majority[rows], valid[rows], probs[rows]
 
 
 def cifar10h_majority(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -37,7 +37,7 @@ from littlebig_utils.core.scores import max_softmax
 __all__ = ["predict", "cached_predictions", "create_model", "model_metadata", "check_model_name",
            "cached_path", "weights_digest",
            "WorkLockedError", "PREDICT_FORMAT", "WeightsNotCachedError", "predict_images",
-           "cache_key"]
+           "cache_key", "code_modules", "code_key"]
 
 DEFAULT_CHUNK = 2048
 # Version of what predict computes and how it stores it: bump it when a change to this module,
@@ -531,28 +531,43 @@ def _dataset_source(dataset_name: str, data_root=None) -> str:
     """What determines a dataset's images and labels, cheaply (the reference data is verified
     when it is read; an image folder is named by its path and its modification time)."""
     from littlebig_utils.data import registry as data
-    from littlebig_utils.run.datasets import CIFAR10_PYTHON_MD5, ROOT_ENV, resolve_root
+    from littlebig_utils.run.datasets import CIFAR10_SPLITS, ROOT_ENV, resolve_root
     if dataset_name == "cifar10-test-jpeg":
         return f"{data.TREES['cifar10/jpeg/test']}/{data.REGISTRY[cifar.LABELS_KEY].sha256}"
-    if dataset_name == "cifar10-test":
-        return f"md5:{CIFAR10_PYTHON_MD5}/{data.REGISTRY[cifar.LABELS_KEY].sha256}"
+    if dataset_name in CIFAR10_SPLITS and data_root is None:  # the PNG sprites and labels
+        sprites, labels = cifar.LOSSLESS_FILES[CIFAR10_SPLITS[dataset_name]]
+        return "/".join(data.REGISTRY[cifar.LOSSLESS + f].sha256 for f in (*sprites, labels))
+    if dataset_name in CIFAR10_SPLITS:  # official batches from the given archive or folder
+        root = Path(data_root).expanduser().resolve()
+        return f"batches:{root}/{root.stat().st_mtime_ns if root.exists() else 'missing'}"
     if dataset_name in ROOT_ENV:
         root = resolve_root(dataset_name, data_root).resolve()
         return f"{root}/{root.stat().st_mtime_ns}"
     return dataset_name
 
 
+def code_modules() -> tuple:
+    """The modules whose code decides a saved prediction: this stage, the datasets and their
+    decoding, the CIFAR models, the cost count in the metadata, and the module that defines the
+    confidence (found from the function, so that the key follows it if it moves). The caches
+    of predictions and of the Titans teacher's logits are keyed by their code digest."""
+    from littlebig_utils.run import costs, datasets
+    return (sys.modules[__name__], datasets, cifar, costs, sys.modules[max_softmax.__module__])
+
+
+def code_key() -> str:
+    """`data.code_digest` of `code_modules()`."""
+    from littlebig_utils.data import registry as data
+    return data.code_digest(*code_modules())
+
+
 def cache_key(model_name: str, dataset_name: str, limit: int | None = None,
               pretrained: bool = True, seed: int = 0, data_root=None) -> str:
     """Key of a cached result: weights, data, limit and the code that computes predictions."""
-    from littlebig_utils.data import registry as data
-    from littlebig_utils.run import datasets
-    from littlebig_utils.core import scores
     blob = json.dumps({
         "model": model_name, "weights": _weights_source(model_name, pretrained, seed),
         "dataset": dataset_name, "data": _dataset_source(dataset_name, data_root),
-        "limit": limit, "format": PREDICT_FORMAT,
-        "code": data.code_digest(sys.modules[__name__], datasets, cifar, scores)}, sort_keys=True)
+        "limit": limit, "format": PREDICT_FORMAT, "code": code_key()}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
