@@ -197,24 +197,30 @@ def _normalize(x_uint8: torch.Tensor) -> torch.Tensor:
 
 
 def _nchw(images: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).contiguous()
+    """uint8 NHWC -> NCHW tensor (a copy: decoded images may be read-only arrays)."""
+    return torch.from_numpy(np.array(images, dtype=np.uint8)).permute(0, 3, 1, 2).contiguous()
 
 
-def create(arch: str, init: str = "scratch", seed: int = 0) -> torch.nn.Module:
-    """A 10-class CIFAR student: the published checkpoint of `arch` (init="pretrained", only
-    ResNet-20/32/44/56 have one) or a random initialisation seeded by `seed` ("scratch")."""
+def _check_arch(arch: str, init: str) -> None:
     import timm
     if init not in INITS:
         raise ValueError(f"init must be one of {INITS}, got {init!r}")
     if not timm.is_model(arch):
         raise ValueError(f"unknown architecture {arch!r}; the CIFAR students are "
                          f"{', '.join(f'cifar_resnet{d}' for d in sorted(cifar.DEPTHS))}")
+    depth = arch.removeprefix("cifar_resnet")
+    if init == "pretrained" and (not depth.isdigit() or int(depth) not in cifar.CHECKPOINTS):
+        raise ValueError(f"no pretrained checkpoint for {arch!r}; init='pretrained' needs one "
+                         f"of {', '.join(f'cifar_resnet{d}' for d in sorted(cifar.CHECKPOINTS))}"
+                         ", or use init='scratch'")
+
+
+def create(arch: str, init: str = "scratch", seed: int = 0) -> torch.nn.Module:
+    """A 10-class CIFAR student: the published checkpoint of `arch` (init="pretrained", only
+    ResNet-20/32/44/56 have one) or a random initialisation seeded by `seed` ("scratch")."""
+    import timm
+    _check_arch(arch, init)
     if init == "pretrained":
-        depth = arch.removeprefix("cifar_resnet")
-        if not depth.isdigit() or int(depth) not in cifar.CHECKPOINTS:
-            raise ValueError(f"no pretrained checkpoint for {arch!r}; init='pretrained' needs one "
-                             f"of {', '.join(f'cifar_resnet{d}' for d in sorted(cifar.CHECKPOINTS))}"
-                             ", or use init='scratch'")
         return timm.create_model(arch, pretrained=True, num_classes=10)
     torch.manual_seed(seed)
     return timm.create_model(arch, pretrained=False, num_classes=10)
@@ -254,6 +260,7 @@ class TrainConfig:
                                      ("init", self.init, INITS)):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        _check_arch(self.arch, self.init)
         for name in ("epochs", "batch_size"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -321,11 +328,7 @@ def _code_digest() -> str:
     """Digest of the code a trained student depends on (losses, augmentation, the training loop,
     the CIFAR ResNets), without docstrings: a change elsewhere in the package keeps the students."""
     from littlebig_utils.data import registry as data
-    return data.code_digest(
-        label_loss, distillation_kl, hinton_loss, uniform_kl, hard_mask_student_loss,
-        hard_mask_teacher_prob, titans_loss, augment, _normalize, _nchw, create, _lr_factor,
-        _batch_loss, train_student, cifar.ShortcutA, cifar.BasicBlock, cifar.CifarResNet,
-        cifar._create)
+    return data.code_digest(*_TRAINING_CODE)
 
 
 def student_stem(cfg: TrainConfig, data_digest: str, teacher_digest: str | None = None) -> str:
@@ -484,6 +487,13 @@ def load_or_train(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray,
     return model, meta
 
 
+# what `_code_digest` reads: the functions themselves, not the module's names for them
+_TRAINING_CODE = (label_loss, distillation_kl, hinton_loss, uniform_kl, hard_mask_student_loss,
+                  hard_mask_teacher_prob, titans_loss, augment, _normalize, _nchw, create,
+                  _lr_factor, _batch_loss, train_student, cifar.ShortcutA, cifar.BasicBlock,
+                  cifar.CifarResNet, cifar._create)
+
+
 # ------------------------------------------------------------------------------- the stage
 
 def training_data(n_train: int | None):
@@ -501,13 +511,11 @@ def student_predictions(model: torch.nn.Module, stem: str, images, labels, ids,
     """Predictions of a trained student on test images, computed once into
     results/titans/predictions (named by the student and the digest of the images, labels and
     the prediction code)."""
-    from littlebig_utils.core import scores
     from littlebig_utils.core.predictions import Predictions
-    from littlebig_utils.data import registry as data
     from littlebig_utils.run import predict
     key = hashlib.sha256(json.dumps({
         "student": stem, "data": array_digest(images, labels, np.asarray(ids).astype(str)),
-        "format": predict.PREDICT_FORMAT, "code": data.code_digest(predict, scores)},
+        "format": predict.PREDICT_FORMAT, "code": predict.code_key()},
         sort_keys=True).encode()).hexdigest()[:12]
     path = results_dir("titans", "predictions") / f"{stem}__{dataset}_{len(ids)}__{key}.npz"
     if path.is_file():
