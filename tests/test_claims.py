@@ -223,3 +223,21 @@ def test_reference_links_to_the_deciding_chapter_without_a_verdict():
 
 def test_verdict_no_loss_straddle_is_inconclusive():
     assert v.verdict_no_loss(0.02, -0.58, 0.62, tolerance=0.04).label == v.INCONCLUSIVE
+
+
+def test_notation_pair_count_matches_the_models():
+    """The glossary's "14 models -> 91 unordered pairs -> 90 (one pair of equal GMACs dropped)"
+    follows from the committed GMACs table of the reference models."""
+    import itertools
+    from pathlib import Path
+
+    from littlebig_utils.data import reference
+    table = reference.gmacs_table()
+    gmacs = table["gmacs"].to_dict()
+    pairs = list(itertools.combinations(sorted(gmacs), 2))
+    equal = [(a, b) for a, b in pairs if gmacs[a] == gmacs[b]]
+    assert (len(gmacs), len(pairs), len(pairs) - len(equal)) == (14, 91, 90)
+    assert equal == [("inception_v3", "tf_inception_v3")]
+    text = (Path(__file__).parents[1] / "book" / "notation.md").read_text()
+    assert "= 91$" in text and "**90 pairs**" in text
+    assert f"{gmacs['inception_v3']:.2f} GMACs each" in text
