@@ -160,7 +160,10 @@ TEXT_JS = r"""
 () => {
   const out = [];
   const root = document.querySelector(".bd-article, article, main, [role=main]") || document.body;
-  const shown = (e) => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== "hidden";
+  // shown: rendered, and not inside a collapsed <details> (whose content keeps its boxes)
+  const shown = (e) => (e.checkVisibility ? e.checkVisibility({visibilityProperty: true})
+                                          : e.getClientRects().length > 0)
+                       && !e.closest("details:not([open]) > :not(summary)");
   const norm = (t) => (t || "").replace(/\s+/g, " ").trim();
   // page text without code inputs, scripts and styles
   const clone = root.cloneNode(true);
@@ -248,7 +251,8 @@ def verdict_problems(found: dict[str, list[dict]]) -> dict[str, list[str]]:
     for page, items in found.items():
         for v in items:
             name = _LABEL_SLUGS.get(v["slug"])
-            if name is None or name not in v["title"]:
+            shown = v["title"].removeprefix("Verdict:").strip()
+            if name is None or shown != name:
                 out[page].append(f"claim {v['claim']}: verdict marker {v['slug']!r} disagrees "
                                  f"with the text shown: {v['title']!r}")
             labels.setdefault(v["claim"], {}).setdefault(name or v["slug"], set()).add(page)
