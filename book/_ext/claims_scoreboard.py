@@ -25,6 +25,8 @@ from docutils.parsers.rst import directives
 from sphinx import addnodes
 from sphinx.util.docutils import SphinxDirective
 
+from glue_figure_from import caption_from_content  # book/_ext is on the path (local_extensions)
+
 HEADERS = ("claim", "paper's number (reported)", "ours", "verdict", "decided in")
 
 
@@ -56,14 +58,7 @@ class ClaimsScoreboard(SphinxDirective):
             raise self.error(f"claims scoreboard: {e}") from None
 
         table = nodes.table(classes=["lb-scoreboard", "lb-wide", "colwidths-auto"])
-        if self.content:
-            holder = nodes.Element()
-            self.state.nested_parse(self.content, self.content_offset, holder)
-            first = holder.children[0] if holder.children else None
-            if isinstance(first, nodes.paragraph):
-                title = nodes.title(first.rawsource, "", *first.children)
-                title.source, title.line = first.source, first.line
-                table += title
+        table += [n for n in caption_from_content(self, nodes.title) if isinstance(n, nodes.title)]
         group = nodes.tgroup(cols=len(HEADERS))
         table += group
         for _ in HEADERS:
