@@ -228,7 +228,7 @@ def test_the_books_chrome_fits_tables_captions_code_and_opens_figures(checked, s
             page = browser.new_page(viewport={"width": 390, "height": 800})
             page.goto(f"{base}/chrome.html", wait_until="networkidle")
             state = page.evaluate("""() => {
-              const t = document.querySelector("#tab-wide");
+              const t = document.querySelector("table[aria-labelledby='tab-wide']");
               return {classes: t.className, caption: !!t.querySelector("caption"),
                       lifted: document.querySelector(".lb-table-caption .caption-number").textContent,
                       label: t.querySelector("td").getAttribute("data-label"),
@@ -237,6 +237,8 @@ def test_the_books_chrome_fits_tables_captions_code_and_opens_figures(checked, s
             }""")
             assert "lb-stack" in state["classes"] and not state["caption"]
             assert state["lifted"].strip() == "Table 3.1" and state["label"] == "column 0 (%)"
+            assert page.evaluate("() => document.getElementById('tab-wide').className") == (
+                "lb-table-caption caption ")  # links to the table land on its caption
             assert state["before"] == '"column 0 (%)"' and state["link"].endswith("wide.png")
             page.click("figure img")
             shown = page.evaluate("() => { const i = document.querySelector('.lb-lightbox img');"
@@ -246,7 +248,7 @@ def test_the_books_chrome_fits_tables_captions_code_and_opens_figures(checked, s
             assert page.evaluate("() => document.querySelector('.lb-lightbox')") is None
             page.set_viewport_size({"width": 1400, "height": 900})
             page.wait_for_timeout(400)  # the resize handler re-fits after 150 ms
-            wide = page.evaluate("() => document.querySelector('#tab-wide').className")
+            wide = page.evaluate("() => document.querySelector('table.table').className")
             assert "lb-stack" not in wide
             browser.close()
     finally:

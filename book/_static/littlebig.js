@@ -2,7 +2,8 @@
    that open full size. No external assets; checked by tests/browser_check.py at 1400 and 390 px.
 
    Tables. Each table caption moves out of the table, above its scroll box (a caption inside a
-   table is as wide as the table, so a scrolled table clips it). Then, while a table is wider
+   table is as wide as the table, so a scrolled table clips it), with the table's id (links to
+   the table land on its caption) and as the table's aria-labelledby. Then, while a table is wider
    than its box, it gets the next of these classes (book/_static/littlebig.css):
      lb-fit-1   smaller type, tighter cells, headers and text cells wrap
      lb-fit-2   smaller still, every cell may wrap
@@ -46,8 +47,9 @@
     const box = boxOf(table) === table ? table : boxOf(table);
     const div = document.createElement("div");
     div.className = "lb-table-caption caption " + cap.className;
-    div.id = table.id ? table.id + "-caption" : "lb-caption-" + (++captionCount);
-    div.setAttribute("role", "caption");
+    // the table's id moves to its caption: a link to "Table 3.1" shows the caption first
+    div.id = table.id || "lb-caption-" + (++captionCount);
+    if (table.id) table.removeAttribute("id");
     while (cap.firstChild) div.appendChild(cap.firstChild);
     box.parentNode.insertBefore(div, box);
     cap.remove();
