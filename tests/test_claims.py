@@ -99,6 +99,8 @@ def test_own_methods_get_verified_never_a_reproduction_label():
     assert label("ours-guaranteed", violation_rate=0.05, violation_rate_lo=0.03,
                  violation_rate_hi=0.08, delta=0.05) == v.INCONCLUSIVE
     assert label("ours-guaranteed", violation_rate=0.03, delta=None) == v.NOT_TESTABLE
+    reason = claims.decide("ours-guaranteed", violation_rate=0.12, delta=0.05).reason
+    assert reason.endswith("is 12.0 %, above delta (5.0 %).")
     for c in claims.CLAIMS.values():
         if c.ours:
             assert set(c.label_set).isdisjoint({v.REPRODUCED, v.PARTLY, v.NOT_REPRODUCED})
@@ -241,3 +243,19 @@ def test_notation_pair_count_matches_the_models():
     text = (Path(__file__).parents[1] / "book" / "notation.md").read_text()
     assert "= 91$" in text and "**90 pairs**" in text
     assert f"{gmacs['inception_v3']:.2f} GMACs each" in text
+
+
+@pytest.mark.parametrize("outcomes, paper, ours", [
+    (["holds"], v.REPRODUCED, v.VERIFIED),
+    (["holds", "holds"], v.REPRODUCED, v.VERIFIED),
+    (["fails"], v.NOT_REPRODUCED, v.NOT_VERIFIED),
+    (["fails", "open"], v.NOT_REPRODUCED, v.NOT_VERIFIED),
+    (["holds", "fails"], v.PARTLY, v.NOT_VERIFIED),
+    (["holds in part"], v.PARTLY, v.NOT_VERIFIED),
+    (["holds in part", "open"], v.PARTLY, v.NOT_VERIFIED),
+    (["open"], v.INCONCLUSIVE, v.INCONCLUSIVE),
+    (["holds", "open"], v.INCONCLUSIVE, v.INCONCLUSIVE),
+])
+def test_rule_outcomes_combine_into_one_label(outcomes, paper, ours):
+    assert claims._label(outcomes, ours=False) == paper
+    assert claims._label(outcomes, ours=True) == ours

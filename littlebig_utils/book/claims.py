@@ -143,10 +143,12 @@ class Rule:
         if (self.op == "in") != isinstance(self.bound, tuple):
             raise ValueError(f"rule on {self.stat}: 'in' takes a (lo, hi) bound, the others one")
 
-    def bound_text(self, stat: Statistic, stats: dict) -> str:
+    def bound_text(self, stat: Statistic, stats: dict, numbers: dict | None = None) -> str:
         def one(b):
-            if isinstance(b, str):
-                return stats[b].text.split(",")[0]
+            if isinstance(b, str):  # another statistic: its name, and its value when known
+                name = stats[b].text.split(",")[0]
+                value = (numbers or {}).get(b)
+                return name if value is None else f"{name} ({stats[b].fmt(value)})"
             return stat.fmt(b, sign=b < 0 if stat.unit == "points" else None)
         if self.op != "in":
             return one(self.bound)
@@ -179,7 +181,7 @@ class Rule:
             outcome = FAILS
         else:
             outcome = OPEN if s.interval in _UNCERTAIN else PARTLY
-        target = self.bound_text(s, stats)
+        target = self.bound_text(s, stats, numbers)
         word = {">=": ("at least", "below", "on both sides of"),
                 "<=": ("at most", "above", "on both sides of"),
                 "in": ("inside", "outside", "on both sides of the range")}[self.op]
