@@ -42,3 +42,12 @@ def test_verdict_vocabulary_is_fixed_and_renders_as_admonition():
     assert md.rstrip().endswith("```")
     classes = {v.Verdict(lab, "r").markdown().splitlines()[1] for lab in v.LABELS}
     assert len(classes) == 4  # each label has its own admonition colour
+
+
+def test_verdict_markdown_is_one_directive_block():
+    """What the chapters glue (`Verdict.markdown`): one fenced admonition, nothing outside it."""
+    from markdown_it import MarkdownIt
+    text = v.Verdict(v.PARTLY, "the median is 42 % here.").markdown(claim="30–80 % (reported).")
+    assert text.splitlines()[0] == "```{admonition} Verdict: Partly reproduced"
+    assert ":class: important" in text and "The median is 42 % here." in text
+    assert [t.type for t in MarkdownIt().parse(text)] == ["fence"]
