@@ -160,7 +160,9 @@ def seed_interval(diffs, confidence: float = 0.95) -> tuple[float, float, float]
 
 
 def _per_seed(results: pd.DataFrame, col: str) -> pd.DataFrame:
-    return results.pivot(index="seed", columns="student", values=col)
+    """seed x student table of `col`, the students in the order of `results`."""
+    order = list(dict.fromkeys(results["student"]))
+    return results.pivot(index="seed", columns="student", values=col)[order]
 
 
 def paired_differences(results: pd.DataFrame, budgets=(0.1, 0.25, 0.5),
@@ -364,21 +366,29 @@ def students_table(s: Study, budgets=(0.1, 0.25, 0.5)) -> pd.DataFrame:
 
 
 def differences_table(diffs: pd.DataFrame) -> pd.DataFrame:
-    """`paired_differences` for the page: points with the interval, and the seeds won."""
-    return pd.DataFrame({
-        "share deferred": [f"{100 * f:g} %" for f in diffs["budget"]],
-        "Titans student": [STUDENT_LABELS.get(t, t) for t in diffs["titans"]],
-        "minus": [STUDENT_LABELS.get(b, b) for b in diffs["baseline"]],
-        "difference (points, 95 % CI)": [_pct_interval(*r) for r in
-                                         diffs[["diff", "lo", "hi"]].itertuples(index=False)],
-        "seeds won": [f"{w} of {n}" for w, n in zip(diffs["wins"], diffs["seeds"])]})
+    """`paired_differences` for the page: one row per comparison, one column per share
+    deferred, each cell the difference in points with its interval and the seeds won."""
+    cell = [f"{_pct_interval(d, lo, hi)} ({w}/{n})" for d, lo, hi, w, n in
+            diffs[["diff", "lo", "hi", "wins", "seeds"]].itertuples(index=False)]
+    t = diffs.assign(cell=cell, budget=[f"{100 * f:g} % deferred" for f in diffs["budget"]])
+    t = t.pivot_table(index=["titans", "baseline"], columns="budget", values="cell",
+                      aggfunc="first", sort=False).reset_index()
+    t.insert(0, "comparison", [f"{STUDENT_LABELS.get(a, a)} − {STUDENT_LABELS.get(b, b)}"
+                               for a, b in zip(t.pop("titans"), t.pop("baseline"))])
+    t.columns.name = None
+    return t
 
 
 def gaps_table(gaps: pd.DataFrame) -> pd.DataFrame:
-    """`teacher_gaps` for the page: one row per budget and student."""
-    return pd.DataFrame({
-        "share deferred": [f"{100 * f:g} %" for f in gaps["budget"]],
-        "cost (% of the teacher's)": 100 * gaps["relative_cost"].to_numpy(),
-        "student": [STUDENT_LABELS.get(x, x) for x in gaps["student"]],
-        "cascade − teacher (points, 95 % CI)": [
-            _pct_interval(*r) for r in gaps[["diff", "lo", "hi"]].itertuples(index=False)]})
+    """`teacher_gaps` for the page: one row per student, one column per share deferred (with
+    the cascade's cost there), each cell the cascade minus the teacher in points."""
+    label = {f: f"{100 * f:g} % deferred ({100 * c:.0f} % of the cost)"
+             for f, c in zip(gaps["budget"], gaps["relative_cost"])}
+    t = gaps.assign(cell=[_pct_interval(*r) for r in
+                          gaps[["diff", "lo", "hi"]].itertuples(index=False)],
+                    budget=gaps["budget"].map(label))
+    t = t.pivot_table(index="student", columns="budget", values="cell", aggfunc="first",
+                      sort=False).reset_index()
+    t["student"] = t["student"].map(lambda x: STUDENT_LABELS.get(x, x))
+    t.columns.name = None
+    return t
