@@ -406,7 +406,9 @@ def train_student(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray,
         opt, lambda s: _lr_factor(s, total, max(1, int(cfg.warmup_frac * total))))
     history, start = [], 0
     if checkpoint is not None and Path(checkpoint).is_file():
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
+        # on the CPU: the generator's state must stay a CPU tensor; the weights and the
+        # optimizer's buffers are copied to the model's device when loaded
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
         if state.get("name") == cfg.name() and state.get("n") == n:
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
