@@ -29,7 +29,7 @@ FORMER = dict(student="ResNet-8 from scratch, 3 epochs on 20,000 JPEG training i
               student_accuracy_lo=0.54, student_accuracy_hi=0.60, teacher_accuracy=0.8320)
 
 # smoke mode (tests): tiny data, one epoch, two seeds (so that the intervals are computed)
-SMOKE = dict(n_train=256, n_test=500, epochs=1, n_seeds=2)
+SMOKE = dict(n_train=128, n_test=400, epochs=1, n_seeds=2)
 
 
 def check_archs(student_arch: str, teacher_arch: str) -> tuple[float, float]:
@@ -103,7 +103,7 @@ class Study:
 
 def study(student_arch="cifar_resnet20", student_init="pretrained", teacher_arch="cifar_resnet56",
           objectives=("labels", "hinton", "titans"), hard_rules=("teacher_prob", "student_loss"),
-          seeds=(0, 1, 2), n_train=10_000, n_test=None, epochs=2, batch_size=128, lr=0.01,
+          seeds=(0, 1, 2), n_train=8_000, n_test=None, epochs=2, batch_size=128, lr=0.01,
           temperature=4.0, alpha=0.9, hard_frac=0.2, hard_weight=1.0, budgets=(0.1, 0.25, 0.5),
           smoke=False) -> Study:
     """Train what is missing (`run.distill.run_stage`, silent: a page shows no training log),
