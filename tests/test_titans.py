@@ -589,3 +589,15 @@ def test_page_tables_have_one_row_per_comparison_and_student():
     assert list(g["student"]) == [chapter.STUDENT_LABELS[k] for k in
                                   ("labels", "hinton", "titans_teacher_prob")]
     assert g.iloc[0, 1].startswith("-2.00 [")  # labels: 0.91 - 0.93 on average
+
+
+def test_claim_numbers_are_the_better_titans_minus_hinton_at_equal_cost():
+    res = _results({"hinton": [0.90, 0.91, 0.92], "titans_teacher_prob": [0.91, 0.93, 0.92],
+                    "titans_student_loss": [0.89, 0.90, 0.91]})
+    # per seed, mean over the budgets (equal here): teacher_prob - hinton = 0.01, 0.02, 0.00
+    got = chapter.claim_numbers(res, budgets=(0.1, 0.5))
+    half = 4.302652729911275 * 0.01 / math.sqrt(3)
+    assert got["gain"] == pytest.approx(0.01)
+    assert got["gain_lo"] == pytest.approx(0.01 - half) and got["gain_hi"] == pytest.approx(0.01 + half)
+    assert all(np.isnan(v) for v in chapter.claim_numbers(res[res["student"] != "hinton"],
+                                                           budgets=(0.1, 0.5)).values())

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["STUDENT_LABELS", "FORMER", "SMOKE", "check_archs", "study", "cascade_row",
-           "seed_interval", "paired_differences", "teacher_gaps", "verdict", "numbers", "deferral_figure",
+           "seed_interval", "paired_differences", "teacher_gaps", "verdict", "numbers", "claim_numbers", "deferral_figure",
            "students_table", "differences_table", "gaps_table"]
 
 STUDENT_LABELS = {"published": "published ResNet checkpoint, not fine-tuned",
@@ -196,6 +196,22 @@ def teacher_gaps(results: pd.DataFrame, teacher_gmacs: float, student_gmacs: flo
             rows.append(dict(budget=f, student=s, diff=mean, lo=lo, hi=hi,
                              relative_cost=(student_gmacs + f * teacher_gmacs) / teacher_gmacs))
     return pd.DataFrame(rows)
+
+
+def claim_numbers(results: pd.DataFrame, budgets=(0.1, 0.25, 0.5),
+                  confidence: float = 0.95) -> dict:
+    """The claims registry's statistic for "titans-cascade" (fractions): ``gain``, the better
+    Titans student's cascade minus the Hinton student's at equal cost (mean over the budgets'
+    shares deferred), with ``gain_lo`` / ``gain_hi`` its t interval over seeds (paired by seed;
+    the better Titans student is the one with the larger mean)."""
+    cols = [f"acc_at_{f:g}" for f in budgets]
+    per = _per_seed(results.assign(eq=results[cols].mean(axis=1)), "eq")
+    titans = [c for c in per.columns if c.startswith("titans")]
+    if "hinton" not in per.columns or not titans:
+        return dict(gain=np.nan, gain_lo=np.nan, gain_hi=np.nan)
+    best = max(titans, key=lambda c: float((per[c] - per["hinton"]).mean()))
+    gain, lo, hi = seed_interval(per[best] - per["hinton"], confidence)
+    return dict(gain=gain, gain_lo=lo, gain_hi=hi)
 
 
 def _cheaper(results: pd.DataFrame) -> pd.Series:
