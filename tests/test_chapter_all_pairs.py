@@ -18,10 +18,22 @@ def test_heatmap_text_is_readable_and_cells_are_classified(zoo):
     plt.close(fig)
 
 
-def test_verdict_all_pairs(zoo):
-    v = chapter.verdict_all_pairs(zoo.pairs)
-    assert v.label in verdicts.LABELS and str(len(zoo.pairs)) in v.reason
-    assert chapter.verdict_all_pairs(zoo.pairs, min_gap=0.99).label == verdicts.NOT_TESTABLE
+def test_claim_numbers_count_genuine_pairs_without_a_speed_up_and_decide_the_claim(zoo):
+    from littlebig_utils.book import claims
+    import numpy as np
+    got = chapter.claim_numbers(zoo.pairs)
+    # brute force: genuine pairs whose operating point is missing or no cheaper than big alone
+    n = sum(1 for _, r in zoo.pairs.iterrows() if not r.degenerate
+            and not (np.isfinite(r.macs_reduction) and r.macs_reduction > 0))
+    assert got["n_without"] == n
+    ref = brute_meaningful(zoo.pairs)
+    assert got["median_reduction"] == pytest.approx(float(np.median(ref.macs_reduction)))
+    assert 0 < got["median_reduction"] < 1  # a fraction, as the registry requires
+    assert claims.decide("lb-all-pairs", **got).claim_id == "lb-all-pairs"
+    # no pair is 99 points apart: the median cannot be computed, the claim is not testable
+    none = chapter.claim_numbers(zoo.pairs, min_gap=0.99)
+    assert none["median_reduction"] is None
+    assert claims.decide("lb-all-pairs", **none).label == verdicts.NOT_TESTABLE
 
 
 def test_companion_choice_against_the_meaningful_pairs(zoo):

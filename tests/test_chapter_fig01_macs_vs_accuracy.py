@@ -15,12 +15,15 @@ def test_frontier_points_and_verdict(zoo):
     r = best.iloc[0]
     got = casc[casc.big == r.big].params_m.iloc[0]
     assert got == zoo.records[r.little].model["params_m"] + zoo.records[r.big].model["params_m"]
-    v = chapter.verdict_frontier(pts)
-    assert v.label in (verdicts.PARTLY, verdicts.NOT_REPRODUCED)  # our costs stop at 8 GMACs
-    only_single = pts[pts.kind == "single model"]
-    assert chapter.verdict_frontier(only_single).label == verdicts.NOT_REPRODUCED
-    wide = pts.assign(gmacs=pts.gmacs * 1000)
-    assert chapter.verdict_frontier(wide).label == v.label.replace(verdicts.PARTLY, verdicts.REPRODUCED)
+    # the claim's statistic: the range of the best companions' reductions, as fractions
+    got = chapter.claim_numbers(best)
+    assert got == {"reduction_lo": pytest.approx(min(best.macs_reduction)),
+                   "reduction_hi": pytest.approx(max(best.macs_reduction))}
+    assert 0 < got["reduction_lo"] <= got["reduction_hi"] < 1
+    from littlebig_utils.book import claims
+    assert claims.decide("lb-savings-range", **got).label != verdicts.NOT_TESTABLE
+    none = chapter.claim_numbers(best.iloc[:0])
+    assert claims.decide("lb-savings-range", **none).label == verdicts.NOT_TESTABLE
 
 
 def test_frontier_figure_labels_do_not_overlap(zoo):

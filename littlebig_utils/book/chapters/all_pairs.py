@@ -1,8 +1,8 @@
 """Chapter `all_pairs` (notebooks/all_pairs.ipynb): every pair at its no-loss point at once,
 the heat map, the saving against the accuracy gap (also the landing page's figure, glued from
-this chapter), its verdict and its exercise's loop.
+this chapter), the numbers of its claim (lb-all-pairs) and its exercise's loop.
 
-The pair table is in fractions (`pairs_table`); figures, alt text and the verdict's text are in
+The pair table is in fractions (`pairs_table`); figures and alt text are in
 percent and accuracy points.
 """
 from __future__ import annotations
@@ -11,32 +11,24 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from littlebig_utils.book import verdicts
-from littlebig_utils.book.headlines import PAPER_RANGE, pair_label, typical_reduction
+from littlebig_utils.book.headlines import pair_label
 from littlebig_utils.book.plots import CASCADE
 from littlebig_utils.book.selection import MIN_GAP, accuracy_gap, meaningful_pairs
 
-__all__ = ["verdict_all_pairs", "reduction_heatmap", "reduction_vs_gap", "reduction_vs_gap_alt",
+__all__ = ["claim_numbers", "reduction_heatmap", "reduction_vs_gap", "reduction_vs_gap_alt",
            "companion_choice", "pair_counts"]
 
 
-def verdict_all_pairs(pairs: pd.DataFrame, min_gap: float = MIN_GAP) -> verdicts.Verdict:
-    """The all-pairs claim: large savings for some pairs and no loss-free speed-up for others.
-    Partly reproduced when both kinds exist here (we have 14 models, not the paper's 63)."""
-    gen = pairs[~pairs["degenerate"].astype(bool) & pairs["macs_reduction"].notna()]
-    n_none = int((gen["macs_reduction"] <= 0).sum()) + int(
-        (~pairs["degenerate"].astype(bool) & pairs["macs_reduction"].isna()).sum())
-    t = typical_reduction(pairs, min_gap)
-    if not np.isfinite(t["median"]):
-        return verdicts.verdict_not_testable(f"no pair here is at least {100 * min_gap:g} point apart.")
-    text = (f"over all {len(pairs)} pairs of our models, {n_none} genuine pairs have no loss-free "
-            f"speed-up while the meaningful pairs save a median {t['median']:.1f} % "
-            f"({t['n']} pairs)")
-    lo, hi = PAPER_RANGE
-    if n_none > 0 and 100 * lo <= t["median"] <= 100 * hi:
-        return verdicts.Verdict(verdicts.PARTLY, text + "; both kinds appear as in the paper's app, "
-                                "but on 14 models instead of its 63 (1,953 pairs).")
-    return verdicts.Verdict(verdicts.NOT_REPRODUCED, text + ".")
+def claim_numbers(pairs: pd.DataFrame, min_gap: float = MIN_GAP) -> dict:
+    """The claims registry's statistics for "lb-all-pairs" (fractions and counts): ``n_without``,
+    the genuine pairs without a loss-free speed-up (no operating point, or one that costs at
+    least the big model alone), and ``median_reduction``, the median MACs reduction at no loss
+    over the meaningful pairs (None when no pair is `min_gap` apart)."""
+    genuine = pairs[~pairs["degenerate"].astype(bool)]
+    red = genuine["macs_reduction"]
+    median = meaningful_pairs(pairs, min_gap)["macs_reduction"].median()
+    return dict(n_without=int((red.isna() | (red <= 0)).sum()),
+                median_reduction=None if not np.isfinite(median) else float(median))
 
 
 def reduction_heatmap(pairs: pd.DataFrame, dataset: str = "ImageNet-1k val", fontsize: float = 10):

@@ -1,9 +1,9 @@
 """Chapter `fig01_macs_vs_accuracy` (notebooks/fig01_macs_vs_accuracy.ipynb): single models
 and each big model's best no-loss cascade as points, the Pareto frontiers with and without
-cascades, Figure 1 itself, its verdict and the exercise's budget search.
+cascades, Figure 1 itself, the numbers of its claim (lb-savings-range) and the exercise's budget
+search.
 
-Points, frontiers and the budget search are in fractions; the figure and the verdict's text
-are in percent.
+Points, frontiers and the budget search are in fractions; the figure is in percent.
 """
 from __future__ import annotations
 
@@ -13,10 +13,9 @@ import pandas as pd
 from littlebig_utils.core import engine
 from littlebig_utils.core import pairs as core_pairs
 from littlebig_utils.core.pairs import pareto_front
-from littlebig_utils.book import verdicts
 from littlebig_utils.book.headlines import Zoo, pair_label
 
-__all__ = ["frontier_points", "frontier_shift", "pareto_front", "verdict_frontier",
+__all__ = ["frontier_points", "frontier_shift", "pareto_front", "claim_numbers",
            "frontier_figure", "budget_best"]
 
 
@@ -39,25 +38,14 @@ def frontier_shift(points: pd.DataFrame) -> pd.DataFrame:
     return core_pairs.frontier_shift(points[points["kind"] == "single model"], points)
 
 
-def verdict_frontier(points: pd.DataFrame, paper_max_gmacs: float = 3000.0) -> verdicts.Verdict:
-    """Figure 1's claim (cascades move the accuracy-compute frontier left), from the points:
-    Not reproduced when no cascade joins the frontier; Partly when some do but our zoo covers
-    only part of the paper's cost range; Reproduced when it covers it."""
-    single = points[points["kind"] == "single model"]
-    both = core_pairs.pareto_front(points)
-    n_casc = int((both["kind"] != "single model").sum())
-    shift = core_pairs.frontier_shift(single, points)
-    best = 100 * float(shift["gmacs_saved"].max()) if len(shift) else np.nan
-    top = float(single["gmacs"].max())
-    if n_casc == 0:
-        return verdicts.Verdict(verdicts.NOT_REPRODUCED, "no no-loss cascade of our models joins "
-                                "the single-model Pareto frontier.")
-    text = (f"{n_casc} no-loss cascades join the accuracy-compute frontier, which needs up to "
-            f"{best:.0f} % fewer GMACs at a frontier model's accuracy")
-    if top < paper_max_gmacs / 10:
-        return verdicts.Verdict(verdicts.PARTLY, text + f"; but our models span only up to "
-                                f"{top:.1f} GMACs, not the paper's up to {paper_max_gmacs:,.0f}.")
-    return verdicts.Verdict(verdicts.REPRODUCED, text + ".")
+def claim_numbers(best: pd.DataFrame) -> dict:
+    """The claims registry's statistic for "lb-savings-range" (fractions): the lowest and the
+    highest MACs reduction at no loss of each big model's best meaningful companion (`best`,
+    from `best_meaningful_per_big`); None when no big model has one."""
+    red = best["macs_reduction"].dropna()
+    if red.empty:
+        return dict(reduction_lo=None, reduction_hi=None)
+    return dict(reduction_lo=float(red.min()), reduction_hi=float(red.max()))
 
 
 def _place_labels(ax, xs, ys, texts, fontsize=9, color="0.2", avoid=()):
