@@ -57,3 +57,13 @@ def test_targets_are_fractions_and_percent_is_refused_with_both_readings():
     for bad in ("0.789", 0.789, {}, None):
         with pytest.raises(ParameterError, match="^parameter targets must be a non-empty dict"):
             chapter.check_targets(bad)
+
+
+def test_claim_numbers_are_the_recipe_gain_as_a_fraction_and_decide_rev_recipe():
+    from littlebig_utils.book import claims, verdicts
+    got = chapter.claim_numbers(fake_deit())
+    assert got == {"recipe_gain": pytest.approx(0.7986 - 0.789)}
+    assert claims.decide("rev-recipe", **got).label == verdicts.REPRODUCED
+    # the same architecture scoring what A-ViT reports: the recipe explains nothing
+    same = fake_deit().assign(top1=lambda d: d.top1.where(d.index != "DeiT-S", 0.789))
+    assert claims.decide("rev-recipe", **chapter.claim_numbers(same)).label == verdicts.NOT_REPRODUCED
