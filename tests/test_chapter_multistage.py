@@ -63,3 +63,16 @@ def test_multistage_heldout_refuses_records_in_another_order():
     r["B"] = r["B"].subset(np.arange(300)[::-1])
     with pytest.raises(ValueError, match="same samples in the same order"):
         chapter.multistage_heldout(r, gm, ["A", "B", "C"], "A", multistage.default_levels(20), 2, 0.2)
+
+
+def test_claim_numbers_span_the_gains_and_decide_woc_multistage():
+    import pandas as pd
+    from littlebig_utils.book import claims, verdicts
+    cmp = pd.DataFrame({"gain": [0.02, np.nan, -0.01, 0.05]})
+    got = chapter.claim_numbers(cmp)
+    assert got == {"gain": pytest.approx(0.02), "gain_lo": -0.01, "gain_hi": 0.05}
+    # some big models gain, one loses: the claim holds for part of the range
+    assert claims.decide("woc-multistage", **got).label == verdicts.PARTLY
+    assert claims.decide("woc-multistage", **chapter.claim_numbers(cmp.iloc[[0, 3]])).label == verdicts.REPRODUCED
+    none = chapter.claim_numbers(cmp.iloc[[1]])
+    assert claims.decide("woc-multistage", **none).label == verdicts.NOT_TESTABLE

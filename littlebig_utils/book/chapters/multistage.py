@@ -1,5 +1,5 @@
 """Chapter `multistage` (notebooks/multistage.ipynb): three-model cascades against pairs, the
-joint threshold search pruned by each big model's best pair, its table and figure, and the
+joint threshold search pruned by each big model's best pair, its table and figure, the numbers of its claim (woc-multistage) and the
 held-out check of the second threshold.
 
 Tables are in fractions; the markdown table and the figure are in percent and points.
@@ -18,7 +18,7 @@ from littlebig_utils.core.predictions import Predictions
 from littlebig_utils.book import plots as plotting
 from littlebig_utils.book.notebook import markdown_table
 
-__all__ = ["default_levels", "search_triples", "pair_vs_triple", "pair_vs_triple_markdown",
+__all__ = ["default_levels", "claim_numbers", "search_triples", "pair_vs_triple", "pair_vs_triple_markdown",
            "plot_pair_vs_triple", "multistage_heldout"]
 
 
@@ -56,6 +56,17 @@ def pair_vs_triple(pairs: pd.DataFrame, triples: pd.DataFrame) -> pd.DataFrame:
     }, index=pd.Index(bigs, name="big"))
     cmp["gain"] = cmp["triple_reduction"] - cmp["pair_reduction"]
     return cmp
+
+
+def claim_numbers(cmp: pd.DataFrame) -> dict:
+    """The claims registry's statistic for "woc-multistage" (fractions): the gain in MACs
+    reduction of each big model's best 3-model cascade over its best pair (`pair_vs_triple`),
+    median (``gain``) and lowest to highest (``gain_lo``, ``gain_hi``) over the big models that
+    have both; None when none has."""
+    gain = cmp["gain"].dropna()
+    if gain.empty:
+        return dict(gain=None, gain_lo=None, gain_hi=None)
+    return dict(gain=float(gain.median()), gain_lo=float(gain.min()), gain_hi=float(gain.max()))
 
 
 def pair_vs_triple_markdown(cmp: pd.DataFrame) -> str:
