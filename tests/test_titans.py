@@ -494,32 +494,34 @@ def test_paired_differences_are_paired_by_seed():
     assert lab["wins"] == 2
 
 
-def test_verdict_follows_the_numbers():
+def test_claim_numbers_decide_titans_cascade_by_the_registrys_rule():
+    from littlebig_utils.book import claims, studies
     from littlebig_utils.book import verdicts as v
     b = (0.1, 0.5)
     base = {"labels": [0.90, 0.91, 0.92], "hinton": [0.905, 0.912, 0.918]}
     ahead = {**base, "titans_teacher_prob": [0.92, 0.93, 0.94]}
-    cheap = {"titans_teacher_prob": 0.3, "hinton": 0.2, "labels": 0.1}
-    out = chapter.verdict(_results(ahead, cheap), b)
-    assert out.label == v.REPRODUCED and "at 2 of 2 budgets" in out.reason
-    # ahead everywhere but the Titans cascade never matches the teacher for less compute
-    assert chapter.verdict(_results(ahead, {"hinton": 0.2}), b).label == v.PARTLY
-    # ahead at one budget only
-    one = _results(ahead, cheap)
-    one.loc[one["student"] == "titans_teacher_prob", "acc_at_0.5"] = [0.90, 0.91, 0.92]
-    out = chapter.verdict(one, b)
-    assert out.label == v.PARTLY and "at 1 of 2 budgets" in out.reason
-    # on average ahead, but the interval over seeds includes zero: not ahead
+    got = chapter.claim_numbers(_results(ahead), b)
+    # per seed: +1.5, +1.8, +2.2 points at both budgets; t interval over 3 seeds
+    d = np.array([0.015, 0.018, 0.022])
+    half = 4.302652729911275 * d.std(ddof=1) / math.sqrt(3)
+    assert got["gain"] == pytest.approx(d.mean())
+    assert (got["gain_lo"], got["gain_hi"]) == (pytest.approx(d.mean() - half), pytest.approx(d.mean() + half))
+    assert claims.decide("titans-cascade", **got).label == v.REPRODUCED
+    # the better of two Titans students is compared
+    two = {**ahead, "titans_student_loss": [0.80, 0.80, 0.80]}
+    assert chapter.claim_numbers(_results(two), b)["gain"] == pytest.approx(d.mean())
+    # on average ahead, but the interval over seeds includes the bound: the data cannot decide
     noisy = {**base, "titans_teacher_prob": [0.93, 0.90, 0.93]}
-    out = chapter.verdict(_results(noisy, cheap), b)
-    assert out.label == v.NOT_REPRODUCED and "at 0 of 2 budgets" in out.reason
-    # nothing reaches the teacher for less compute: the claim is not exercised
-    assert chapter.verdict(_results(noisy), b).label == v.NOT_TESTABLE
-    # one seed: no interval, no verdict from it
-    single = _results({k: x[:1] for k, x in ahead.items()}, cheap)
-    assert chapter.verdict(single, b).label == v.NOT_TESTABLE
-    # the reason quotes the Hinton comparison in points with its interval
-    assert "+1.83 [" in chapter.verdict(_results(ahead, cheap), b).reason
+    assert claims.decide("titans-cascade", **chapter.claim_numbers(_results(noisy), b)).label == v.INCONCLUSIVE
+    behind = {**base, "titans_teacher_prob": [0.89, 0.90, 0.91]}
+    assert claims.decide("titans-cascade", **chapter.claim_numbers(_results(behind), b)).label == v.NOT_REPRODUCED
+    # one seed (no interval) or no Hinton student: not testable, never decided on one number
+    single = _results({k: x[:1] for k, x in ahead.items()})
+    assert claims.decide("titans-cascade", **chapter.claim_numbers(single, b)).label == v.NOT_TESTABLE
+    no_hinton = _results({k: x for k, x in ahead.items() if k != "hinton"})
+    assert claims.decide("titans-cascade", **chapter.claim_numbers(no_hinton, b)).label == v.NOT_TESTABLE
+    # the limits chapter states the same verdict, from the same table
+    assert studies.titans_verdict(_results(ahead, budgets=(0.1, 0.25, 0.5))).label == v.REPRODUCED
 
 
 def test_teacher_gaps_and_students_table():

@@ -480,14 +480,17 @@ def titans_summary(students: pd.DataFrame) -> dict:
 
 
 def titans_verdict(students: pd.DataFrame):
-    """The Titans chapter's own verdict (`titans.verdict`, its rule and default budgets),
-    recomputed from that chapter's students table, so that both chapters say the same."""
+    """The verdict on claim "titans-cascade" (the claims registry's rule, the Titans chapter's
+    statistic at its default budgets), recomputed from that chapter's students table, so that
+    both chapters say the same."""
+    from littlebig_utils.book import claims
     from littlebig_utils.book.chapters import titans_distillation
-    return titans_distillation.verdict(students)
+    return claims.decide("titans-cascade", **titans_distillation.claim_numbers(students))
 
 
 STATUS = {"Reproduced": "Answered", "Partly reproduced": "Partly answered",
-          "Not reproduced": "Answered against the paper", "Not testable here": "Open"}
+          "Not reproduced": "Answered against the paper", "Inconclusive": "Open",
+          "Not testable here": "Open"}
 
 
 def status(verdict) -> str:
