@@ -114,6 +114,27 @@ def test_guarantee_sentence_in_points_and_percent():
     assert "no threshold can be certified" in chapter.guarantee_sentence(Fitted, Report, 250, 250)
 
 
+def test_tables_show_percent_points_and_the_books_sign():
+    rows = {"no_loss": dict(threshold=0.61234, n=500, accuracy=0.9123, little_accuracy=0.9,
+                            big_accuracy=0.9150, accuracy_loss=0.0027, frac_big=0.25, cost=1.0,
+                            cost_reduction=0.4567),
+            "guaranteed": dict(threshold=None, n=500, accuracy=0.9150, little_accuracy=0.9,
+                               big_accuracy=0.9150, accuracy_loss=0.0, frac_big=1.0, cost=2.0,
+                               cost_reduction=-0.1)}
+    md = chapter.rules_markdown(rows).splitlines()
+    assert md[0] == ("| rule | T | cascade top-1 (%) | big top-1 (%) | cascade − big (points) | "
+                     "sent to big (%) | compute saved (%) |")
+    # cascade − big = −accuracy_loss, in points; no threshold shows as a dash, never "None"
+    assert md[2] == "| no_loss | 0.612 | 91.23 | 91.50 | -0.27 | 25.0 | 45.7 |"
+    assert md[3].startswith("| guaranteed | – | 91.50 |") and "None" not in md[3]
+    pairs = pd.DataFrame([dict(little="a", big="b", threshold=0.5, accuracy=0.9, little_accuracy=0.8,
+                               big_accuracy=0.9, gmacs=0.05, little_gmacs=0.04, big_gmacs=0.13,
+                               macs_reduction=0.6154, frac_big=0.1, degenerate=False)])
+    md = chapter.pairs_markdown(pairs).splitlines()
+    assert md[0].startswith("| little | big | little top-1 (%) |") and md[0].endswith("MACs saved (%) |")
+    assert md[2] == "| a | b | 80.00 | 90.00 | 0.0400 | 0.1300 | 0.500 | 61.5 |"
+
+
 def _run_tutorial(tmp_path, monkeypatch, **params):
     pm = pytest.importorskip("papermill")
     import nbformat

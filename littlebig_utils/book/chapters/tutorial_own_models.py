@@ -22,7 +22,7 @@ from littlebig_utils.book.selection import validate_pair
 from littlebig_utils.core.checks import check_calib_frac, check_delta, check_max_loss
 
 __all__ = ["check_parameters", "littlebig", "predict_pair", "cli_thresholds", "cli_agreement",
-           "threshold_text", "guarantee_sentence", "solution"]
+           "threshold_text", "guarantee_sentence", "solution", "pairs_markdown", "rules_markdown"]
 
 
 def _checked(check, name: str, value):
@@ -115,6 +115,44 @@ def cli_agreement(files: dict, rules, max_loss: float, delta: float, calib_frac:
         return "Run on this chapter's two files, it gives the same three thresholds as above."
     return ("**Run on this chapter's two files, it gives other thresholds than above**: "
             + ", ".join(f"{r} {theirs[r]:.6g} vs {ours[r]:.6g}" for r in ours.index) + ".")
+
+
+def _pct(frame, cols):
+    return frame.assign(**{c: 100 * frame[c].astype(float) for c in cols})
+
+
+def pairs_markdown(pairs) -> str:
+    """The pair table (`pairs_table`, fractions) as the page's numbered table: accuracies and
+    the MACs saved in percent, units in the headers."""
+    cols = {"little": "little", "big": "big", "little_accuracy": "little top-1 (%)",
+            "big_accuracy": "big top-1 (%)", "little_gmacs": "little GMACs",
+            "big_gmacs": "big GMACs", "threshold": "no-loss T", "macs_reduction": "MACs saved (%)"}
+    view = _pct(pairs, ["little_accuracy", "big_accuracy", "macs_reduction"])[list(cols)]
+    return notebook.markdown_table(view, {"little_accuracy": ".2f", "big_accuracy": ".2f",
+                                          "little_gmacs": ".4f", "big_gmacs": ".4f",
+                                          "threshold": ".3f", "macs_reduction": ".1f"}, cols)
+
+
+_RULE_COLS = {"threshold": ("T", ".3f"), "accuracy": ("cascade top-1 (%)", ".2f"),
+              "big_accuracy": ("big top-1 (%)", ".2f"),
+              "difference": ("cascade − big (points)", "+.2f"),
+              "frac_big": ("sent to big (%)", ".1f"), "cost_reduction": ("compute saved (%)", ".1f")}
+
+
+def _rules_view(rows: dict):
+    import pandas as pd
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame = frame.assign(difference=-frame["accuracy_loss"].astype(float))
+    view = _pct(frame, ["accuracy", "big_accuracy", "difference", "frac_big", "cost_reduction"])
+    return view[list(_RULE_COLS)].rename_axis("rule").reset_index()
+
+
+def rules_markdown(rows: dict) -> str:
+    """Fitted cascades judged on the test part (rule -> `CascadeReport.to_dict()`, fractions) as
+    the page's numbered table: percent and points (cascade − big, the book's sign)."""
+    view = _rules_view(rows)
+    return notebook.markdown_table(view, {k: f for k, (_, f) in _RULE_COLS.items()},
+                                   {k: h for k, (h, _) in _RULE_COLS.items()})
 
 
 def threshold_text(t) -> str:
