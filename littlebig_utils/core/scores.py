@@ -139,6 +139,7 @@ def _logit(p):
     return np.log(p) - np.log1p(-p)
 
 
+#: the inverse regularisation strengths that ``C="auto"`` chooses from
 C_GRID = (0.003, 0.03, 0.3, 3.0)
 
 
