@@ -342,10 +342,14 @@ def _explorer_problems(explorers: list[dict], pairs_csv: Path | None) -> list[st
                 found.append(f"explorer {name}: no operating point, the pair table has "
                              f"T = {row['threshold']}")
             continue
-        for key in ("threshold", "accuracy", "frac_big", "gmacs", "macs_reduction"):
-            if not abs(float(row[key]) - float(point[key])) <= 1e-5 * max(1.0, abs(float(row[key]))):
+        # the pair table is in fractions; the explorer embeds accuracy and MACs reduction in
+        # percent, as its page prints them (littlebig_utils.book.explorer)
+        for key, scale in (("threshold", 1), ("accuracy", 100), ("frac_big", 1), ("gmacs", 1),
+                           ("macs_reduction", 100)):
+            want = scale * float(row[key])
+            if not abs(want - float(point[key])) <= 1e-5 * max(1.0, abs(want)):
                 found.append(f"explorer {name}: {key} {point[key]} differs from the pair table's "
-                             f"{row[key]}")
+                             f"{want:g}")
     return found
 
 

@@ -52,7 +52,7 @@ DATA = {"dataset": "test", "models": [{"name": "a", "gmacs": 1.0, "accuracy": 70
                           "point": {"threshold": 0.5, "accuracy": 72.1, "frac_big": 0.3,
                                     "gmacs": 2.2, "macs_reduction": 45.0}}}}
 PAIRS = ("little,big,threshold,accuracy,little_accuracy,big_accuracy,gmacs,little_gmacs,big_gmacs,"
-         "macs_reduction,frac_big,degenerate\na,b,0.5,{acc},70.0,72.0,2.2,1.0,4.0,45.0,0.3,False\n")
+         "macs_reduction,frac_big,degenerate\na,b,0.5,{acc},0.70,0.72,2.2,1.0,4.0,0.45,0.3,False\n")
 
 
 WIDE = "".join(f"<th>column_{i}</th>" for i in range(30))
@@ -132,8 +132,8 @@ def site(tmp_path_factory):
         shutil.copy(static / name, root / name)
     (root / "wide.png").write_bytes(_png(1200, 500))
     (root / "chrome.html").write_text(CHROME)
-    (root / "pairs_ok.csv").write_text(PAIRS.format(acc=72.1))
-    (root / "pairs_bad.csv").write_text(PAIRS.format(acc=72.3))
+    (root / "pairs_ok.csv").write_text(PAIRS.format(acc=0.721))
+    (root / "pairs_bad.csv").write_text(PAIRS.format(acc=0.723))
     return root
 
 
