@@ -1,4 +1,5 @@
-"""cifar_study: the CIFAR chapters' loops over pairs, checked against brute force on small data."""
+"""Chapters cifar_pairs and confidence_scores, and the CIFAR chapters' shared module: their loops
+over pairs checked against brute force on small data, their verdicts and parameter checks."""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -7,7 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from littlebig_utils.book import cifar_study as cs
+from littlebig_utils.book import cifar_study
+from littlebig_utils.book.chapters import cifar_pairs as cs
+from littlebig_utils.book.chapters import confidence_scores as scs
+from littlebig_utils.book.notebook import ParameterError
 from littlebig_utils.core import scores
 from littlebig_utils.core.predictions import Predictions
 from littlebig_utils.core import engine
@@ -69,25 +73,25 @@ def test_score_comparison_max_softmax_equals_the_pair_summary_on_the_evaluation_
     recs, g = _zoo()
     calib, ev = engine.split_indices(400, 0.5, 0)
     pairs = pd.DataFrame(dict(little=["a", "b"], big=["c", "c"]))
-    comp, temps = cs.score_comparison(recs, g, pairs, calib, ev)
-    assert set(temps) == {"a", "b", "c"} and len(comp) == 2 * len(cs.SCORE_NAMES)
+    comp, temps = scs.score_comparison(recs, g, pairs, calib, ev)
+    assert set(temps) == {"a", "b", "c"} and len(comp) == 2 * len(scs.SCORE_NAMES)
     row = comp[(comp.little == "a") & (comp.score == "max softmax")].iloc[0]
     ref = pt.pair_summary(recs["a"].subset(ev), recs["c"].subset(ev), g["a"], g["c"])
     assert row["macs_reduction"] == pytest.approx(ref["macs_reduction"])
     assert row["accuracy_gap"] == pytest.approx(
         recs["c"].subset(ev).accuracy - recs["a"].subset(ev).accuracy)
     with pytest.raises(ValueError, match="overlap"):
-        cs.score_comparison(recs, g, pairs, calib, np.r_[ev, calib[:1]])
+        scs.score_comparison(recs, g, pairs, calib, np.r_[ev, calib[:1]])
 
 
 def test_score_summary_counts_unreached_as_nothing_saved_and_ties_as_wins():
     comp = pd.DataFrame(dict(
         little=["a", "a", "b", "b"], big=["c", "c", "c", "c"],
         score=["x", "y", "x", "y"], macs_reduction=[10.0, 10.0, np.nan, 40.0]))
-    s = cs.score_summary(comp).set_index("score")
+    s = scs.score_summary(comp).set_index("score")
     assert s.loc["x", "median"] == 5.0 and s.loc["x", "min"] == 0.0
     assert s.loc["y", "median"] == 25.0 and s.loc["y", "wins"] == 2 and s.loc["x", "wins"] == 1
-    assert list(cs.score_summary(comp)["score"]) == ["y", "x"]
+    assert list(scs.score_summary(comp)["score"]) == ["y", "x"]
 
 
 def test_budget_table_is_the_brute_force_best_within_the_budget():
@@ -107,13 +111,19 @@ def test_budget_table_is_the_brute_force_best_within_the_budget():
         assert r.accuracy == pytest.approx(best / 400)
 
 
-def test_models_table_puts_the_independent_jpeg_accuracy_beside_ours():
+def test_models_table_puts_the_published_and_the_jpeg_accuracy_beside_ours():
     recs, g = _zoo()
-    recs = {"cifar_resnet20": recs["a"]}
-    t = cs.models_table(recs, {"cifar_resnet20": 0.04}).iloc[0]
-    assert t["top1_manifest_jpeg"] == 0.8103
-    assert t["top1_stored_lossless"] == pytest.approx(0.9178)
-    assert t["top1"] == pytest.approx(recs["cifar_resnet20"].accuracy)
+    ours = {"cifar_resnet20": recs["a"], "cifar_resnet56": recs["c"]}
+    jpeg = {"cifar_resnet20": recs["b"], "cifar_resnet56": recs["a"]}
+    t = cs.models_table(ours, jpeg).set_index("model")
+    assert t.loc["cifar_resnet20", "top1_published"] == 0.9173
+    assert t.loc["cifar_resnet56", "top1_published"] == 0.9339
+    assert t.loc["cifar_resnet20", "top1"] == pytest.approx(recs["a"].accuracy)
+    assert t.loc["cifar_resnet20", "top1_jpeg"] == pytest.approx(recs["b"].accuracy)
+    assert t.loc["cifar_resnet56", "gmacs"] == 0.9
+    assert np.isnan(cs.models_table(ours)["top1_jpeg"]).all()
+    md = cs.models_markdown(t.reset_index())
+    assert "| 91.73 |" in md and "top-1, published (%)" in md
     assert cs.depth("cifar_resnet56") == 56 and cs.depth("resnet110") is None
 
 
@@ -140,6 +150,11 @@ def _pairs_frame(gaps, reductions):
                              degenerate=[g <= 0 for g in gaps], little_gmacs=0.1, big_gmacs=1.0))
 
 
+def _diff(d, lo, hi):
+    from littlebig_utils.core.uncertainty import Difference
+    return Difference(d, lo, hi, 1000, 5, 5, 1.0, "mcnemar-exact", 0.95)
+
+
 def test_reduction_verdict_uses_the_median_over_meaningful_pairs():
     from littlebig_utils.book import selection
     from littlebig_utils.book import verdicts
@@ -151,14 +166,90 @@ def test_reduction_verdict_uses_the_median_over_meaningful_pairs():
     assert cs.reduction_verdict(m.iloc[:0]).label == verdicts.NOT_TESTABLE
 
 
+def test_reduction_verdict_is_only_partly_reproduced_when_the_heldout_interval_is_a_loss():
+    """A verdict must follow from every number its chapter shows, the held-out one included
+    (the lossless chapter showed "Reproduced" beside a held-out loss whose interval lay below 0)."""
+    from littlebig_utils.book import selection
+    from littlebig_utils.book import verdicts
+    m = selection.meaningful_pairs(_pairs_frame([2.0, 1.5, 3.0], [20.0, 40.0, 35.0]))
+    loss = cs.reduction_verdict(m, _diff(-0.0104, -0.0196, -0.0011))
+    assert loss.label == verdicts.PARTLY and "-1.04 points" in loss.reason and "resolve" in loss.reason
+    ok = cs.reduction_verdict(m, _diff(-0.002, -0.01, 0.006))
+    assert ok.label == verdicts.REPRODUCED and "consistent with no loss" in ok.reason
+    # a median outside the range stays Not reproduced whatever the held-out result
+    low = m[m["macs_reduction"] < 0.30]
+    assert cs.reduction_verdict(low, _diff(-0.0104, -0.0196, -0.0011)).label == verdicts.NOT_REPRODUCED
+
+
 def test_pairs_markdown_marks_meaningful_pairs_and_shows_percentages():
     md = cs.pairs_markdown(_pairs_frame([2.0, 0.5, -1.0], [20.0, 90.0, 50.0]))
     rows = md.strip().splitlines()[2:]
     assert rows[0].endswith("| yes |") and rows[1].endswith("| no |") and rows[2].endswith("| no |")
     assert "| 20.0 |" in rows[0] and "| 2.00 |" in rows[0]  # frac_big 0.2 shown as 20.0 %
-    assert "top-1 JPEG, manifest (%)" in cs.models_markdown(cs.models_table(*_zoo_named()))
 
 
-def _zoo_named():
+def test_jpeg_numbers_recompute_the_chapter_on_other_predictions():
+    recs, _ = _zoo()
+    named = {"cifar_resnet20": recs["a"], "cifar_resnet44": recs["b"], "cifar_resnet56": recs["c"]}
+    g = {"cifar_resnet20": 0.1, "cifar_resnet44": 0.3, "cifar_resnet56": 0.9}
+    models = cs.models_table(named, named)
+    out = cs.jpeg_numbers(named, g, models, "cifar_resnet20", "cifar_resnet56")
+    pairs = pt.pairs_table(named, g)
+    from littlebig_utils.book import selection
+    m = selection.meaningful_pairs(pairs)
+    assert out["jpeg_n_meaningful"] == len(m) > 0
+    assert out["jpeg_median"] == pytest.approx(100 * m["macs_reduction"].median())
+    assert out["jpeg_drop_min"] == out["jpeg_drop_max"] == 0.0
+    _, d = cs.heldout_difference(named["cifar_resnet20"], named["cifar_resnet56"], 0.1, 0.9)
+    assert out["jpeg_ho"].startswith(f"{100 * d.diff:+.2f} points")
+
+
+def test_score_bars_and_summary_markdown_show_percent():
+    import matplotlib.pyplot as plt
     recs, g = _zoo()
-    return {"cifar_resnet20": recs["a"]}, {"cifar_resnet20": 0.04}
+    calib, ev = engine.split_indices(400, 0.5, 0)
+    comp, _ = scs.score_comparison(recs, g, pd.DataFrame(dict(little=["a"], big=["c"])), calib, ev)
+    fig = scs.score_bars(comp, "t")
+    heights = sorted(p.get_height() for p in fig.axes[0].patches if p.get_height())
+    assert heights[-1] == pytest.approx(100 * comp["macs_reduction"].max())
+    plt.close(fig)
+    md = scs.summary_markdown(scs.score_summary(comp))
+    assert "median MACs reduction (%)" in md
+
+
+def test_confidence_verdict_reads_max_softmax_median():
+    summary = pd.DataFrame(dict(score=["margin", "max softmax"], median=[0.5, 0.25],
+                                min=[0.1, 0.1], max=[0.6, 0.3], wins=[1, 1], pairs=[2, 2]))
+    v = scs.verdict(summary, 2)
+    assert v.label == "Not reproduced" and "25.0 %" in v.reason
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(models="cifar_resnet20"), "list of CIFAR ResNets"),
+    (dict(models=["cifar_resnet20"]), "two or more"),
+    (dict(models=["cifar_resnet20", "resnet34"]), "two or more different"),
+    (dict(models=["cifar_resnet20", "cifar_resnet20"]), "two or more different"),
+    (dict(dataset="cifar10-train"), "parameter dataset"),
+    (dict(smoke=True, smoke_n="abc"), "parameter smoke_n"),
+    (dict(smoke=True, smoke_n=10), "parameter smoke_n"),
+])
+def test_cifar_predictions_refuse_bad_parameters_in_one_line(kwargs, match):
+    with pytest.raises(ParameterError, match=match) as e:
+        cifar_study.predictions(**kwargs)
+    assert "\n" not in str(e.value)
+
+
+def test_cifar_predictions_use_one_cache_key_per_subset(monkeypatch):
+    calls = []
+    import littlebig_utils.run.predict as predict
+
+    def fake(model, dataset, limit=None):
+        calls.append((model, dataset, limit))
+        return model
+    monkeypatch.setattr(predict, "cached_predictions", fake)
+    assert cifar_study.predictions(["cifar_resnet20", "cifar_resnet56"], "cifar10-test-jpeg") \
+        == {"cifar_resnet20": "cifar_resnet20", "cifar_resnet56": "cifar_resnet56"}
+    cifar_study.predictions(smoke=True, smoke_n=1000)
+    assert calls[:2] == [("cifar_resnet20", "cifar10-test-jpeg", None),
+                         ("cifar_resnet56", "cifar10-test-jpeg", None)]
+    assert calls[2:] == [(m, "cifar10-test", 1000) for m in cifar_study.MODELS]
