@@ -253,3 +253,10 @@ def test_cifar_predictions_use_one_cache_key_per_subset(monkeypatch):
     assert calls[:2] == [("cifar_resnet20", "cifar10-test-jpeg", None),
                          ("cifar_resnet56", "cifar10-test-jpeg", None)]
     assert calls[2:] == [(m, "cifar10-test", 1000) for m in cifar_study.MODELS]
+
+
+def test_unknown_reference_model_is_a_one_line_parameter_error():
+    with pytest.raises(ParameterError, match="references"):
+        cs.references(["resnet1100"], 10)
+    with pytest.raises(ParameterError, match="references"):
+        cs.references("resnet110", 10)

@@ -103,6 +103,7 @@ def test_check_parameters_returns_the_max_loss():
     ("mc_draws", 0, "mc_draws"), ("delta", 2, "delta"),
     ("max_loss", 0.5, "max_loss"), ("max_loss", "half", "max_loss"),
     ("little", "cifar_resnet56", "little and big"), ("big", "resnet34", "little and big"),
+    ("seed", -1, "seed"),
 ])
 def test_check_parameters_refuses_each_bad_parameter_in_one_line(name, value, match):
     with pytest.raises(ParameterError, match=match) as e:

@@ -638,7 +638,7 @@ def cifar_setting(folder, n: int, little: str = "cifar_resnet20", big: str = "ci
     specs = [ModelSpec.from_module(a, create_model(a, pretrained=True),
                                    functools.partial(create_model, a, pretrained=False), folder)
              for a in (little, big)]
-    x = cifar.to_tensor(images[:n])
+    x = cifar.to_tensor(np.array(images[:n]))  # a writable copy: torch warns on read-only arrays
     # the sweep's records come from the one model -> Predictions path, cached (the full test
     # set under the key the CIFAR chapters use); run_model only times
     limit = None if n_sweep == len(images) else n_sweep

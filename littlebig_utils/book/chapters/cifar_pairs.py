@@ -168,8 +168,13 @@ def curves_alt(little: str, big: str, little_accuracy: float, big_accuracy: floa
 
 def references(names, n_images: int) -> dict[str, Predictions]:
     """Published CIFAR-10 test predictions (Guo et al.; lossless images) of `names`, cut to the
-    first `n_images` images (a smoke run's subset)."""
-    from littlebig_utils.run.datasets import load_cifar10_reference
+    first `n_images` images (a smoke run's subset); an unknown name is a one-line
+    ParameterError."""
+    from littlebig_utils.book.notebook import ParameterError
+    from littlebig_utils.run.datasets import CIFAR10_REFERENCE, load_cifar10_reference
+    if isinstance(names, str) or not all(r in CIFAR10_REFERENCE for r in names):
+        raise ParameterError(f"parameter references must be a list of {', '.join(CIFAR10_REFERENCE)}, "
+                             f"got {names!r} (e.g. -p references '[\"resnet110\"]')")
     return {r: (p if len(p) == n_images else p.subset(np.arange(n_images)))
             for r in names for p in [load_cifar10_reference(r)]}
 

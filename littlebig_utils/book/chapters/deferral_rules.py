@@ -239,7 +239,8 @@ def chapter_verdict(numbers: dict):
 
 
 def check_parameters(n_splits, calib_frac, shares, n_shift, corruptions, severities,
-                     imagenet_pairs, mc_draws, n_calib, max_loss, delta, little, big) -> float:
+                     imagenet_pairs, mc_draws, n_calib, max_loss, delta, little, big,
+                     seed=0) -> float:
     """Every parameter of the chapter, refused in one line (`notebook.ParameterError`) when bad;
     returns `max_loss` (a fraction: 0.005 is half a point; a value read as points is refused
     with both readings)."""
@@ -248,6 +249,7 @@ def check_parameters(n_splits, calib_frac, shares, n_shift, corruptions, severit
     from littlebig_utils.core.checks import check_max_loss
     from littlebig_utils.run.corruptions import CORRUPTIONS
     integer("n_splits", n_splits, minimum=1, example=10)
+    integer("seed", seed, minimum=0)
     number("calib_frac", calib_frac, 0.05, 0.95, example=0.5)
     if not isinstance(shares, (list, tuple)) or not shares:
         raise ParameterError(f"parameter shares must be a list of fractions, got {shares!r} "
