@@ -1,6 +1,7 @@
 """Thresholds with a finite-sample guarantee: validity on a known distribution, edge cases
 (the command line is tested in test_cli.py)."""
 import math
+import re
 
 import numpy as np
 import pandas as pd
