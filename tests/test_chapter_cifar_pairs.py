@@ -155,30 +155,22 @@ def _diff(d, lo, hi):
     return Difference(d, lo, hi, 1000, 5, 5, 1.0, "mcnemar-exact", 0.95)
 
 
-def test_reduction_verdict_uses_the_median_over_meaningful_pairs():
-    from littlebig_utils.book import selection
-    from littlebig_utils.book import verdicts
-    pairs = _pairs_frame([2.0, 1.5, 0.5, 3.0], [20.0, 40.0, 90.0, 35.0])
-    m = selection.meaningful_pairs(pairs)
-    v = cs.reduction_verdict(m)
-    assert v.label == verdicts.REPRODUCED and "35.0 %" in v.reason and "3 meaningful" in v.reason
-    assert cs.reduction_verdict(m[m["macs_reduction"] < 0.30]).label == verdicts.NOT_REPRODUCED
-    assert cs.reduction_verdict(m.iloc[:0]).label == verdicts.NOT_TESTABLE
-
-
-def test_reduction_verdict_is_only_partly_reproduced_when_the_heldout_interval_is_a_loss():
+def test_claim_numbers_decide_lb_cifar_from_the_median_and_the_heldout_interval():
     """A verdict must follow from every number its chapter shows, the held-out one included
-    (the lossless chapter showed "Reproduced" beside a held-out loss whose interval lay below 0)."""
-    from littlebig_utils.book import selection
-    from littlebig_utils.book import verdicts
-    m = selection.meaningful_pairs(_pairs_frame([2.0, 1.5, 3.0], [20.0, 40.0, 35.0]))
-    loss = cs.reduction_verdict(m, _diff(-0.0104, -0.0196, -0.0011))
-    assert loss.label == verdicts.PARTLY and "-1.04 points" in loss.reason and "resolve" in loss.reason
-    ok = cs.reduction_verdict(m, _diff(-0.002, -0.01, 0.006))
-    assert ok.label == verdicts.REPRODUCED and "consistent with no loss" in ok.reason
-    # a median outside the range stays Not reproduced whatever the held-out result
-    low = m[m["macs_reduction"] < 0.30]
-    assert cs.reduction_verdict(low, _diff(-0.0104, -0.0196, -0.0011)).label == verdicts.NOT_REPRODUCED
+    (the chapter once said "Reproduced" beside a held-out loss whose interval lay below 0)."""
+    from littlebig_utils.book import claims, selection, verdicts
+    m = selection.meaningful_pairs(_pairs_frame([2.0, 1.5, 0.5, 3.0], [20.0, 40.0, 90.0, 35.0]))
+    n = cs.claim_numbers(m, _diff(-0.0104, -0.0196, -0.0011))
+    assert n["median_reduction"] == pytest.approx(0.35)  # 3 meaningful pairs: 20, 35, 40 %
+    assert (n["heldout_diff"], n["heldout_diff_lo"], n["heldout_diff_hi"]) == (-0.0104, -0.0196, -0.0011)
+    assert claims.decide("lb-cifar", **n).label == verdicts.PARTLY
+    ok = cs.claim_numbers(m, _diff(0.001, 0.0, 0.006))
+    assert claims.decide("lb-cifar", **ok).label == verdicts.REPRODUCED
+    open_ = cs.claim_numbers(m, _diff(-0.002, -0.01, 0.006))
+    assert claims.decide("lb-cifar", **open_).label == verdicts.INCONCLUSIVE
+    none = cs.claim_numbers(m.iloc[:0], _diff(0.0, 0.0, 0.0))
+    assert none["median_reduction"] is None
+    assert claims.decide("lb-cifar", **none).label == verdicts.NOT_TESTABLE
 
 
 def test_pairs_markdown_marks_meaningful_pairs_and_shows_percentages():
@@ -217,11 +209,16 @@ def test_score_bars_and_summary_markdown_show_percent():
     assert "median MACs reduction (%)" in md
 
 
-def test_confidence_verdict_reads_max_softmax_median():
-    summary = pd.DataFrame(dict(score=["margin", "max softmax"], median=[0.5, 0.25],
-                                min=[0.1, 0.1], max=[0.6, 0.3], wins=[1, 1], pairs=[2, 2]))
-    v = scs.verdict(summary, 2)
-    assert v.label == "Not reproduced" and "25.0 %" in v.reason
+def test_confidence_claim_is_the_best_other_score_against_max_softmax():
+    from littlebig_utils.book import claims, verdicts
+    summary = pd.DataFrame(dict(score=["margin", "max softmax", "negative entropy"],
+                                median=[0.5, 0.25, 0.1], min=[0.1, 0.1, 0.0], max=[0.6, 0.3, 0.2],
+                                wins=[1, 1, 0], pairs=[2, 2, 2]))
+    n = scs.claim_numbers(summary)
+    assert n == {"best_gain": pytest.approx(0.25)}
+    assert claims.decide("lb-max-softmax", **n).label == verdicts.NOT_REPRODUCED
+    summary.loc[0, "median"] = 0.255  # half a point better than max softmax: within 1 point
+    assert claims.decide("lb-max-softmax", **scs.claim_numbers(summary)).label == verdicts.REPRODUCED
 
 
 @pytest.mark.parametrize("kwargs, match", [

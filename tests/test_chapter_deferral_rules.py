@@ -1,4 +1,4 @@
-"""Chapter deferral_rules: its verdict, parameter checks, tables and figures (the deferral
+"""Chapter deferral_rules: its claims' statistics, parameter checks, tables and figures (the deferral
 studies themselves are checked against brute force in test_deferral.py)."""
 import numpy as np
 import pandas as pd
@@ -32,25 +32,31 @@ def _table():
 
 def test_chapter_numbers_pool_the_corruptions_and_keep_the_jpeg_copy_apart():
     n = chapter.chapter_numbers(_table())
-    assert n["v_noise"] == verdicts.REPRODUCED and n["gain_noise"] == pytest.approx(0.4)
+    assert n["v_noise"] == "better on every split" and n["gain_noise"] == pytest.approx(0.4)
     assert n["gain_shift_fit"] == pytest.approx(0.4)  # noise 3 and blur 5 pooled
-    assert n["v_shift_fit"] == verdicts.REPRODUCED  # one of the two rows reproduced: half
-    assert n["gain_jpeg"] == pytest.approx(0.02) and n["v_jpeg"] == verdicts.NOT_REPRODUCED
+    assert n["best_shift_fit"] == pytest.approx(0.5)
+    assert n["v_shift_fit"] == "better on every split"  # one of the two rows: half
+    assert n["gain_jpeg"] == pytest.approx(0.02) and n["v_jpeg"] == "not better"
     assert n["gain_jpeg_clean"] == pytest.approx(-0.3)
     assert n["imnet_enough"] == "max-softmax is enough"
+    assert "Reproduced" not in n["regimes"]  # claims get verdicts, rows get outcomes
 
 
-def test_chapter_verdict_needs_both_label_noise_and_shift():
-    n = chapter.chapter_numbers(_table())
-    v = chapter.chapter_verdict(n)
-    assert v.label == verdicts.REPRODUCED and "+0.40 points on average, +0.40 at its best" in v.reason
-    assert "+0.50 at its best budget" in v.reason  # the pooled corruptions' best row
-    assert chapter.chapter_verdict({**n, "v_noise": verdicts.NOT_REPRODUCED}).label == verdicts.PARTLY
-    assert chapter.chapter_verdict({**n, "v_noise": verdicts.NOT_REPRODUCED,
-                                    "v_shift_fit": verdicts.NOT_REPRODUCED}).label \
-        == verdicts.NOT_REPRODUCED
-    missing = {k: x for k, x in n.items() if k != "v_shift_fit"}
-    assert chapter.chapter_verdict(missing).label == verdicts.NOT_TESTABLE
+def test_claim_numbers_take_the_row_where_the_learned_rule_gains_most():
+    from littlebig_utils.book import claims
+    found = chapter.claim_numbers(_table())
+    helps = found["defer-learned-helps"]
+    # best CIFAR row outside "clean": shift fit on gaussian_noise 3 (+0.5, splits +0.3 to +0.6)
+    assert (helps["gain"], helps["gain_lo"], helps["gain_hi"]) == pytest.approx((0.005, 0.003, 0.006))
+    assert helps["row"].startswith("shift (fit on gaussian_noise 3)") and "of 14 rows" in helps["row"]
+    numbers = {k: x for k, x in helps.items() if k != "row"}
+    assert claims.decide("defer-learned-helps", **numbers).label == verdicts.REPRODUCED
+    suff = found["defer-confidence-suffices"]
+    assert suff["gain"] == pytest.approx(0.0001) and suff["gain_hi"] == pytest.approx(0.0011)
+    numbers = {k: x for k, x in suff.items() if k != "row"}
+    assert claims.decide("defer-confidence-suffices", **numbers).label == verdicts.INCONCLUSIVE
+    empty = chapter.claim_numbers(_table().iloc[:0])
+    assert empty["defer-learned-helps"]["gain"] is None
 
 
 def test_verdicts_markdown_shows_one_budget_with_readable_headers():
@@ -60,6 +66,7 @@ def test_verdicts_markdown_shows_one_budget_with_readable_headers():
     assert "learned − confidence (points): mean (min to max)" in lines[0]
     assert "gain_min" not in md and "->" not in md
     assert "+0.40 (+0.20 to +0.50)" in md and "one annotator · probs |" in md
+    assert "| better on every split |" in md and "Reproduced" not in md
 
 
 def test_accuracy_and_guarantee_tables_have_readable_headers():

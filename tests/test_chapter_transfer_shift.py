@@ -84,18 +84,24 @@ def _rows(*intervals):
 
 
 @pytest.mark.parametrize("intervals, label", [
-    ([("JPEG copy", -0.0005, 0.004), ("blur 1", 0.0, 0.01)], verdicts.REPRODUCED),
+    ([("JPEG copy", -0.0005, 0.004), ("blur 1", 0.0, 0.01), ("blur 5", -0.0006, 0.0)],
+     verdicts.REPRODUCED),
     ([("JPEG copy", -0.03, -0.01), ("blur 1", -0.02, -0.001)], verdicts.NOT_REPRODUCED),
-    ([("JPEG copy", -0.03, -0.01), ("blur 1", 0.0, 0.01)], verdicts.PARTLY),
-    ([("JPEG copy", -0.01, 0.01)], verdicts.PARTLY),
+    ([("JPEG copy", 0.0, 0.01), ("blur 1", 0.0, 0.01), ("blur 5", -0.03, -0.01)], verdicts.PARTLY),
+    ([("JPEG copy", -0.01, 0.01), ("blur 1", 0.0, 0.01)], verdicts.INCONCLUSIVE),
 ])
-def test_verdict_from_every_shifted_interval(intervals, label):
-    rows = _rows(("lossless", 0.0, 0.002), ("lossless, first 3,000", -0.02, -0.01), *intervals)
-    v = ts.verdict(rows)
-    assert v.label == label
-    assert f"of {len(intervals)} shifted sets" in v.reason  # the lossless rows are not judged
-    assert "on the JPEG copy the cascade minus the big model is" in v.reason
-    assert ts.verdict(rows.iloc[:2]).label == verdicts.NOT_TESTABLE
+def test_claim_judges_the_jpeg_copy_and_the_worst_corruption(intervals, label):
+    from littlebig_utils.book import claims
+    rows = _rows(("lossless", 0.0, 0.002), ("lossless, first 3,000", -0.03, -0.02), *intervals)
+    n = ts.claim_numbers(rows)
+    corr = [r for r in intervals if r[0] != "JPEG copy"]
+    worst = min(corr, key=lambda r: (r[1] + r[2]) / 2)  # the lossless rows are never judged
+    assert (n["corrupted_diff_lo"], n["corrupted_diff_hi"]) == (worst[1], worst[2])
+    assert (n["jpeg_diff_lo"], n["jpeg_diff_hi"]) == intervals[0][1:]
+    assert claims.decide("lb-transfer-shift", **n).label == label
+    none = ts.claim_numbers(rows.iloc[:2])
+    assert none["jpeg_diff"] is None and none["corrupted_diff"] is None
+    assert claims.decide("lb-transfer-shift", **none).label == verdicts.NOT_TESTABLE
 
 
 def test_outcome_uses_the_reported_loss_as_bound():
@@ -147,8 +153,25 @@ def test_cifar10h_labels_are_joined_by_image_id_not_by_position():
         th.human_labels({"m": rec, "o": other})
 
 
-def test_cifar10h_verdict_tolerates_the_reported_loss():
+def test_cifar10h_claim_tolerates_the_reported_loss():
+    from littlebig_utils.book import claims
     head = pd.Series(dict(change=0.0002, ci_lo=-0.0003, ci_hi=0.001))
-    assert th.verdict(head, "a", "b").label == verdicts.REPRODUCED
+    assert th.claim_numbers(head) == dict(diff=0.0002, diff_lo=-0.0003, diff_hi=0.001)
+    assert claims.decide("lb-transfer-cifar10h", **th.claim_numbers(head)).label == verdicts.REPRODUCED
     head = pd.Series(dict(change=0.0002, ci_lo=-0.0058, ci_hi=0.0062))
-    assert th.verdict(head, "a", "b").label == verdicts.PARTLY
+    assert claims.decide("lb-transfer-cifar10h", **th.claim_numbers(head)).label \
+        == verdicts.INCONCLUSIVE
+
+
+def test_cifar10h_jpeg_numbers_equal_the_shared_label_transfer():
+    """The chapter's own JPEG-copy transfer gives what `studies.label_transfer` gives."""
+    from littlebig_utils.book import studies
+    z = _zoo(n=300)
+    pairs = core_pairs.pairs_table(z, {"a": 0.1, "b": 0.3, "c": 0.9})
+    correct, valid, _ = th.human_labels(z)
+    ref = studies.label_transfer(pairs[(pairs["little"] == "a") & (pairs["big"] == "c")], z,
+                                 correct, valid).iloc[0]
+    out = th.jpeg_numbers(z, "a", "c")
+    assert out["jpeg_t"] == ref["threshold"]
+    assert out["jpeg_change"] == (f"{100 * ref['change']:+.2f} points (95 % CI "
+                                  f"{100 * ref['ci_lo']:+.2f} to {100 * ref['ci_hi']:+.2f})")

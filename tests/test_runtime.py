@@ -320,18 +320,24 @@ def test_summarize_against_hand_computed_ratios():
     assert o["speedup_measured_min"] == o["speedup_measured_max"] == pytest.approx(1.0 / 0.9)
 
 
-def test_speedup_verdict_follows_the_spread():
+def test_speedup_claim_follows_the_spread_over_settings_and_repeats():
     import pandas as pd
+    from littlebig_utils.book import claims
     from littlebig_utils.book import verdicts as v
 
-    def summary(med, lo, hi):
-        return pd.DataFrame(dict(mode="swapped", speedup_measured=med, speedup_measured_min=lo,
-                                 speedup_measured_max=hi))
-    assert chapter.speedup_verdict(summary([1.5, 1.2], [1.4, 1.05], [1.6, 1.3])).label == v.REPRODUCED
-    out = chapter.speedup_verdict(summary([1.5, 1.2], [1.4, 0.95], [1.6, 1.3]))
-    assert out.label == v.PARTLY and "0.95x" in out.reason
-    assert chapter.speedup_verdict(summary([0.9, 0.8], [0.8, 0.7], [1.1, 0.9])).label == v.NOT_REPRODUCED
-    assert chapter.speedup_verdict(summary([1.5], [1.4], [1.6]), mode="online").label == v.NOT_TESTABLE
+    def decide(med, lo, hi, mode="swapped"):
+        s = pd.DataFrame(dict(mode="swapped", speedup_measured=med, speedup_measured_min=lo,
+                              speedup_measured_max=hi))
+        return claims.decide("lb-tab-a4", **chapter.claim_numbers(s, mode))
+    assert chapter.claim_numbers(pd.DataFrame(dict(
+        mode=["swapped", "swapped", "resident"], speedup_measured=[1.5, 1.2, 3.0],
+        speedup_measured_min=[1.4, 1.05, 2.9], speedup_measured_max=[1.6, 1.3, 3.1]))) == dict(
+        speedup=pytest.approx(1.35), speedup_lo=1.05, speedup_hi=1.6)
+    assert decide([1.5, 1.2], [1.4, 1.05], [1.6, 1.3]).label == v.REPRODUCED
+    out = decide([1.5, 1.2], [1.4, 0.95], [1.6, 1.3])
+    assert out.label == v.PARTLY and "0.95" in out.reason
+    assert decide([0.9, 0.8], [0.8, 0.7], [0.95, 0.9]).label == v.NOT_REPRODUCED
+    assert decide([1.5], [1.4], [1.6], mode="online").label == v.NOT_TESTABLE
 
 
 def test_stratified_subset_keeps_the_fraction_in_every_prefix():

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from littlebig_utils.book import verdicts
+from littlebig_utils.book import claims
 from littlebig_utils.book.notebook import markdown_table
 from littlebig_utils.core import engine
 from littlebig_utils.core import pairs as core_pairs
@@ -20,7 +20,7 @@ from littlebig_utils.core.predictions import Predictions
 from littlebig_utils.core.uncertainty import Difference, mcnemar_difference
 
 __all__ = ["depth", "models_table", "models_markdown", "pairs_markdown", "heldout_difference",
-           "reduction_verdict", "fraction_curves", "curves_alt", "references", "reference_pairs",
+           "claim_numbers", "fraction_curves", "curves_alt", "references", "reference_pairs",
            "budget_table", "numbers", "jpeg_numbers", "no_loss_point"]
 
 
@@ -94,33 +94,14 @@ def heldout_difference(little: Predictions, big: Predictions, little_gmacs: floa
     return info, mcnemar_difference(cascade_correct, bt.correct)
 
 
-def reduction_verdict(meaningful: pd.DataFrame, heldout: Difference | None = None,
-                      reported=(0.30, 0.80)) -> verdicts.Verdict:
-    """Verdict on "30–80 % fewer MACs at no accuracy loss", from both halves of the claim.
-
-    The saving: the median MACs reduction at the in-sample no-loss point over the meaningful
-    pairs (big model at least 1 point more accurate) against the reported range. The "no loss":
-    the held-out difference cascade − big of the chapter's pair (`heldout_difference`). A
-    saving inside the range whose held-out interval lies wholly below zero (a loss the data
-    resolve) is only Partly reproduced; Not testable here when no pair is meaningful.
-    """
-    if meaningful.empty:
-        return verdicts.verdict_not_testable(
-            "no pair has a big model at least 1 point more accurate than its little model on "
-            "these images.")
-    v = verdicts.verdict_range(
-        100 * float(meaningful["macs_reduction"].median()), *(100 * r for r in reported),
-        unit=" %", what=f"the median MACs reduction at no loss over the {len(meaningful)} "
-                        "meaningful pairs (threshold chosen on the images it is scored on)")
-    if heldout is None:
-        return v
-    held = (f"on held-out images the chapter's pair's cascade minus the big model is "
-            f"{100 * heldout.diff:+.2f} points (95 % CI {100 * heldout.lo:+.2f} to "
-            f"{100 * heldout.hi:+.2f})")
-    if heldout.hi < 0:
-        label = verdicts.PARTLY if v.label == verdicts.REPRODUCED else v.label
-        return verdicts.Verdict(label, f"{v.reason[:-1]}; but {held}: a loss the data resolve.")
-    return verdicts.Verdict(v.label, f"{v.reason[:-1]}; {held}, consistent with no loss.")
+def claim_numbers(meaningful: pd.DataFrame, heldout: Difference) -> dict:
+    """The statistics of claim ``lb-cifar`` (`book.claims`), fractions: the median MACs
+    reduction at the in-sample no-loss point over the meaningful pairs (None when no pair is
+    meaningful) and the held-out difference cascade − big of the chapter's pair with its
+    interval. The saving alone cannot reproduce the claim: its "no loss" is judged held out."""
+    median = float(meaningful["macs_reduction"].median()) if len(meaningful) else None
+    return dict(median_reduction=median, heldout_diff=heldout.diff, heldout_diff_lo=heldout.lo,
+                heldout_diff_hi=heldout.hi)
 
 
 def fraction_curves(table: pd.DataFrame, little: str, big: str, little_accuracy: float,
@@ -243,7 +224,8 @@ def jpeg_numbers(jpeg: dict[str, Predictions], gmacs: dict[str, float], models: 
     """The chapter's figures recomputed on the JPEG copy (what the chapter showed before it
     moved to the lossless images), for the prose: the models' top-1 drop (points), the
     meaningful pairs and their median MACs reduction (%), the verdict label on those images and
-    the held-out difference of the same pair (points)."""
+    the held-out difference of the same pair (points); the verdict label is decided by the
+    claim's rule without being recorded (`claims.decide`)."""
     from littlebig_utils.book.selection import meaningful_pairs
     pairs = core_pairs.pairs_table(jpeg, gmacs)
     meaningful = meaningful_pairs(pairs)
@@ -253,6 +235,6 @@ def jpeg_numbers(jpeg: dict[str, Predictions], gmacs: dict[str, float], models: 
                 jpeg_n_meaningful=len(meaningful),
                 jpeg_median=100 * float(meaningful["macs_reduction"].median())
                 if len(meaningful) else float("nan"),
-                jpeg_verdict=reduction_verdict(meaningful, diff).label,
+                jpeg_verdict=claims.decide("lb-cifar", **claim_numbers(meaningful, diff)).label,
                 jpeg_ho=f"{100 * diff.diff:+.2f} points (95 % CI {100 * diff.lo:+.2f} to "
                         f"{100 * diff.hi:+.2f})")

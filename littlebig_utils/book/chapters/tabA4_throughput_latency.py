@@ -1,34 +1,27 @@
 """Chapter `tabA4_throughput_latency` (notebooks/tabA4_throughput_latency.ipynb): the paper's
-Table A.4, the measurement (through `run.runtime`), the verdict on measured speedups, and the
-chapter's figure, tables and prose numbers."""
+Table A.4, the measurement (through `run.runtime`), the statistic of its claim (measured
+speedups), and the chapter's figure, tables and prose numbers."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["speedup_verdict", "speedup_figure", "REPORTED_A4", "reported_a4", "check_settings",
+__all__ = ["claim_numbers", "speedup_figure", "REPORTED_A4", "reported_a4", "check_settings",
            "setup_table", "speedup_table", "CIFAR_MODELS", "SMOKE", "check_parameters", "measure",
            "setup_markdown", "ours_markdown", "reported_markdown", "numbers", "cifar_changes"]
 
 
-def speedup_verdict(summary: pd.DataFrame, mode: str = "swapped"):
-    """Verdict on "the MACs saved become wall-clock speed" from measured speedups of `mode`
-    over the big model alone (one row per setting): Reproduced when the cascade is faster in
-    every repeat of every setting (min over repeats > 1), Partly reproduced when some median
-    is above 1, Not reproduced when none is; Not testable here without such rows."""
-    from littlebig_utils.book.verdicts import NOT_REPRODUCED, NOT_TESTABLE, PARTLY, REPRODUCED, Verdict
+def claim_numbers(summary: pd.DataFrame, mode: str = "swapped") -> dict:
+    """The statistic of claim ``lb-tab-a4`` (`book.claims`): the measured speedup of the
+    cascade over the big model alone in `mode` (one model in memory at a time: "swapped"), the
+    median over settings of each setting's median, spread from the slowest to the fastest
+    single repeat of any setting; None when no such row was timed."""
     rows = summary[summary["mode"] == mode]
     if rows.empty:
-        return Verdict(NOT_TESTABLE, f"no {mode}-mode cascade was timed in this run.")
-    med, lo, hi = rows["speedup_measured"], rows["speedup_measured_min"], rows["speedup_measured_max"]
-    text = (f"in {mode} mode the cascade runs at {med.min():.2f}x to {med.max():.2f}x the big "
-            f"model's throughput (medians over {len(rows)} setting(s); single repeats "
-            f"{lo.min():.2f}x to {hi.max():.2f}x)")
-    if (lo > 1).all():
-        return Verdict(REPRODUCED, f"{text}: faster in every repeat of every setting.")
-    if (med > 1).any():
-        return Verdict(PARTLY, f"{text}: faster in some settings or repeats only.")
-    return Verdict(NOT_REPRODUCED, f"{text}: never faster than the big model alone.")
+        return dict(speedup=None, speedup_lo=None, speedup_hi=None)
+    return dict(speedup=float(rows["speedup_measured"].median()),
+                speedup_lo=float(rows["speedup_measured_min"].min()),
+                speedup_hi=float(rows["speedup_measured_max"].max()))
 
 
 def speedup_figure(summary: pd.DataFrame, reported: pd.DataFrame | None = None, title: str = ""):

@@ -3,7 +3,9 @@ on the original CIFAR-10 labels, scored against the CIFAR-10H human majority; it
 numbers of its prose, and the same transfer on the JPEG copy the chapter used before.
 
 The label transfer itself (`studies.label_transfer`, `transfer_row`, `transfer_markdown`,
-`plot_transfer`) is shared with the ImageNet-ReaL chapter and stays in `book.studies`.
+`plot_transfer`) is shared with the ImageNet-ReaL chapter and stays in `book.studies`; this
+module does not import it (`studies` imports a chapter module, and the book's modules form no
+import circle).
 Units: fractions in frames; percent and points in the prose numbers.
 """
 from __future__ import annotations
@@ -11,15 +13,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from littlebig_utils.book import studies, verdicts
-from littlebig_utils.core.engine import route
-from littlebig_utils.core.pairs import pairs_table
+from littlebig_utils.core.engine import no_loss_point, route, sweep
 from littlebig_utils.core.predictions import Predictions
+from littlebig_utils.core.uncertainty import mcnemar_difference
 
-__all__ = ["REPORTED_LOSS", "human_labels", "verdict", "numbers", "jpeg_numbers"]
-
-#: the paper's reported loss under the relabelled ImageNet-ReaL (authors' response), a fraction
-REPORTED_LOSS = 0.0004
+__all__ = ["human_labels", "claim_numbers", "numbers", "jpeg_numbers"]
 
 
 def human_labels(records: dict[str, Predictions]) -> tuple[dict, np.ndarray, np.ndarray]:
@@ -35,12 +33,11 @@ def human_labels(records: dict[str, Predictions]) -> tuple[dict, np.ndarray, np.
     return {m: p.preds == majority for m, p in records.items()}, valid, soft
 
 
-def verdict(head: pd.Series, little: str, big: str) -> verdicts.Verdict:
-    """The reported marginal loss (0.04 points on ImageNet-ReaL) against the chapter's pair's
-    change cascade − big under CIFAR-10H, with its exact McNemar interval."""
-    return verdicts.verdict_no_loss(100 * head["change"], 100 * head["ci_lo"], 100 * head["ci_hi"],
-                                    tolerance=100 * REPORTED_LOSS,
-                                    what=f"The cascade {little} → {big} under CIFAR-10H")
+def claim_numbers(head: pd.Series) -> dict:
+    """The statistic of claim ``lb-transfer-cifar10h`` (`book.claims`), fractions: the chapter's
+    pair's change cascade − big under CIFAR-10H with its exact McNemar interval."""
+    return dict(diff=float(head["change"]), diff_lo=float(head["ci_lo"]),
+                diff_hi=float(head["ci_hi"]))
 
 
 def numbers(records: dict[str, Predictions], table: pd.DataFrame, head: pd.Series, valid,
@@ -61,16 +58,17 @@ def numbers(records: dict[str, Predictions], table: pd.DataFrame, head: pd.Serie
 
 def jpeg_numbers(jpeg: dict[str, Predictions], little: str, big: str) -> dict:
     """The chapter's pair on the JPEG copy (what the chapter showed before it moved to the
-    lossless images): T fixed on the JPEG copy's original labels, scored under CIFAR-10H."""
-    gmacs = {m: float(p.model["gmacs"]) for m, p in jpeg.items()}
-    pairs = pairs_table(jpeg, gmacs)
-    correct, valid, _ = human_labels(jpeg)
-    row = studies.label_transfer(pairs[(pairs["little"] == little) & (pairs["big"] == big)],
-                                 jpeg, correct, valid)
-    if row.empty:
+    lossless images): T at the no-loss point on the JPEG copy's original labels, the cascade
+    scored under CIFAR-10H (cascade − big with its exact McNemar interval, as
+    `studies.label_transfer` does for the lossless images)."""
+    lo, bi = jpeg[little], jpeg[big]
+    point = no_loss_point(sweep(lo, bi))
+    if point is None:
         return dict(jpeg_change="no threshold to transfer (the cascade never matches the big "
                                 "model there)", jpeg_t=float("nan"))
-    r = row.iloc[0]
-    return dict(jpeg_change=f"{100 * r['change']:+.2f} points (95 % CI {100 * r['ci_lo']:+.2f} to "
-                            f"{100 * r['ci_hi']:+.2f})",
-                jpeg_t=float(r["threshold"]))
+    correct, valid, _ = human_labels({little: lo, big: bi})
+    t = float(point["threshold"])
+    cascade = np.where(route(lo.conf, t), correct[big], correct[little])
+    d = mcnemar_difference(cascade, correct[big], valid)
+    return dict(jpeg_change=f"{100 * d.diff:+.2f} points (95 % CI {100 * d.lo:+.2f} to "
+                            f"{100 * d.hi:+.2f})", jpeg_t=t)
