@@ -38,7 +38,7 @@ def test_chapter_numbers_pool_the_corruptions_and_keep_the_jpeg_copy_apart():
     assert n["v_shift_fit"] == "better on every split"  # one of the two rows: half
     assert n["gain_jpeg"] == pytest.approx(0.02) and n["v_jpeg"] == "not better"
     assert n["gain_jpeg_clean"] == pytest.approx(-0.3)
-    assert n["imnet_enough"] == "max-softmax is enough"
+    assert n["imnet_enough"].startswith("on average over the splits the learned rule stays within")
     assert "Reproduced" not in n["regimes"]  # claims get verdicts, rows get outcomes
 
 
