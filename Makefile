@@ -31,7 +31,7 @@ MATHJAX := book/_extra/mathjax/tex-mml-chtml.js
 # the browser check in the tests drives Debian's chromium
 CHROMIUM ?= $(shell command -v chromium 2>/dev/null || echo /usr/bin/chromium)
 
-.PHONY: all install test book lab notebooks clean clean-book help browser mutation mutation-sample
+.PHONY: all install test book lab notebooks clean clean-book help browser mutation mutation-sample titans
 .DELETE_ON_ERROR:
 
 all: test
@@ -39,6 +39,7 @@ all: test
 help:
 	@echo "make book   - install, execute every notebook (cached), build book/_build/html"
 	@echo "make test   - install, run the test suite"
+	@echo "make titans - train the Titans chapter's students (cached, resumable; a GPU if there is one)"
 	@echo "make lab    - JupyterLab on notebooks/ with the project's environment"
 	@echo "make mutation - mutation testing of the cascade core (mutmut; long: hours on 2 cores)"
 	@echo "make mutation-sample - core mutation score on SAMPLE=400 mutants drawn with SAMPLE_SEED=0 (< 1 h)"
@@ -93,6 +94,19 @@ book/generated/%.ipynb: notebooks/%.ipynb $(PACKAGE) $(STAMP)
 	@echo ">> executing $<"
 	$(BIN)/python -m littlebig_utils.book.notebook --cwd notebooks --log-level WARNING $(PAPERMILL_ARGS) $< $@.tmp.ipynb
 	@mv $@.tmp.ipynb $@
+
+# The Titans chapter's students (littlebig_utils/run/distill.py, the book's settings): teacher
+# logits, one student per objective and seed, and their test predictions, each computed only when
+# not cached under results/titans/ (a killed run resumes from its last epoch), with progress bars,
+# on a GPU when there is one. A smoke build (PAPERMILL_ARGS="-p smoke True") skips it: the chapter
+# then trains its tiny students itself.
+titans: $(STAMP)
+	$(if $(findstring smoke,$(PAPERMILL_ARGS)),@echo ">> smoke build: no Titans stage",\
+	  @echo ">> the Titans stage (students cached in results/titans/)"; \
+	  $(BIN)/python -m littlebig_utils.run.distill)
+
+# the chapter runs after the stage (order-only: a finished stage does not re-execute the chapter)
+book/generated/titans_distillation.ipynb: | titans
 
 # the limits chapter reads the Titans chapter's results (results/titans_distillation/students.csv)
 book/generated/limits_open_questions.ipynb: book/generated/titans_distillation.ipynb

@@ -79,8 +79,12 @@ def _reference_paths() -> list[str]:
     """Every place reference data is read from (the data layer's list) and the package's
     committed tables: no output may touch them."""
     from littlebig_utils.data import registry
-    return [str(p) for p in registry.reference_paths()] + [
-        str(registry.cache_dir()), str(Path(registry.__file__).parent / "gmacs.csv")]
+    paths = [str(p) for p in registry.reference_paths()]
+    try:  # the whole reference cache; a bad LITTLEBIG_DATA_DIR must not stop a --files run
+        paths.append(str(registry.cache_dir()))
+    except registry.DataError:
+        pass
+    return paths
 
 
 def _check_max_loss(value: float) -> float:

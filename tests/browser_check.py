@@ -9,6 +9,19 @@ alt text that is missing or a file path, and explorer numbers that disagree with
 with the pair table. Saves a full-page screenshot of each page at each width
 (``<page>__w1400.png``, ``<page>__w390.png``).
 
+What the reader of issue 19 met, measured (`LAYOUT_JS`, `TEXT_JS`):
+
+- at the desktop width, no table, caption or code block in the content column wider than its
+  box (a table whose scroll box scrolls, a code line that needs scrolling); at every width no
+  caption clipped and none inside a scroll box;
+- no ``<function``, ``<locals>`` or float with more than 6 decimals in the page text (code
+  inputs aside), no image alt text shown as page text;
+- every figure (image, explorer) and every table numbered, no doubled numbering ("16.1. 1.");
+  every figure opens full size (a link to the image, or the book's lightbox);
+- in an "Exercises" section, no cell output in plain view (only inside collapsed solutions);
+- every verdict admonition names its claim (``claim-<id>`` class, `littlebig_utils.book.claims`)
+  and one claim shows one verdict on every page (`verdict_problems`, across pages).
+
     python tests/browser_check.py book/_build/html [screenshots_dir] [pairs.csv]
 """
 from __future__ import annotations
@@ -28,6 +41,7 @@ from urllib.parse import urldefrag, urlparse
 
 WIDTHS = (1400, 390)
 MIN_PADDING_PX = 4.0
+DESKTOP_MIN_PX = 1000  # widths from here on get the "nothing wider than its box" checks
 
 # Layout and text checks run inside the page; each returns a list of problem strings.
 # `root`: the article when the theme has one (navigation chrome is checked only for raw LaTeX).
@@ -80,6 +94,178 @@ PAGE_CHECKS_JS = r"""
   return out;
 }
 """.replace("%(MIN_PAD)s", str(MIN_PADDING_PX))
+
+# Layout: tables, captions and code blocks that do not fit the box they are shown in.
+# A "box" is the nearest ancestor inside the article that clips sideways (overflow-x not
+# visible: a scroll box), else the article itself.
+LAYOUT_JS = r"""
+(args) => {
+  const [width, desktop] = args;
+  const out = [];
+  const root = document.querySelector(".bd-article, article, main, [role=main]") || document.body;
+  const clips = (e) => { const o = getComputedStyle(e).overflowX; return o !== "visible" && o !== "clip" ? o : ""; };
+  const scrollBox = (e) => {
+    for (let a = e.parentElement; a && a !== root && root.contains(a); a = a.parentElement)
+      if (clips(a)) return a;
+    return null;
+  };
+  const shown = (e) => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== "hidden";
+  const label = (e) => {
+    const cap = e.querySelector && e.querySelector("caption, figcaption, .caption-number");
+    const t = ((cap || e).textContent || "").replace(/\s+/g, " ").trim();
+    return t.slice(0, 50);
+  };
+  const rootRect = root.getBoundingClientRect();
+  const skip = ".highlighttable, .lb-explorer, .lb-lightbox, mjx-container";
+  if (desktop) {
+    for (const t of root.querySelectorAll("table")) {
+      if (t.closest(skip) || !shown(t)) continue;
+      const box = scrollBox(t);
+      const tw = Math.ceil(t.getBoundingClientRect().width);
+      if (box && box.scrollWidth > box.clientWidth + 1)
+        out.push(`table wider than its box at ${width} px (${tw} px in ${box.clientWidth} px, the rest scrolls out of view): "${label(t)}"`);
+      else if (!box && t.getBoundingClientRect().right > rootRect.right + 1)
+        out.push(`table wider than the content column at ${width} px (${tw} px, column ${Math.round(rootRect.width)} px): "${label(t)}"`);
+    }
+    for (const pre of root.querySelectorAll("pre")) {
+      if (pre.closest(".lb-lightbox") || !shown(pre)) continue;
+      const boxes = [pre, pre.parentElement, scrollBox(pre)].filter(Boolean);
+      const cut = boxes.find(b => clips(b) && b.scrollWidth > b.clientWidth + 1);
+      if (cut || pre.getBoundingClientRect().right > rootRect.right + 1) {
+        const line = (pre.textContent || "").split("\n").sort((a, b) => b.length - a.length)[0] || "";
+        out.push(`code line cut at ${width} px: "${line.trim().slice(0, 60)}"`);
+      }
+    }
+  }
+  // captions: never clipped (at any width) and never inside a scroll box
+  for (const c of root.querySelectorAll("caption, figcaption, .lb-table-caption")) {
+    if (!shown(c)) continue;
+    const box = scrollBox(c);
+    const r = c.getBoundingClientRect();
+    const b = (box || root).getBoundingClientRect();
+    const text = (c.textContent || "").replace(/\s+/g, " ").trim().slice(0, 50);
+    if (r.right > b.right + 1 || r.left < b.left - 1 || c.scrollWidth > c.clientWidth + 1)
+      out.push(`caption clipped at ${width} px (${Math.round(r.width)} px wide in a ${Math.round(b.width)} px box): "${text}"`);
+    else if (box && box.scrollWidth > box.clientWidth + 1)
+      out.push(`caption inside a scroll box at ${width} px: "${text}"`);
+  }
+  return out;
+}
+"""
+
+# Text and structure: raw reprs, unrounded floats, alt text as page text, numbering, figures that
+# open full size, exercise outputs outside the solutions, verdict markers. Returns
+# {problems: [...], verdicts: [{claim, slug, title}]}.
+TEXT_JS = r"""
+() => {
+  const out = [];
+  const root = document.querySelector(".bd-article, article, main, [role=main]") || document.body;
+  // shown: rendered, and not inside a collapsed <details> (whose content keeps its boxes)
+  const shown = (e) => (e.checkVisibility ? e.checkVisibility({visibilityProperty: true})
+                                          : e.getClientRects().length > 0)
+                       && !e.closest("details:not([open]) > :not(summary)");
+  const norm = (t) => (t || "").replace(/\s+/g, " ").trim();
+  // page text without code inputs, scripts and styles
+  const clone = root.cloneNode(true);
+  clone.querySelectorAll(".cell_input, script, style, .lb-lightbox, mjx-container").forEach(e => e.remove());
+  const text = norm(clone.textContent);
+  for (const raw of ["<function", "<locals>", "<bound method", " object at 0x"]) {
+    const i = text.indexOf(raw);
+    if (i >= 0) out.push(`raw Python repr in the page text: "${text.slice(Math.max(0, i - 20), i + 40)}"`);
+  }
+  const floats = text.match(/(^|[^\w.])-?\d+\.\d{7,}(?![\d])/g);
+  if (floats) out.push(`unrounded float in the page text (more than 6 decimals): ${floats[0].trim()}` +
+                       (floats.length > 1 ? ` and ${floats.length - 1} more` : ""));
+  // alt text shown as text: a descriptive alt (4+ words) that also appears in the page text
+  const seen = new Set();
+  for (const img of root.querySelectorAll("img[alt]")) {
+    const alt = norm(img.getAttribute("alt"));
+    if (alt.split(" ").length >= 4 && text.includes(alt) && !seen.has(alt)) {
+      seen.add(alt);
+      out.push(`alt text shown as page text (it belongs only in alt): "${alt.slice(0, 60)}"`);
+    }
+  }
+  // numbering: every figure (image, explorer) and every table
+  const numbered = (e) => !!(e && e.querySelector(":scope > figcaption .caption-number, :scope > caption .caption-number"));
+  const captionOf = (t) => {
+    const id = t.getAttribute("aria-labelledby");
+    return (id && document.getElementById(id)) || t.querySelector(":scope > caption");
+  };
+  for (const img of root.querySelectorAll("img")) {
+    if (img.closest(".lb-lightbox")) continue;
+    const fig = img.closest("figure");
+    if (!numbered(fig)) out.push(`figure without a number: ${JSON.stringify(norm(img.getAttribute("alt")).slice(0, 50) || img.getAttribute("src"))}`);
+    if (!img.closest("a[href]") && !img.hasAttribute("data-lb-zoom"))
+      out.push(`figure that does not open full size: ${JSON.stringify(img.getAttribute("src"))}`);
+  }
+  for (const ex of root.querySelectorAll(".lb-explorer"))
+    if (!numbered(ex.closest("figure"))) out.push("the explorer has no figure number");
+  for (const t of root.querySelectorAll("table")) {
+    if (t.closest(".highlighttable, .lb-explorer, .lb-lightbox")) continue;
+    const cap = captionOf(t);
+    if (!(cap && cap.querySelector(".caption-number")) && !numbered(t.closest("figure")))
+      out.push(`table without a number: "${norm(t.textContent).slice(0, 50)}"`);
+  }
+  for (const n of root.querySelectorAll(".caption-number")) {
+    const rest = n.nextElementSibling ? norm(n.nextElementSibling.textContent) : "";
+    if (/^\d+(\.\d+)*[.)]\s/.test(rest)) out.push(`doubled numbering: "${norm(n.textContent)} ${rest.slice(0, 20)}"`);
+  }
+  // exercises: outputs only inside collapsed solutions
+  for (const sec of root.querySelectorAll("section")) {
+    const h = sec.querySelector(":scope > h1, :scope > h2, :scope > h3, :scope > h4");
+    if (!h || !/^(\d+(\.\d+)*\.?\s*)?Exercises?\b/i.test(norm(h.textContent))) continue;
+    for (const o of sec.querySelectorAll(".cell_output")) {
+      if (shown(o) && (norm(o.textContent) || o.querySelector("img, svg, table")))
+        out.push(`exercise output in plain view (outside a collapsed solution): "${norm(o.textContent).slice(0, 50)}"`);
+    }
+  }
+  // verdicts: every verdict admonition names its claim
+  const verdicts = [];
+  for (const v of root.querySelectorAll(".admonition, .lb-verdict")) {
+    const title = v.querySelector(".admonition-title");
+    const isVerdict = v.classList.contains("lb-verdict") || (title && /^Verdict\b/.test(norm(title.textContent)));
+    if (!isVerdict) continue;
+    const cls = Array.from(v.classList);
+    const claim = (cls.find(c => c.startsWith("claim-")) || "").slice(6);
+    const slug = (cls.find(c => c.startsWith("verdict-")) || "").slice(8);
+    const shownText = norm(title ? title.textContent : v.textContent);
+    if (!claim) out.push(`verdict without a claim id (render it with littlebig_utils.book.claims): "${shownText.slice(0, 50)}"`);
+    else verdicts.push({claim, slug, title: shownText});
+  }
+  return {problems: out, verdicts};
+}
+"""
+
+_LABEL_SLUGS = {"reproduced": "Reproduced", "partly-reproduced": "Partly reproduced",
+                "not-reproduced": "Not reproduced", "inconclusive": "Inconclusive",
+                "not-testable-here": "Not testable here", "verified-ours": "Verified (ours)",
+                "not-verified-ours": "Not verified (ours)"}
+
+
+def verdict_problems(found: dict[str, list[dict]]) -> dict[str, list[str]]:
+    """Across pages: one claim, one verdict. `found`: page -> [{claim, slug, title}] (TEXT_JS).
+    A verdict whose label marker and visible text disagree is flagged on its page; a claim with
+    two labels is flagged on every page that shows it, naming the others."""
+    out: dict[str, list[str]] = {p: [] for p in found}
+    labels: dict[str, dict[str, set]] = {}
+    for page, items in found.items():
+        for v in items:
+            name = _LABEL_SLUGS.get(v["slug"])
+            shown = v["title"].removeprefix("Verdict:").strip()
+            if name is None or shown != name:
+                out[page].append(f"claim {v['claim']}: verdict marker {v['slug']!r} disagrees "
+                                 f"with the text shown: {v['title']!r}")
+            labels.setdefault(v["claim"], {}).setdefault(name or v["slug"], set()).add(page)
+    for claim, by_label in labels.items():
+        if len(by_label) < 2:
+            continue
+        for label, pages in by_label.items():
+            others = "; ".join(f"{other} on {', '.join(sorted(ps))}"
+                               for other, ps in sorted(by_label.items()) if other != label)
+            for page in pages:
+                out[page].append(f"claim {claim}: {label} here, but {others}")
+    return out
+
 
 # The explorer (littlebig_utils.book.explorer): the displayed pair, its embedded no-loss point and
 # the sentence under the plot. Returns [] when the page has no explorer.
@@ -183,6 +369,7 @@ def check_site(root: Path, screenshots: Path | None = None, widths=WIDTHS,
     server, base = serve(root)
     host = urlparse(base).netloc
     problems: dict[str, list[str]] = {p: [] for p in pages}
+    verdicts: dict[str, list[dict]] = {p: [] for p in pages}
     link_status: dict[str, int] = {}
     try:
         with sync_playwright() as pw:
@@ -232,6 +419,11 @@ def check_site(root: Path, screenshots: Path | None = None, widths=WIDTHS,
                         found += _explorer_problems(page.evaluate(EXPLORER_JS),
                                                     None if pairs_csv is None else Path(pairs_csv))
                     found += page.evaluate(PAGE_CHECKS_JS, width)
+                    found += page.evaluate(LAYOUT_JS, [width, width >= DESKTOP_MIN_PX])
+                    if width == widths[0]:  # text and structure do not depend on the width
+                        text = page.evaluate(TEXT_JS)
+                        found += text["problems"]
+                        verdicts[page_path] = text["verdicts"]
                     if screenshots is not None:
                         out = Path(screenshots) / (page_path.replace("/", "__")[:-5] + f"__w{width}.png")
                         out.parent.mkdir(parents=True, exist_ok=True)
@@ -244,7 +436,19 @@ def check_site(root: Path, screenshots: Path | None = None, widths=WIDTHS,
             browser.close()
     finally:
         server.shutdown()
+    for page_path, found in verdict_problems(verdicts).items():
+        problems[page_path] += found
     return problems
+
+
+def report(problems: dict) -> str:
+    """The problems as a readable list: one block per failing page, one line per problem."""
+    lines = []
+    for page, found in problems.items():
+        if found:
+            lines.append(f"{page}: {len(found)} problem(s)")
+            lines += [f"    {f}" for f in found]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

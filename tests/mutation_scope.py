@@ -16,7 +16,9 @@ __all__ = ["CORE", "EXTRA", "core_modules", "is_core_unit_test", "core_unit_test
 # littlebig_utils/core beside this tests/ folder (inside mutants/ under mutmut: the same files)
 CORE = Path(__file__).resolve().parent.parent / "littlebig_utils" / "core"
 # core unit tests whose file name does not follow test_<core module>[_*].py
-EXTRA = frozenset({"test_pairs_tables.py"})
+# core tests named after modules that were merged into others (cascade, thresholds, betting)
+EXTRA = frozenset({"test_pairs_tables.py", "test_cascade.py", "test_cascade_subsets.py",
+                   "test_thresholds.py", "test_betting.py"})
 
 
 def core_modules(core: Path = CORE) -> list[str]:

@@ -73,9 +73,10 @@ def test_core_unit_tests_are_named_after_the_core_modules():
     for name in ["test_predict.py", "test_cascadeish.py", "test_cli.py", "conftest.py",
                  "test_cascade.txt"]:
         assert not is_core_unit_test(Path("tests") / name, modules), name
-    assert set(core_modules()) >= {"cascade", "predictions"}
+    assert set(core_modules()) >= {"engine", "predictions", "checks", "ltt", "pvalues"}
     selected = {p.name for p in core_unit_tests()}
-    assert "test_predictions.py" in selected and "test_cli.py" not in selected
+    assert {"test_predictions.py", "test_checks.py", "test_cascade.py", "test_thresholds.py",
+            "test_betting.py"} <= selected and "test_cli.py" not in selected
 
 
 def test_mutmut_deselects_still_name_tests():

@@ -110,8 +110,12 @@ def test_every_page_in_a_real_browser(built_book, executed_dir):
     """Headless Chromium on localhost at 1400 and 390 px: no console errors, images load,
     internal links resolve, no request leaves the machine, no sideways scrolling on a phone,
     padded table cells, no raw LaTeX, tracebacks or build paths, descriptive alt text, the
-    explorer agrees with the pair table. Screenshots go to results/screenshots."""
-    from browser_check import check_site, find_chromium
+    explorer agrees with the pair table; nothing wider than its box, no clipped caption, no raw
+    repr or unrounded float, alt text only in alt, every figure and table numbered, figures open
+    full size, exercise outputs only in collapsed solutions, one verdict per claim
+    (tests/browser_check.py). Screenshots go to results/screenshots; the failure message lists
+    each failing page with its problems, one per line."""
+    from browser_check import check_site, find_chromium, report
     book, r = built_book
     assert r.returncode == 0, "book did not build"
     if find_chromium() is None:
@@ -124,4 +128,4 @@ def test_every_page_in_a_real_browser(built_book, executed_dir):
                           pairs_csv=table)
     assert len(problems) >= len(NOTEBOOKS) + 2  # the chapters, the introduction, references
     bad = {page: found for page, found in problems.items() if found}
-    assert not bad, bad
+    assert not bad, f"{len(bad)} of {len(problems)} pages fail the browser check:\n" + report(problems)

@@ -136,3 +136,93 @@ def test_refusals_name_the_model_and_the_array():
     with pytest.raises(PredictionsError, match=r"^Predictions of '\?': preds has shape \(1,\), "
                        r"expected \(2,\) like sample_ids$"):
         Predictions(ids, [1, 2], [1], ok)  # no model name: '?'
+
+
+# ------------------------------------------------------------------ issue 17: bad inputs
+
+@pytest.mark.parametrize("field,values,match", [
+    ("preds", [1.7, 2.2], "preds must be integer class indices, found non-integer values such as 1.7"),
+    ("labels", [0.5, 1.0], "labels must be integer class indices, found non-integer values such as 0.5"),
+    ("labels", [-1, 1], "labels must be class indices >= 0, found -1"),
+    ("preds", [0, -1], "preds must be class indices >= 0, found -1"),
+    ("labels", ["cat", "dog"], "labels must be integer class indices, got dtype <U3"),
+    ("labels", [0.0, np.nan], "labels must be integer class indices, found 1 NaN"),
+])
+def test_labels_and_preds_are_never_truncated_or_negative(field, values, match):
+    kw = dict(sample_ids=["a", "b"], labels=[0, 1], preds=[0, 1], conf=[0.5, 0.5],
+              model={"name": "m"})
+    kw[field] = values
+    with pytest.raises(PredictionsError, match=f"^Predictions of 'm': {match}"):
+        Predictions(**kw)
+    ok = Predictions(["a", "b"], [0.0, 1.0], [1, 0], [0.5, 0.5])  # exact integers as floats
+    assert ok.labels.dtype == np.int64 and ok.labels.tolist() == [0, 1]
+
+
+def test_save_accepts_numpy_scalars_in_the_metadata(tmp_path):
+    p = make()
+    p.model.update(gmacs=np.float32(1.5), params_m=np.int64(3), img_size=np.array([224, 224]))
+    q = Predictions.load(p.save(tmp_path / "p.npz"))
+    assert q.model["gmacs"] == 1.5 and q.model["params_m"] == 3 and q.model["img_size"] == [224, 224]
+    p.model["bad"] = object()
+    with pytest.raises(PredictionsError, match="^cannot save Predictions of 'm': its metadata"):
+        p.save(tmp_path / "q.npz")
+    assert not (tmp_path / "q.npz").exists()
+
+
+def test_a_non_dict_model_is_refused_when_made_and_when_loaded(tmp_path):
+    with pytest.raises(PredictionsError, match="model must be a dict"):
+        Predictions(["a"], [0], [0], [0.5], model="resnet")
+    p = make()
+    path = tmp_path / "p.npz"
+    np.savez(path, sample_ids=p.sample_ids, labels=p.labels, preds=p.preds, conf=p.conf,
+             meta=np.array('{"model": "resnet", "dataset": "x"}'))
+    with pytest.raises(PredictionsError, match="metadata's 'model' is a str, not an object"):
+        Predictions.load(path)
+
+
+def test_sample_ids_as_bytes_are_decoded_or_refused_by_name():
+    p = Predictions(np.array([b"a", b"\xc3\xa9"]), [0, 1], [0, 1], [0.5, 0.5])
+    assert p.sample_ids.tolist() == ["a", "é"]
+    with pytest.raises(PredictionsError, match="sample id bytes are not UTF-8"):
+        Predictions(np.array([b"a", b"\xff\xfe"], dtype=object), [0, 1], [0, 1], [0.5, 0.5],
+                    model={"name": "m"})
+
+
+def _npy_bytes(shape, dtype, payload: bytes) -> bytes:
+    import io
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": np.dtype(dtype).str, "fortran_order": False,
+                                               "shape": shape})
+    return buf.getvalue() + payload
+
+
+def test_a_decompression_bomb_is_refused_before_it_is_read(tmp_path):
+    """A tiny file whose conf decompresses to far more than its header says (or than
+    sample_ids has rows) is refused from the zip directory and the npy headers alone."""
+    import zipfile
+    p = make(n=10, logits=False)
+    path = tmp_path / "bomb.npz"
+    big = 4_000_000  # 32 MB of zeros compress to ~30 KB
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for key in ("sample_ids", "labels", "preds"):
+            import io
+            buf = io.BytesIO()
+            np.save(buf, getattr(p, key))
+            zf.writestr(f"{key}.npy", buf.getvalue())
+        zf.writestr("meta.npy", _npy_bytes((), "<U2", "{}".encode("utf-32-le")))
+        zf.writestr("conf.npy", _npy_bytes((10,), "<f8", bytes(8 * big)))  # header lies
+    assert path.stat().st_size < 200_000
+    with pytest.raises(PredictionsError, match=r"array 'conf' declares 32,000,\d+ bytes but its "
+                                               r"header says \d+ \(shape \(10,\)\)"):
+        Predictions.load(path)
+    # an honest header with too many rows is refused for its row count
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for key in ("sample_ids", "labels", "preds"):
+            import io
+            buf = io.BytesIO()
+            np.save(buf, getattr(p, key))
+            zf.writestr(f"{key}.npy", buf.getvalue())
+        zf.writestr("meta.npy", _npy_bytes((), "<U2", "{}".encode("utf-32-le")))
+        zf.writestr("conf.npy", _npy_bytes((big,), "<f8", bytes(8 * big)))
+    with pytest.raises(PredictionsError, match="'conf' has 4000000 rows but sample_ids has 10"):
+        Predictions.load(path)

@@ -179,8 +179,3 @@ def test_committed_table_covers_every_reference_model_with_its_architecture():
     assert set(table) == {("imagenet-val", n) for n in data.IMAGENET_MODELS} | {("cifar10-test", "resnet110")}
     with pytest.raises(data.DataError, match="no row for reference model 'densenet40'"):
         reference.committed_metadata("cifar10-test", "densenet40")
-
-
-def test_load_reference_is_load_of_imagenet_val():
-    a = reference.load_reference(["resnet34"])["resnet34"]
-    assert a.model == littlebig_utils.load("imagenet-val", ["resnet34"])["resnet34"].model

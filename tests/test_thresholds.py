@@ -1,6 +1,7 @@
 """Thresholds with a finite-sample guarantee: validity on a known distribution, edge cases
 (the command line is tested in test_cli.py)."""
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -331,3 +332,16 @@ def test_threshold_result_to_dict_holds_every_field():
     assert d["threshold"] == r.threshold and d["rule"] == "guaranteed" and d["n"] == 500
     assert d["p_value"] == r.p_value and d["method"] == "clopper-pearson"
     assert ltt.ThresholdResult(**d) == r  # a full round trip
+
+
+@pytest.mark.parametrize("extra,match", [
+    (["--seed", "-1"], "--seed must be an integer >= 0, got -1"),
+    (["--epsilon", "20"], r"--epsilon / 100=0.2 is refused: as a fraction it means 20 accuracy points"),
+])
+def test_cli_threshold_names_the_option_in_its_own_words(tmp_path, extra, match, capsys):
+    lf, bf = _save_pair(tmp_path, n=200)
+    rc = cli.main(["threshold", "--little-file", str(lf), "--big-file", str(bf),
+                   "--out", str(tmp_path / "t.csv")] + extra)
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert re.search(match, err) and "numpy" not in err and len(err.strip().splitlines()) == 1

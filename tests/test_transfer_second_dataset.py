@@ -51,6 +51,7 @@ def test_transfer_notebook_with_second_dataset(tmp_path):
         little, big = align(second[r["little"]], second[r["big"]])
         to_big = little.conf < r["threshold"]
         acc = np.where(to_big, big.correct, little.correct).mean()
-        # cascade - big on the second dataset, computed there (not copied from ImageNet); a fraction
+        # cascade - big on the second dataset, computed there (not copied from ImageNet); a
+        # fraction in the CSV like every machine output
         assert r["accuracy_change"] == pytest.approx(acc - big.accuracy)
         assert r["frac_big"] == pytest.approx(to_big.mean())

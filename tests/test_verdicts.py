@@ -21,7 +21,8 @@ def test_range_rule_inside_partly_outside_untestable():
 
 
 def test_no_loss_rule_uses_the_interval_with_sign_cascade_minus_big():
-    assert v.verdict_no_loss(0.1, -0.05, 0.3).label == v.PARTLY
+    # an interval across the bound contains both outcomes: Inconclusive, not "Partly"
+    assert v.verdict_no_loss(0.1, -0.05, 0.3).label == v.INCONCLUSIVE
     assert v.verdict_no_loss(0.1, 0.02, 0.3).label == v.REPRODUCED
     assert v.verdict_no_loss(-0.4, -0.6, -0.2).label == v.NOT_REPRODUCED
     assert v.verdict_no_loss(-0.4, -0.6, -0.2, tolerance=0.7).label == v.REPRODUCED
@@ -37,8 +38,20 @@ def test_verdict_vocabulary_is_fixed_and_renders_as_admonition():
     with pytest.raises(ValueError, match="reason"):
         v.Verdict(v.REPRODUCED, " ")
     md = v.Verdict(v.NOT_REPRODUCED, "every cascade costs more.").markdown(claim="cheaper cascades")
-    assert md.startswith("```{admonition} Verdict: Not reproduced\n:class: warning\n")
+    assert md.startswith("```{admonition} Verdict: Not reproduced\n:class: warning lb-verdict verdict-not-reproduced\n")
     assert "*Claim:* cheaper cascades" in md and "Every cascade costs more." in md
     assert md.rstrip().endswith("```")
-    classes = {v.Verdict(lab, "r").markdown().splitlines()[1] for lab in v.LABELS}
-    assert len(classes) == 4  # each label has its own admonition colour
+    classes = {v.Verdict(lab, "r").markdown().splitlines()[1].split()[1] for lab in v.LABELS}
+    assert len(classes) == len(v.LABELS) == 7  # each label has its own admonition colour
+
+
+def test_verdict_admonition_carries_label_and_claim_markers():
+    md = v.Verdict(v.VERIFIED, "r", claim_id="ours-guaranteed").markdown()
+    assert md.splitlines()[1] == ":class: hint lb-verdict verdict-verified-ours claim-ours-guaranteed"
+    assert v.Verdict(v.PARTLY, "r").markdown().splitlines()[1] == (
+        ":class: important lb-verdict verdict-partly-reproduced")
+    assert {v.label_slug(lab) for lab in v.LABELS} == {
+        "reproduced", "partly-reproduced", "not-reproduced", "inconclusive", "not-testable-here",
+        "verified-ours", "not-verified-ours"}
+    with pytest.raises(ValueError, match="one of"):
+        v.label_slug("Claim reproduced")

@@ -30,17 +30,24 @@ class GlueFigureFrom(Directive):
         figure = nodes.figure()
         figure["lb_alt"] = self.options["alt"]
         figure += ref
-        if self.content:
-            caption_text = nodes.Element()
-            self.state.nested_parse(self.content, self.content_offset, caption_text)
-            first = caption_text.children[0] if caption_text.children else None
-            if isinstance(first, nodes.paragraph):
-                caption = nodes.caption(first.rawsource, "", *first.children)
-                caption.source, caption.line = first.source, first.line
-                figure += caption
-                figure += caption_text.children[1:]
+        figure += caption_from_content(self, nodes.caption)
         self.add_name(figure)
         return [figure]
+
+
+def caption_from_content(directive, node_class) -> list:
+    """The directive's content as [caption, *rest]: its first paragraph becomes a `node_class`
+    (nodes.caption of a figure, nodes.title of a table), the rest follows as parsed."""
+    if not directive.content:
+        return []
+    holder = nodes.Element()
+    directive.state.nested_parse(directive.content, directive.content_offset, holder)
+    first = holder.children[0] if holder.children else None
+    if not isinstance(first, nodes.paragraph):
+        return list(holder.children)
+    caption = node_class(first.rawsource, "", *first.children)
+    caption.source, caption.line = first.source, first.line
+    return [caption, *holder.children[1:]]
 
 
 def _set_alt(app, doctree, docname):

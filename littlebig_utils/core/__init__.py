@@ -3,9 +3,9 @@
 Modules: predictions (Predictions, align), checks (one validator per quantity), engine (the
 one sweep engine: route, sweep, fixed thresholds, operating points, splits), pairs (pairs
 table, best little per big, frontiers), pvalues and ltt (p-values; the fixed-sequence
-procedure and threshold rules), scores, deferral, multistage, uncertainty, experiments
-(repeated-split studies on arrays) and estimator (`Cascade`). Every value is a fraction
-(accuracy 0.7577, max_loss 0.005, macs_reduction 0.867).
+procedure and threshold rules), scores (confidence and learned deferral scores), multistage,
+uncertainty, experiments (repeated-split studies on arrays) and estimator (`Cascade`). Every
+value is a fraction (accuracy 0.7577, max_loss 0.005, macs_reduction 0.867).
 
 The public names load on first use, so that ``littlebig_utils.core.names`` (plain registry
 names, standard library only) can be imported by the command line's parser without pulling

@@ -23,7 +23,7 @@ from littlebig_utils.core.predictions import Predictions, align
 
 __all__ = [
     "route", "candidate_thresholds", "counts_below", "cut_candidates", "sweep_arrays", "sweep",
-    "SWEEP_TOTALS", "total", "cheapest", "within_loss", "no_loss_point", "max_loss_point",
+    "SWEEP_TOTALS", "total", "cheapest", "loses_more", "within_loss", "no_loss_point", "max_loss_point",
     "matched_accuracy_point", "budget_point", "loss_table", "evaluate_thresholds",
     "no_loss_thresholds", "split_indices", "split_masks", "splits", "rank_thresholds",
     "deferral_curve", "accuracy_at", "curve_area",
@@ -127,9 +127,18 @@ def sweep_arrays(conf, little_correct, big_correct, thresholds=None, valid=None,
     n = len(conf)
     lc = check_correct(little_correct, "little_correct", n)
     bc = check_correct(big_correct, "big_correct", n)
-    v = np.ones(n, dtype=bool) if valid is None else check_correct(valid, "valid", n)
+    v = None if valid is None else check_correct(valid, "valid", n)
     costs = _costs(little_gmacs, big_gmacs)
-    t = candidate_thresholds(conf) if thresholds is None else _thresholds(thresholds)
+    t = None if thresholds is None else _thresholds(thresholds)
+    return _sweep(conf, lc, bc, t, v, costs)
+
+
+def _sweep(conf, lc, bc, t=None, v=None, costs=None) -> pd.DataFrame:
+    """`sweep_arrays` on arrays already checked (the rules call it after their own checks, so
+    that one public call validates each input once)."""
+    n = len(conf)
+    v = np.ones(n, dtype=bool) if v is None else v
+    t = candidate_thresholds(conf) if t is None else t
     n_big, (big_below, little_below), (big_n, little_n) = counts_below(conf, t, bc & v, lc & v)
     n_correct = big_below + (little_n - little_below)
     n_valid = int(v.sum())
@@ -198,16 +207,22 @@ def cheapest(table: pd.DataFrame, mask) -> pd.Series | None:
     return rows.sort_values(["n_big", "threshold"], kind="stable").iloc[0]
 
 
-def within_loss(table: pd.DataFrame, max_loss: float) -> pd.Series:
-    """THE "loses at most max_loss" test, per row of a sweep table, exact in counts.
+def loses_more(n_lost, n_valid, max_loss: float):
+    """THE "loses more than max_loss" test, exact in counts (arrays broadcast).
 
-    The loss is big's accuracy minus the cascade's, both over the samples that count
-    (``n_valid``, e.g. ReaL's labelled images), so the denominator is n_valid, not n: a row
-    qualifies when ``big_n_correct - n_correct <= max_loss * n_valid`` (a 1e-9 tolerance
-    keeps ``max_loss * n_valid`` landing on an integer from failing by rounding).
+    The loss is big's accuracy minus the cascade's over the samples that count for accuracy,
+    so it is ``n_lost / n_valid`` with ``n_lost = big_n_correct - n_correct``: the denominator
+    is n_valid (e.g. ReaL's labelled images), not n (every image, which the cost counts). A
+    1e-9 tolerance in counts keeps ``max_loss * n_valid`` landing on an integer from failing
+    by rounding; exactly max_loss is not more (``>``, the boundary qualifies).
     """
-    nv = total(table, "n_valid")
-    return table["n_correct"] >= total(table, "big_n_correct") - max_loss * nv - 1e-9
+    return np.asarray(n_lost) > max_loss * np.asarray(n_valid) + 1e-9
+
+
+def within_loss(table: pd.DataFrame, max_loss: float) -> pd.Series:
+    """Per row of a sweep table: loses at most `max_loss` (not `loses_more`; the same test)."""
+    lost = total(table, "big_n_correct") - table["n_correct"]
+    return ~loses_more(lost, total(table, "n_valid"), max_loss)
 
 
 def no_loss_point(table: pd.DataFrame) -> pd.Series | None:
@@ -250,7 +265,13 @@ def loss_table(conf, little_correct, big_correct, thresholds=None) -> pd.DataFra
     n = len(conf)
     lc = check_correct(little_correct, "little_correct", n)
     bc = check_correct(big_correct, "big_correct", n)
-    table = sweep_arrays(conf, lc, bc, thresholds=thresholds)
+    return _loss_table(conf, lc, bc, None if thresholds is None else _thresholds(thresholds))
+
+
+def _loss_table(conf, lc, bc, t=None) -> pd.DataFrame:
+    """`loss_table` on arrays already checked."""
+    n = len(conf)
+    table = _sweep(conf, lc, bc, t)
     _, (loss_below, gain_below), (loss_n, gain_n) = counts_below(
         conf, table["threshold"].to_numpy(), ~lc & bc, lc & ~bc)
     table["n_loss"] = loss_n - loss_below
@@ -287,7 +308,11 @@ def evaluate_thresholds(conf, little_correct, big_correct, thresholds, masks=Non
     v = np.ones(n, bool) if valid is None else check_correct(valid, "valid", n)
     lc = check_correct(little_correct, "little_correct", n)
     bc = check_correct(big_correct, "big_correct", n)
-    costs = _costs(little_gmacs, big_gmacs)
+    return _evaluate(conf, lc, bc, t, masks, v, _costs(little_gmacs, big_gmacs), missing, chunk)
+
+
+def _evaluate(conf, lc, bc, t, masks, v, costs, missing="nan", chunk=32) -> pd.DataFrame:
+    """`evaluate_thresholds` on checked inputs (t: float array, NaN = none; masks: 2-d bool)."""
     cols = {k: np.full(len(t), np.nan) for k in
             ["n", "n_valid", "n_big", "n_correct", "little_n_correct", "big_n_correct"]}
     none = np.isnan(t)

@@ -11,7 +11,8 @@ scores (`scores`): it turns a user's arrays or Predictions into the per-sample v
 take, checks them once (`checks`), and speaks fractions only. It follows scikit-learn's
 conventions: ``__init__`` only stores its arguments, ``fit`` validates them, fitted attributes
 end in ``_`` and a refit overwrites them, so ``get_params``, ``set_params`` and
-``sklearn.base.clone`` work. Nothing here imports torch.
+``sklearn.base.clone`` work (`_Params`: scikit-learn's parameter protocol without importing
+scikit-learn, which costs about a second at import). Nothing here imports torch.
 """
 from __future__ import annotations
 
@@ -19,15 +20,13 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
-from sklearn.exceptions import NotFittedError
 
 from littlebig_utils.core import engine, ltt
 from littlebig_utils.core import names as _names
 from littlebig_utils.core import scores as _scores
 from littlebig_utils.core.checks import (INPUT_KINDS, InputError, check_choice, check_cost,
                                          check_costs, check_delta, check_labels, check_max_loss,
-                                         check_method, check_scores_2d)
+                                         check_method)
 from littlebig_utils.core.predictions import Predictions, align
 
 __all__ = ["Cascade", "CascadeReport", "CascadeInputError", "NotFittedError", "RULES"]
@@ -36,6 +35,46 @@ RULES = _names.RULES
 
 #: the error of every bad input to a Cascade (the checks' own error class)
 CascadeInputError = InputError
+
+
+class NotFittedError(InputError, AttributeError):
+    """`route` / `evaluate` called before `fit` (a ValueError and an AttributeError, like
+    scikit-learn's own NotFittedError)."""
+
+
+class _Params:
+    """scikit-learn's parameter protocol: the parameters are the arguments of ``__init__``,
+    stored under their own names; ``sklearn.base.clone`` rebuilds an unfitted copy from them."""
+
+    @classmethod
+    def _signature(cls):
+        import inspect
+        return {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()
+                if k != "self"}
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {k: getattr(self, k) for k in self._signature()}
+
+    def set_params(self, **params):
+        names = self._signature()
+        for k, v in params.items():
+            if k not in names:
+                raise InputError(f"invalid parameter {k!r} for {type(self).__name__}; "
+                                 f"valid: {', '.join(names)}")
+            setattr(self, k, v)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = self._signature()
+        shown = [f"{k}={v!r}" for k, v in self.get_params().items() if not _same(v, defaults[k])]
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+
+def _same(a, b) -> bool:
+    try:
+        return type(a) is type(b) and bool(a == b)
+    except (TypeError, ValueError):
+        return a is b
 
 
 @dataclass(frozen=True)
@@ -74,7 +113,7 @@ class _Data:
     costs: tuple[float, float] | None
 
 
-class Cascade(BaseEstimator):
+class Cascade(_Params):
     """Little-Big cascade: the little model answers unless its score is below ``threshold_``.
 
     Parameters
@@ -208,13 +247,13 @@ class Cascade(BaseEstimator):
         """Choose ``threshold_`` on (little, big, y) with `rule`."""
         p = self._params()
         d, n_classes = self._data(little, big, y, p)
-        args = (d.conf, d.little_correct, d.big_correct)
+        args = (d.conf, d.little_correct, d.big_correct)  # checked once, in _data
         if p["rule"] == "no_loss":
-            r = ltt.empirical_threshold(*args, max_loss=0.0)
+            r = ltt._empirical(*args, 0.0)
         elif p["rule"] == "max_loss":
-            r = ltt.empirical_threshold(*args, max_loss=p["max_loss"])
+            r = ltt._empirical(*args, p["max_loss"])
         else:
-            r = ltt.guaranteed_threshold(*args, p["max_loss"], p["delta"], p["method"])
+            r = ltt._guaranteed(*args, p["max_loss"], p["delta"], p["method"])
         self.result_ = r
         self.threshold_ = r.threshold
         self.n_fit_ = len(d.conf)
@@ -236,15 +275,16 @@ class Cascade(BaseEstimator):
                              f"{self.n_classes_}: route outputs of the same model and label space")
         if self.threshold_ is None:
             return np.ones(len(conf), dtype=bool)
-        return engine.route(conf, self.threshold_)
+        return conf < self.threshold_  # conf < T goes to big (engine.route, already checked)
 
     def evaluate(self, little, big, y=None) -> CascadeReport:
         """The fitted threshold judged on (little, big, y): a CascadeReport (fractions)."""
         self._check_fitted()
         d, _ = self._data(little, big, y, self._params())
-        costs = dict(little_gmacs=d.costs[0], big_gmacs=d.costs[1]) if d.costs else {}
-        r = engine.evaluate_thresholds(d.conf, d.little_correct, d.big_correct,
-                                       [self.threshold_], missing="big", **costs).iloc[0]
+        t = np.array([np.nan if self.threshold_ is None else self.threshold_])
+        r = engine._evaluate(d.conf, d.little_correct, d.big_correct, t,
+                             np.ones((1, len(d.conf)), bool), np.ones(len(d.conf), bool), d.costs,
+                             missing="big").iloc[0]
         return CascadeReport(
             threshold=self.threshold_, n=int(r["n"]), accuracy=float(r["accuracy"]),
             little_accuracy=float(r["little_accuracy"]), big_accuracy=float(r["big_accuracy"]),
@@ -261,8 +301,7 @@ class Cascade(BaseEstimator):
         not need `fit`.
         """
         d, _ = self._data(little, big, y, self._params())
-        costs = dict(little_gmacs=d.costs[0], big_gmacs=d.costs[1]) if d.costs else {}
-        t = engine.sweep_arrays(d.conf, d.little_correct, d.big_correct, **costs)
+        t = engine._sweep(d.conf, d.little_correct, d.big_correct, costs=d.costs)
         n = t["n"]
         out = pd.DataFrame({
             "threshold": t["threshold"], "n_big": t["n_big"], "frac_big": t["frac_big"],

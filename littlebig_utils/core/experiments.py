@@ -14,11 +14,12 @@ import pandas as pd
 from littlebig_utils.core.checks import (InputError, check_conf, check_correct, check_cost,
                                          check_delta, check_labels, check_max_loss, check_method,
                                          check_probabilities, check_seed)
-from littlebig_utils.core.engine import (accuracy_at, candidate_thresholds, counts_below,
-                                         curve_area, deferral_curve, evaluate_thresholds,
-                                         loss_table, max_loss_point, no_loss_thresholds,
-                                         split_indices, split_masks, splits, sweep_arrays, total)
-from littlebig_utils.core.ltt import empirical_threshold, guaranteed_threshold, wsr_threshold
+from littlebig_utils.core.engine import (_loss_table, _sweep, accuracy_at, candidate_thresholds,
+                                         counts_below, curve_area, deferral_curve,
+                                         evaluate_thresholds, max_loss_point, no_loss_thresholds,
+                                         loses_more, split_indices, split_masks, splits, total)
+from littlebig_utils.core.ltt import (_empirical, _guaranteed, empirical_threshold,
+                                      guaranteed_threshold, wsr_threshold)
 from littlebig_utils.core.pairs import pairs_table
 from littlebig_utils.core.scores import KINDS, LearnedDeferral, oracle_score
 from littlebig_utils.core.predictions import align
@@ -64,26 +65,29 @@ def split_study(conf, little_correct, big_correct, max_losses, deltas, n_splits:
         label_sets[name] = (check_correct(slc, f"{name} little_correct", n),
                             check_correct(sbc, f"{name} big_correct", n),
                             None if sv is None else check_correct(sv, f"{name} valid", n))
-    costs = dict(little_gmacs=little_gmacs, big_gmacs=big_gmacs)
+    costs = None if little_gmacs is None and big_gmacs is None else (
+        check_cost(little_gmacs, "little_gmacs"), check_cost(big_gmacs, "big_gmacs"))
     rows = []
     for s, calib, test in splits(n, calib_frac, n_splits, seed):
-        c = (conf[calib], lc[calib], bc[calib])
-        table = loss_table(*c)
+        c = (conf[calib], lc[calib], bc[calib])  # checked above: the rules' private forms
+        if len(calib) == 0:
+            raise InputError("empty calibration set: choose a threshold on at least one sample")
+        table = _loss_table(*c)
         chosen = []  # (rule, max_loss, delta, threshold or None)
-        no_loss = empirical_threshold(*c).threshold
+        no_loss = _empirical(*c, 0.0).threshold
         for e in max_losses:
             chosen.append(("empirical-no-loss", e, np.nan, no_loss))
-            chosen.append(("empirical-max-loss", e, np.nan, empirical_threshold(*c, e).threshold))
+            chosen.append(("empirical-max-loss", e, np.nan, _empirical(*c, e).threshold))
             for d in deltas:
                 chosen.append(("guaranteed", e, d,
-                               guaranteed_threshold(*c, e, d, method, table=table).threshold))
+                               _guaranteed(*c, e, d, method, table=table).threshold))
         found = sorted({t for *_, t in chosen if t is not None})
         for labels, (slc, sbc, sv) in label_sets.items():
             tc, tlc, tbc = conf[test], slc[test], sbc[test]
             tv = None if sv is None else sv[test]
-            full = sweep_arrays(tc, tlc, tbc, valid=tv, **costs)
+            full = _sweep(tc, tlc, tbc, v=tv, costs=costs)
             big_acc = total(full, "big_n_correct") / total(full, "n_valid")
-            at = sweep_arrays(tc, tlc, tbc, thresholds=found, valid=tv, **costs) if found else None
+            at = _sweep(tc, tlc, tbc, np.asarray(found), tv, costs) if found else None
             points = {t: at.iloc[i] for i, t in enumerate(found)}
             oracle = [("oracle", e, np.nan, max_loss_point(full, e)) for e in max_losses]
             for rule, e, d, t in chosen + oracle:
@@ -100,7 +104,7 @@ def split_study(conf, little_correct, big_correct, max_losses, deltas, n_splits:
                                else np.nan,
                                n_lost=int(total(full, "big_n_correct") - r["n_correct"]))
                 # violated: lost more than max_loss of the valid test samples, exact in counts
-                row["violated"] = bool(row["n_lost"] > e * total(full, "n_valid") + 1e-9)
+                row["violated"] = bool(loses_more(row["n_lost"], total(full, "n_valid"), e))
                 rows.append(row)
     return pd.DataFrame(rows)
 
@@ -169,7 +173,8 @@ def guarantee_study(score, little_correct, big_correct, little_gmacs: float, big
     at = population_curve(s, lc, bc)
     cands = candidate_thresholds(s)
     risk, frac = at(cands)
-    ok = risk <= max_loss + 1e-12
+    n = len(s)
+    ok = ~loses_more(risk * n, n, max_loss)  # the population: every sample counts
     saving = lambda f: 1.0 - (lg + f * bg) / bg  # noqa: E731
     oracle_t = float(cands[ok][np.argmin(frac[ok])])
     oracle_saving = float(saving(frac[ok].min()))
@@ -192,7 +197,7 @@ def guarantee_study(score, little_correct, big_correct, little_gmacs: float, big
                 sv = float(saving(f))
             rows.append(dict(draw=d, method=method, threshold=np.nan if t is None else t,
                              found=t is not None, risk=r, frac_big=f, saving=sv,
-                             kept=sv / oracle_saving, violated=bool(r > max_loss + 1e-12),
+                             kept=sv / oracle_saving, violated=bool(loses_more(r * n, n, max_loss)),
                              oracle_threshold=oracle_t, oracle_saving=oracle_saving))
     return pd.DataFrame(rows)
 
@@ -401,11 +406,12 @@ def guarantee_by_score(fit: tuple, max_loss: float, delta: float, n_splits: int 
                     t = guaranteed_threshold(sc[cert], lc[cert], bc[cert], max_loss, delta,
                                              method).threshold
                 to_big = sc[test] < (t if t is not None else np.inf)
-                loss = bc[test].mean() - np.where(to_big, bc[test], lc[test]).mean()
+                n_lost = int(bc[test].sum() - np.where(to_big, bc[test], lc[test]).sum())
+                loss = n_lost / len(test)
                 rows.append(dict(split=s, score=name, method=method,
                                  threshold=np.nan if t is None else t,
                                  frac_big=float(to_big.mean()), loss=float(loss),
-                                 violated=bool(loss > max_loss + 1e-12)))
+                                 violated=bool(loses_more(n_lost, len(test), max_loss))))
     return pd.DataFrame(rows)
 
 
@@ -448,7 +454,7 @@ def threshold_table(little, big, max_loss: float, delta: float, calib_frac: floa
             calib_loss=r.calib_loss, calib_frac_big=r.calib_frac_big, p_value=r.p_value,
             test_accuracy=e["accuracy"], test_big_accuracy=e["big_accuracy"],
             test_loss=e["loss"], test_frac_big=e["frac_big"],
-            violated=bool(n_lost > max_loss * e["n_valid"] + 1e-9),
+            violated=bool(loses_more(n_lost, e["n_valid"], max_loss)),
             gmacs=e.get("gmacs", np.nan), little_gmacs=lg, big_gmacs=bg,
             macs_reduction=e.get("macs_reduction", np.nan)))
     return pd.DataFrame(rows, columns=THRESHOLD_COLUMNS)

@@ -36,8 +36,8 @@ from littlebig_utils.core import names as _names
 from littlebig_utils.core import pvalues
 from littlebig_utils.core.checks import (InputError, check_conf, check_correct, check_delta,
                                          check_max_loss, check_method)
-from littlebig_utils.core.engine import (candidate_thresholds, loss_table, max_loss_point,
-                                         sweep_arrays, total)
+from littlebig_utils.core.engine import (_loss_table, _sweep, candidate_thresholds, cheapest,
+                                         total, within_loss)
 
 __all__ = ["METHODS", "register_method", "NO_THRESHOLD", "ThresholdResult", "rejections",
            "fixed_sequence", "empirical_threshold", "guaranteed_threshold", "wsr_threshold"]
@@ -102,20 +102,27 @@ def rejections(n_loss, n_gain, n: int, max_loss: float, delta: float,
     passed through for methods that need the samples.
     """
     max_loss, delta, method = check_max_loss(max_loss), check_delta(delta), check_method(method)
+    return _rejections(n_loss, n_gain, n, max_loss, delta, method, conf=conf,
+                       little_correct=little_correct, big_correct=big_correct,
+                       thresholds=thresholds)
+
+
+def _rejections(n_loss, n_gain, n, max_loss, delta, method, **arrays) -> np.ndarray:
+    """`rejections` on checked scalars."""
     n_loss, n_gain = np.broadcast_arrays(np.asarray(n_loss, dtype=np.int64),
                                          np.asarray(n_gain, dtype=np.int64))
     if n == 0:
         return np.zeros(n_loss.shape, dtype=bool)
-    kw = dict(n=n, max_loss=max_loss, delta=delta, conf=conf, little_correct=little_correct,
-              big_correct=big_correct)
+    kw = dict(n=n, max_loss=max_loss, delta=delta, conf=arrays["conf"],
+              little_correct=arrays["little_correct"], big_correct=arrays["big_correct"])
     if method in pvalues.COUNT_METHODS and METHODS[method] is _DEFAULTS.get(method):
         # many thresholds share their (loss, gain) counts: decide each distinct pair once
         pairs, inverse = np.unique(n_loss.ravel() * (n + 1) + n_gain.ravel(), return_inverse=True)
         out = METHODS[method](n_loss=pairs // (n + 1), n_gain=pairs % (n + 1), thresholds=None,
                               **kw)
         return np.asarray(out, dtype=bool)[inverse.ravel()].reshape(n_loss.shape)
-    out = np.asarray(METHODS[method](n_loss=n_loss, n_gain=n_gain, thresholds=thresholds, **kw),
-                     dtype=bool)
+    out = np.asarray(METHODS[method](n_loss=n_loss, n_gain=n_gain,
+                                     thresholds=arrays["thresholds"], **kw), dtype=bool)
     if out.shape != n_loss.shape:
         raise InputError(f"method {method!r} returned shape {out.shape}, expected {n_loss.shape}")
     return out
@@ -191,9 +198,13 @@ def empirical_threshold(conf, little_correct, big_correct, max_loss: float = 0.0
     evaluation data). No guarantee on new data.
     """
     max_loss = check_max_loss(max_loss)
-    conf, lc, bc = _arrays(conf, little_correct, big_correct)
-    table = sweep_arrays(conf, lc, bc)
-    row = max_loss_point(table, max_loss)
+    return _empirical(*_arrays(conf, little_correct, big_correct), max_loss)
+
+
+def _empirical(conf, lc, bc, max_loss: float) -> ThresholdResult:
+    """`empirical_threshold` on checked inputs."""
+    table = _sweep(conf, lc, bc)
+    row = cheapest(table, within_loss(table, max_loss))
     return _result(table, row, "empirical", reason="" if row is not None else
                    "no threshold reaches the big model's calibration accuracy",
                    max_loss=max_loss, n_tested=len(table))
@@ -211,17 +222,22 @@ def guaranteed_threshold(conf, little_correct, big_correct, max_loss: float, del
     """
     max_loss, delta, method = check_max_loss(max_loss), check_delta(delta), check_method(method)
     conf, lc, bc = _arrays(conf, little_correct, big_correct)
-    if table is None:
-        table = loss_table(conf, lc, bc)
-    if len(table) != len(candidate_thresholds(conf)):
+    if table is not None and len(table) != len(candidate_thresholds(conf)):
         raise InputError("`table` must be loss_table() of the same calibration arrays, "
                          "over all candidate thresholds")
+    return _guaranteed(conf, lc, bc, max_loss, delta, method, table)
+
+
+def _guaranteed(conf, lc, bc, max_loss, delta, method, table=None) -> ThresholdResult:
+    """`guaranteed_threshold` on checked inputs."""
+    if table is None:
+        table = _loss_table(conf, lc, bc)
     table = table.iloc[::-1]  # descending T = ascending cost: the fixed sequence
     n = total(table, "n")
     common = dict(max_loss=max_loss, delta=delta, method=method)
-    reject = rejections(table["n_loss"].to_numpy(), table["n_gain"].to_numpy(), n,
-                        max_loss, delta, method, conf=conf, little_correct=lc, big_correct=bc,
-                        thresholds=table["threshold"].to_numpy())
+    reject = _rejections(table["n_loss"].to_numpy(), table["n_gain"].to_numpy(), n,
+                         max_loss, delta, method, conf=conf, little_correct=lc, big_correct=bc,
+                         thresholds=table["threshold"].to_numpy())
     n_rejected = fixed_sequence(reject)
     if n_rejected == 0:
         return _result(table, None, "guaranteed", reason=NO_THRESHOLD, n_tested=1, **common)

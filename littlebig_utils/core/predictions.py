@@ -17,12 +17,35 @@ from pathlib import Path
 import numpy as np
 
 from littlebig_utils._io import atomic_write
+from littlebig_utils.core.checks import InputError, check_labels
 
 __all__ = ["Predictions", "PredictionsError", "align", "atomic_write"]
 
 
-class PredictionsError(ValueError):
+class PredictionsError(InputError):
     """Predictions that cannot be used as they are (bad values, misaligned samples)."""
+
+
+def _sample_ids(values, name: str) -> np.ndarray:
+    """Sample ids as str; bytes are decoded as UTF-8 (refused by name when they are not)."""
+    arr = np.asarray(values)
+    if arr.dtype.kind == "S" or (arr.dtype == object and any(isinstance(v, bytes) for v in arr.ravel())):
+        try:
+            return np.array([v.decode("utf-8") if isinstance(v, bytes) else str(v)
+                             for v in arr.ravel()], dtype=str).reshape(arr.shape)
+        except UnicodeDecodeError as exc:
+            raise PredictionsError(f"Predictions of '{name}': sample id bytes are not UTF-8 "
+                                   f"({exc.reason} at byte {exc.start}); pass ids as text") from None
+    return arr.astype(str)
+
+
+def _json_default(value):
+    """numpy scalars and arrays in the metadata become plain JSON numbers and lists."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(type(value).__name__)
 
 
 @dataclass
@@ -36,11 +59,21 @@ class Predictions:
     dataset: str = ""
 
     def __post_init__(self):
-        self.sample_ids = np.asarray(self.sample_ids).astype(str)
-        self.labels = np.asarray(self.labels, dtype=np.int64)
-        self.preds = np.asarray(self.preds, dtype=np.int64)
-        self.conf = np.asarray(self.conf, dtype=np.float64)
+        if not isinstance(self.model, dict):
+            raise PredictionsError(f"Predictions: model must be a dict of metadata (name, gmacs, "
+                                   f"...), got {type(self.model).__name__}")
         name = self.model.get("name", "?")
+        self.sample_ids = _sample_ids(self.sample_ids, name)
+        try:  # class indices >= 0, never truncated from floats (checks.check_labels)
+            self.labels = check_labels(self.labels, "labels")
+            self.preds = check_labels(self.preds, "preds")
+        except InputError as exc:
+            raise PredictionsError(f"Predictions of '{name}': {exc}") from None
+        try:
+            self.conf = np.asarray(self.conf, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise PredictionsError(f"Predictions of '{name}': conf must be numbers in [0, 1], "
+                                   f"got {np.asarray(self.conf).dtype}") from None
         n = len(self.sample_ids)
         for what, arr in (("labels", self.labels), ("preds", self.preds), ("conf", self.conf)):
             if arr.ndim != 1 or len(arr) != n:
@@ -92,9 +125,14 @@ class Predictions:
     def save(self, path: str | os.PathLike) -> Path:
         """npz without pickle, written to a temporary file and renamed: no half-written file."""
         path = Path(path)
+        try:
+            meta = json.dumps({"model": self.model, "dataset": self.dataset}, default=_json_default)
+        except (TypeError, ValueError) as exc:
+            raise PredictionsError(f"cannot save Predictions of '{self.name}': its metadata holds "
+                                   f"a value JSON cannot store ({exc}); use numbers, strings, "
+                                   "lists and dicts") from None
         arrays = dict(sample_ids=self.sample_ids.astype(str), labels=self.labels,
-                      preds=self.preds, conf=self.conf,
-                      meta=np.array(json.dumps({"model": self.model, "dataset": self.dataset})))
+                      preds=self.preds, conf=self.conf, meta=np.array(meta))
         if self.logits is not None:
             arrays["logits"] = self.logits
         try:
@@ -118,6 +156,7 @@ class Predictions:
         if not (magic.startswith(b"PK\x03\x04") or magic == b"\x93NUMPY"):
             raise PredictionsError(f"{path} is not a Predictions file (not an npz archive: "
                                    f"it starts with {magic!r}); {how}")
+        _check_declared_sizes(path, how)
         try:
             z = np.load(path, allow_pickle=False)
             if not isinstance(z, np.lib.npyio.NpzFile):  # a plain .npy array
@@ -141,8 +180,58 @@ class Predictions:
                                    f"corrupt): {detail}; {how}") from None
         if not isinstance(meta, dict):
             raise PredictionsError(f"{path}: its metadata is not a JSON object; {how}")
+        if not isinstance(meta.get("model", {}), dict):
+            raise PredictionsError(f"{path}: its metadata's 'model' is a "
+                                   f"{type(meta['model']).__name__}, not an object (name, gmacs, "
+                                   f"...); {how}")
         return cls(arrays["sample_ids"], arrays["labels"], arrays["preds"], arrays["conf"],
                    logits, meta.get("model", {}), meta.get("dataset", ""))
+
+
+_ARRAYS = ("sample_ids", "labels", "preds", "conf", "logits")
+
+
+def _check_declared_sizes(path: Path, how: str) -> None:
+    """Refuse an archive whose arrays would decompress to more than their headers say, or
+    whose headers disagree on the number of samples, before anything is decompressed.
+
+    Each member's ``.npy`` header (read from the first bytes of the stream) gives its shape and
+    dtype; the zip directory gives the member's declared uncompressed size. They must agree
+    (header + n x itemsize), and every array must hold as many rows as ``sample_ids``: a 1.6 MB
+    file whose ``conf`` claims 1.6 GB is refused here instead of being read whole.
+    """
+    if not zipfile.is_zipfile(path):
+        return
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = {i.filename: i for i in zf.infolist()}
+            rows = {}
+            for key in _ARRAYS + ("meta",):
+                info = members.get(f"{key}.npy")
+                if info is None:
+                    continue
+                with zf.open(info) as f:
+                    version = np.lib.format.read_magic(f)
+                    read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                            else np.lib.format.read_array_header_2_0)
+                    shape, _, dtype = read(f)
+                    expected = f.tell() + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                if info.file_size != expected:
+                    raise PredictionsError(
+                        f"{path}: array '{key}' declares {info.file_size:,} bytes but its header "
+                        f"says {expected:,} (shape {shape}); the file is corrupt or crafted; {how}")
+                if key != "meta":
+                    rows[key] = shape[0] if shape else None
+    except PredictionsError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise PredictionsError(f"{path} is not a readable Predictions file (truncated or "
+                               f"corrupt): {type(exc).__name__}; {how}") from None
+    n = rows.get("sample_ids")
+    for key, m in rows.items():
+        if m != n:
+            raise PredictionsError(f"{path}: '{key}' has {m} rows but sample_ids has {n}; the "
+                                   f"arrays of one record must have one row per sample; {how}")
 
 
 def align(*records: Predictions) -> tuple[Predictions, ...]:

@@ -26,7 +26,7 @@ from littlebig_utils.data import registry as data
 from littlebig_utils.data.registry import GMACS_TABLE, DataError, close_names
 
 __all__ = ["load", "reference_models", "committed_metadata", "real_correct", "models_table",
-           "match_timm_tag", "load_reference", "REFERENCE_ARCH", "CIFAR10_REFERENCE",
+           "match_timm_tag", "REFERENCE_ARCH", "CIFAR10_REFERENCE",
            "MODEL_COLUMNS", "MATCH_TOLERANCE", "GMACS_TABLE"]
 
 MATCH_TOLERANCE = 0.005  # top-1 (a fraction: half a point)
@@ -182,11 +182,6 @@ def committed_metadata(dataset: str, name: str) -> dict:
         raise DataError(f"no row for reference model '{name}' of {dataset} in {GMACS_TABLE}; "
                         "add it and run `python -m littlebig_utils.run.costs --write-table`"
                         ) from None
-
-
-def load_reference(names=None) -> dict:
-    """`load("imagenet-val", names)`: kept for callers not yet moved to `load`."""
-    return load("imagenet-val", names)
 
 
 # ------------------------------------------------------------------------------------ ReaL

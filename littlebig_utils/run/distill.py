@@ -9,36 +9,43 @@ better cost/accuracy trade-off than standard distillation.
 
 What could NOT be verified: the paper's full text (its exact objective, its exact easy/hard
 criterion, its exact deferral rule) was not retrievable from this project's sources -- only the
-abstract and the first lines of the introduction (ar5iv.labs.arxiv.org/html/2110.10305). The
-Titans pieces below are therefore an implementation *of the abstract's description*, built so
-that the paper's exact formula drops in:
+abstract. The Titans pieces below are therefore an implementation *of the abstract's
+description*, built so that the paper's exact formula drops in:
 
-* ``hard_mask_*`` -- the easy/hard split, pluggable (``HARD_RULES``). Default
-  ``"student_loss"``: within each batch, the fraction ``hard_frac`` of examples on which the
-  student matches the teacher worst (largest per-example distillation loss) are "hard" -- the
-  examples beyond the student's capacity. ``"teacher_prob"``: the fraction ``hard_frac`` of
-  training examples with the lowest teacher probability on the true label, fixed before training.
+* ``hard_mask_*`` -- the easy/hard split, pluggable (``HARD_RULES``). ``"student_loss"``: within
+  each batch, the fraction ``hard_frac`` of examples on which the student matches the teacher
+  worst (largest per-example distillation loss) are "hard". ``"teacher_prob"``: the fraction
+  ``hard_frac`` of training examples with the lowest teacher probability on the true label,
+  fixed before training.
 * ``titans_loss`` -- standard distillation on the easy examples; on the hard ones the student is
-  pulled towards the uniform distribution (KL(uniform || student)), i.e. it is taught *not* to
-  commit, so that its confidence is low there. Stage 1 of the two-stage framework.
-* ``deferral_curve`` -- stage 2, the deferral rule: the student answers when its max softmax is at
-  least the threshold T, otherwise the teacher answers (the rule of ``core.engine``); every T is
-  swept.
+  pulled towards the uniform distribution (KL(uniform || student)): it is taught *not* to
+  commit, so that its confidence is low there. Stage 1 of the two-stage framework. Stage 2 (the
+  student answers when its max softmax is at least T, else the teacher) is the cascade rule of
+  the core.
 
-Baselines on the same student, budget and seeds: ``label_loss`` (cross-entropy on the labels) and
-``hinton_loss`` (Hinton, Vinyals, Dean, "Distilling the Knowledge in a Neural Network", 2015:
-``alpha * T^2 * KL(p_teacher^T || p_student^T) + (1 - alpha) * CE(label, p_student)``).
+Baselines on the same student, data, budget and seeds: ``label_loss`` (cross-entropy on the
+labels) and ``hinton_loss`` (Hinton, Vinyals, Dean 2015: ``alpha * T^2 * KL(p_teacher^T ||
+p_student^T) + (1 - alpha) * CE(label, p_student)``).
 
-Teacher targets are the teacher's logits on the *un-augmented* training images, computed once and
-cached; the student sees randomly cropped/flipped versions of those images (offline distillation
-with cached logits, an approximation of re-running the teacher on every augmented batch).
+The stage (``run_stage``; ``python -m littlebig_utils.run.distill`` / ``make titans``):
+teacher logits on the first ``n_train`` lossless training images (``cifar10-train``, computed
+once by `predict.cached_predictions`), one student per objective and seed trained on the
+default device (a checkpoint after every epoch: a killed run resumes where it stopped, with the
+weights an uninterrupted run gives), and every student's predictions on the lossless test set,
+all cached under ``results/titans/``. A student's file is named by every training setting, the
+digest of the training images, labels and teacher logits, and the digest of the training code,
+so a change of any of them trains again and nothing else does. Teacher targets are the
+teacher's logits on the *un-augmented* images; the student sees randomly cropped and flipped
+versions (offline distillation).
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import hashlib
 import json
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -46,20 +53,21 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from littlebig_utils.core import engine
-from littlebig_utils.run import cifar  # noqa: F401  (cifar registers the CIFAR ResNets with timm)
-from littlebig_utils._io import results_dir
-from littlebig_utils._io import atomic_write
+from littlebig_utils._io import atomic_write, results_dir
+from littlebig_utils.run import cifar  # registers the CIFAR ResNets with timm
 
 __all__ = [
-    "OBJECTIVES", "HARD_RULES", "label_loss", "hinton_loss", "uniform_kl", "titans_loss",
-    "hard_mask_student_loss", "hard_mask_teacher_prob", "TrainConfig", "augment", "predict_logits",
-    "predictions_of", "student_paths",
-    "teacher_logits", "train_student", "load_or_train", "deferral_curve", "softmax_conf",
+    "OBJECTIVES", "HARD_RULES", "INITS", "SEEDS", "label_loss", "distillation_kl", "hinton_loss",
+    "uniform_kl", "titans_loss", "hard_mask_student_loss", "hard_mask_teacher_prob", "augment",
+    "create", "TrainConfig", "array_digest", "student_stem", "student_paths", "train_student",
+    "load_or_train", "student_names", "training_data", "test_data", "student_predictions",
+    "run_stage", "main",
 ]
 
 OBJECTIVES = ("labels", "hinton", "titans")
-HARD_RULES = ("student_loss", "teacher_prob")
+HARD_RULES = ("teacher_prob", "student_loss")
+INITS = ("pretrained", "scratch")
+SEEDS = (0, 1, 2)  # the book's seeds (the chapter's `seeds` parameter; `make titans`)
 
 
 # ------------------------------------------------------------------------------------ losses
@@ -107,14 +115,18 @@ def uniform_kl(student_logits, reduction: str = "mean") -> torch.Tensor:
     return _reduce(-math.log(k) - log_ps.mean(dim=1), reduction)
 
 
+def _check_hard_frac(hard_frac: float) -> None:
+    if not 0.0 <= hard_frac < 1.0:
+        raise ValueError(f"hard_frac must lie in [0, 1), got {hard_frac}")
+
+
 def hard_mask_student_loss(per_example_loss: torch.Tensor, hard_frac: float) -> torch.Tensor:
     """Boolean mask of the ``ceil(hard_frac * n)`` examples with the largest loss (ties: first).
 
     The "student_loss" easy/hard rule: hard = where the student currently matches the teacher
     worst, i.e. what a small student cannot fit. Computed on detached losses, per batch.
     """
-    if not 0.0 <= hard_frac < 1.0:
-        raise ValueError(f"hard_frac must lie in [0, 1), got {hard_frac}")
+    _check_hard_frac(hard_frac)
     n = per_example_loss.shape[0]
     k = math.ceil(hard_frac * n)
     mask = torch.zeros(n, dtype=torch.bool, device=per_example_loss.device)
@@ -127,8 +139,7 @@ def hard_mask_student_loss(per_example_loss: torch.Tensor, hard_frac: float) -> 
 def hard_mask_teacher_prob(teacher_logits, labels, hard_frac: float) -> np.ndarray:
     """Boolean mask of the ``ceil(hard_frac * n)`` examples with the lowest teacher probability
     on the true label (ties: first): the "teacher_prob" rule, fixed once for the training set."""
-    if not 0.0 <= hard_frac < 1.0:
-        raise ValueError(f"hard_frac must lie in [0, 1), got {hard_frac}")
+    _check_hard_frac(hard_frac)
     logits = torch.as_tensor(np.asarray(teacher_logits), dtype=torch.float32)
     labels = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
     p_true = F.softmax(logits, dim=1).gather(1, labels[:, None])[:, 0].numpy()
@@ -181,140 +192,163 @@ _STD = torch.tensor(cifar.STD).view(1, 3, 1, 1)
 
 
 def _normalize(x_uint8: torch.Tensor) -> torch.Tensor:
-    return (x_uint8.float().div_(255) - _MEAN) / _STD
+    """uint8 NCHW -> the checkpoints' normalisation (the transform `predict` applies)."""
+    return (x_uint8.float().div_(255) - _MEAN.to(x_uint8.device)) / _STD.to(x_uint8.device)
 
 
 def _nchw(images: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).contiguous()
+    """uint8 NHWC -> NCHW tensor (a copy: decoded images may be read-only arrays)."""
+    return torch.from_numpy(np.array(images, dtype=np.uint8)).permute(0, 3, 1, 2).contiguous()
 
 
-def create(arch: str, pretrained: bool = False) -> torch.nn.Module:
+def _check_arch(arch: str, init: str) -> None:
     import timm
-    return timm.create_model(arch, pretrained=pretrained, num_classes=10)
+    if init not in INITS:
+        raise ValueError(f"init must be one of {INITS}, got {init!r}")
+    if not timm.is_model(arch):
+        raise ValueError(f"unknown architecture {arch!r}; the CIFAR students are "
+                         f"{', '.join(f'cifar_resnet{d}' for d in sorted(cifar.DEPTHS))}")
+    depth = arch.removeprefix("cifar_resnet")
+    if init == "pretrained" and (not depth.isdigit() or int(depth) not in cifar.CHECKPOINTS):
+        raise ValueError(f"no pretrained checkpoint for {arch!r}; init='pretrained' needs one "
+                         f"of {', '.join(f'cifar_resnet{d}' for d in sorted(cifar.CHECKPOINTS))}"
+                         ", or use init='scratch'")
 
 
-def predict_logits(model: torch.nn.Module, images: np.ndarray, batch_size: int = 500,
-                   labels=None, ids=None, name: str = "") -> np.ndarray:
-    """float32 logits (N, 10) of `model` on uint8 NHWC images (eval mode, no augmentation).
-
-    Goes through `predict.predict` (the project's one model -> predictions path), on the
-    device the model already lives on; `labels` and `ids` only label the record.
-    """
-    return predictions_of(model, images, labels, ids, name, batch_size).logits
-
-
-def predictions_of(model: torch.nn.Module, images: np.ndarray, labels=None, ids=None,
-                   name: str = "", batch_size: int = 500, dataset_name: str = "cifar10-jpeg"):
-    """Predictions of `model` on in-memory CIFAR images, via `predict.predict_images`."""
-    from littlebig_utils.run.predict import predict_images
-    return predict_images(model, images, labels, ids, name=name, dataset_name=dataset_name,
-                          batch_size=batch_size)
+def create(arch: str, init: str = "scratch", seed: int = 0) -> torch.nn.Module:
+    """A 10-class CIFAR student: the published checkpoint of `arch` (init="pretrained", only
+    ResNet-20/32/44/56 have one) or a random initialisation seeded by `seed` ("scratch")."""
+    import timm
+    _check_arch(arch, init)
+    if init == "pretrained":
+        return timm.create_model(arch, pretrained=True, num_classes=10)
+    torch.manual_seed(seed)
+    return timm.create_model(arch, pretrained=False, num_classes=10)
 
 
-def softmax_conf(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(max softmax probability, argmax) of each row (scores.softmax: the one softmax)."""
-    from littlebig_utils.core.scores import softmax
-    p = softmax(logits)
-    return p.max(axis=1), p.argmax(axis=1)
-
-
-def _teacher_key(teacher: str, split: str) -> str:
-    """Key of cached teacher logits: the teacher's weights, the images and the prediction code."""
-    from littlebig_utils.data import registry as data
-    from littlebig_utils.run import predict
-    blob = json.dumps({"weights": predict._weights_source(teacher, True),
-                       "data": data.TREES[f"cifar10/jpeg/{split}"],
-                       "format": predict.PREDICT_FORMAT, "code": predict.code_key()},
-                      sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-
-def teacher_logits(split: str, teacher: str = "cifar_resnet56", ids=None) -> np.ndarray:
-    """Teacher logits on the JPEG `split` ('train' | 'test'), computed once and cached.
-
-    The cache (results_dir('titans')/teacher_<name>_<split>_<key>.npz, the key naming the
-    teacher's weights, the images and the prediction code) stores the sample ids; `ids`
-    selects and orders rows (a subset); ids missing from the cache are computed and added.
-    """
-    images, _, all_ids = cifar.load_jpeg_split(split)
-    path = results_dir("titans") / f"teacher_{teacher}_{split}_{_teacher_key(teacher, split)}.npz"
-    want = all_ids if ids is None else np.asarray(ids).astype(str)
-    cached_ids, cached = np.array([], dtype=str), np.zeros((0, 10), np.float32)
-    if path.is_file():
-        with np.load(path, allow_pickle=False) as z:
-            cached_ids, cached = z["ids"].astype(str), z["logits"]
-    index = {s: i for i, s in enumerate(cached_ids)}
-    missing = [s for s in want if s not in index]
-    if missing:
-        pos = {s: i for i, s in enumerate(all_ids.astype(str))}
-        rows = np.array([pos[s] for s in missing])
-        new = predict_logits(create(teacher, pretrained=True), images[rows], ids=missing,
-                             name=teacher)
-        cached_ids = np.concatenate([cached_ids, np.asarray(missing)])
-        cached = np.concatenate([cached, new])
-        with atomic_write(path, suffix=".npz") as tmp:
-            np.savez(tmp, ids=cached_ids, logits=cached)
-        index = {s: i for i, s in enumerate(cached_ids)}
-    return cached[np.array([index[s] for s in want], dtype=np.int64)]
-
-
-# -------------------------------------------------------------------------------- training
+# -------------------------------------------------------------------------------- settings
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Everything that determines a trained student; its hash keys the weight cache."""
-    arch: str = "cifar_resnet8"
+    """Everything that determines a trained student besides its data; hashed into its name.
+
+    The book's values (the chapter's parameters and `make titans`): a ResNet-20 student started
+    from its published checkpoint and fine-tuned for 2 epochs on the first 10,000 lossless
+    training images, with the teacher's logits as targets (``n_train=None``: all 50,000).
+    """
+    arch: str = "cifar_resnet20"
+    init: str = "pretrained"           # one of INITS
     objective: str = "titans"          # one of OBJECTIVES
-    epochs: int = 3
+    epochs: int = 2
     seed: int = 0
-    n_train: int | None = 20_000       # None: all 50,000 JPEG training images
+    n_train: int | None = 10_000       # the first n_train images of cifar10-train; None: all
     batch_size: int = 128
-    lr: float = 0.1                    # peak SGD learning rate (linear warm-up, cosine decay)
+    lr: float = 0.01                   # peak SGD learning rate (linear warm-up, cosine decay)
     momentum: float = 0.9
-    weight_decay: float = 5e-4
+    weight_decay: float = 1e-4
     warmup_frac: float = 0.05
     temperature: float = 4.0
     alpha: float = 0.9
-    hard_rule: str = "student_loss"    # one of HARD_RULES (titans only)
+    hard_rule: str = "teacher_prob"    # one of HARD_RULES (titans only)
     hard_frac: float = 0.2
     hard_weight: float = 1.0
     teacher: str = "cifar_resnet56"
 
     def __post_init__(self):
-        if self.objective not in OBJECTIVES:
-            raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
-        if self.hard_rule not in HARD_RULES:
-            raise ValueError(f"hard_rule must be one of {HARD_RULES}, got {self.hard_rule!r}")
-        if self.epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        for name, value, allowed in (("objective", self.objective, OBJECTIVES),
+                                     ("hard_rule", self.hard_rule, HARD_RULES),
+                                     ("init", self.init, INITS)):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        _check_arch(self.arch, self.init)
+        for name in ("epochs", "batch_size"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.n_train is not None and self.n_train < 1:
+            raise ValueError(f"n_train must be a positive number of images (or None: all), "
+                             f"got {self.n_train}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+        if not 0.0 <= self.warmup_frac < 1.0:
+            raise ValueError(f"warmup_frac must lie in [0, 1), got {self.warmup_frac}")
+        _check_hard_frac(self.hard_frac)
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be positive, got {self.temperature}")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ValueError(f"alpha must lie in [0, 1], got {self.alpha}")
+
+    @property
+    def distils(self) -> bool:
+        return self.objective != "labels"
 
     def key(self) -> str:
-        """Hash of the settings that affect this objective; the others are hashed at their
-        defaults, so e.g. changing ``hard_frac`` does not retrain the labels-only student."""
+        """Hash of every setting this objective uses; the others are hashed at their defaults,
+        so e.g. changing ``hard_frac`` does not retrain the labels-only student."""
         d = dataclasses.asdict(self)
         defaults = dataclasses.asdict(TrainConfig())
-        unused = {"labels": ("temperature", "alpha", "hard_rule", "hard_frac", "hard_weight"),
+        unused = {"labels": ("temperature", "alpha", "hard_rule", "hard_frac", "hard_weight",
+                             "teacher"),
                   "hinton": ("hard_rule", "hard_frac", "hard_weight"), "titans": ()}
         for k in unused[self.objective]:
             d[k] = defaults[k]
-        blob = json.dumps(d, sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+
+    def label(self) -> str:
+        """The student's name in tables: labels, hinton, titans_<hard rule>."""
+        return f"titans_{self.hard_rule}" if self.objective == "titans" else self.objective
 
     def name(self) -> str:
-        return f"{self.arch}_{self.objective}_e{self.epochs}_s{self.seed}_{self.key()}"
+        return f"{self.arch}_{self.label()}_e{self.epochs}_s{self.seed}_{self.key()}"
 
 
-def train_subset(n_train: int | None, seed: int = 0):
-    """(images, labels, ids) of the JPEG training set, or a random subset of `n_train` of them.
+def student_names(objectives, hard_rules) -> list[tuple[str, str | None, str]]:
+    """(objective, hard rule or None, name) of every student a study trains per seed."""
+    for o in objectives:
+        if o not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {o!r}")
+    out = [(o, None, o) for o in objectives if o != "titans"]
+    if "titans" in objectives:
+        out += [("titans", r, f"titans_{r}") for r in hard_rules]
+    return out
 
-    The subset's seed is fixed (not the training seed): every student sees the same images.
-    """
-    images, labels, ids = cifar.load_jpeg_split("train")
-    if n_train is not None and n_train < len(labels):
-        rows = np.sort(np.random.default_rng(seed).permutation(len(labels))[:n_train])
-        images, labels, ids = images[rows], labels[rows], ids[rows]
-    return images, labels, ids
 
+# ----------------------------------------------------------------------------- cache names
+
+def array_digest(*arrays) -> str:
+    """Short sha256 of arrays' dtypes, shapes and bytes: the identity of data a result used."""
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(a.view(np.uint8).reshape(-1) if a.dtype != object else str(a.tolist()).encode())
+    return h.hexdigest()[:16]
+
+
+def _code_digest() -> str:
+    """Digest of the code a trained student depends on (losses, augmentation, the training loop,
+    the CIFAR ResNets), without docstrings: a change elsewhere in the package keeps the students."""
+    from littlebig_utils.data import registry as data
+    return data.code_digest(*_TRAINING_CODE)
+
+
+def student_stem(cfg: TrainConfig, data_digest: str, teacher_digest: str | None = None) -> str:
+    """File stem of a trained student: its settings (`TrainConfig.name`) and a hash of the
+    training data, the teacher's logits (distilling objectives only) and the training code."""
+    if cfg.distils and not teacher_digest:
+        raise ValueError(f"objective {cfg.objective!r} distils: its name needs the teacher "
+                         "logits' digest")
+    blob = json.dumps({"data": data_digest, "code": _code_digest(),
+                       "teacher": teacher_digest if cfg.distils else None}, sort_keys=True)
+    return f"{cfg.name()}_{hashlib.sha256(blob.encode()).hexdigest()[:8]}"
+
+
+def student_paths(stem: str) -> tuple[Path, Path, Path]:
+    """(weights .pt, metadata .json, epoch checkpoint .ckpt.pt) in results/titans/students."""
+    folder = results_dir("titans", "students")
+    return folder / f"{stem}.pt", folder / f"{stem}.json", folder / f"{stem}.ckpt.pt"
+
+
+# -------------------------------------------------------------------------------- training
 
 def _lr_factor(step: int, total: int, warmup: int) -> float:
     if step < warmup:
@@ -322,216 +356,286 @@ def _lr_factor(step: int, total: int, warmup: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
 
-def train_student(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray,
-                  t_logits: np.ndarray | None = None, log=print):
-    """Train a student from scratch; returns (model, history DataFrame-ready list of dicts).
+def _batch_loss(cfg: TrainConfig, out, y, t, fixed_hard):
+    """(mean loss, number of hard examples) of one batch under the config's objective."""
+    if cfg.objective == "labels":
+        return label_loss(out, y), 0
+    if cfg.objective == "hinton":
+        return hinton_loss(out, t, y, cfg.temperature, cfg.alpha), 0
+    mask = fixed_hard
+    if mask is None:
+        kd = hinton_loss(out, t, y, cfg.temperature, cfg.alpha, reduction="none")
+        mask = hard_mask_student_loss(kd, cfg.hard_frac)
+    loss = titans_loss(out, t, y, hard_mask=mask, temperature=cfg.temperature, alpha=cfg.alpha,
+                       hard_weight=cfg.hard_weight)
+    return loss, int(mask.sum())
 
-    Deterministic for a given config, machine and thread count: weights from
-    ``torch.manual_seed(seed)``, batch order and augmentation from a generator seeded alike.
+
+def train_student(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray,
+                  t_logits: np.ndarray | None = None, *, checkpoint: Path | None = None,
+                  device=None, progress: bool = False, desc: str = ""):
+    """Train one student; returns (model in eval mode on `device`, history: one dict per epoch).
+
+    Deterministic for a given config, data, device and thread count: weights from the
+    checkpoint or ``torch.manual_seed(seed)``, batch order and augmentation from a generator
+    seeded alike. With `checkpoint`, the state after each epoch (weights, optimizer, schedule,
+    generator, history) is saved there atomically, and a run finding one resumes after its
+    epoch: a killed run ends with the weights an uninterrupted run gives.
     """
-    if cfg.objective != "labels" and t_logits is None:
+    from tqdm.auto import tqdm
+
+    from littlebig_utils.run.devices import parse_device
+    if cfg.distils and t_logits is None:
         raise ValueError(f"objective {cfg.objective!r} needs the teacher's logits (t_logits)")
-    torch.manual_seed(cfg.seed)
+    if len(images) != len(labels) or (t_logits is not None and len(t_logits) != len(labels)):
+        raise ValueError(f"{len(images)} images, {len(labels)} labels and "
+                         f"{'no' if t_logits is None else len(t_logits)} teacher logits: "
+                         "give one of each per training image")
+    device = parse_device(device)
     gen = torch.Generator().manual_seed(cfg.seed)
-    model = create(cfg.arch)
+    model = create(cfg.arch, cfg.init, cfg.seed).to(device)
     decay = [p for p in model.parameters() if p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.ndim <= 1]
     opt = torch.optim.SGD([{"params": decay, "weight_decay": cfg.weight_decay},
                            {"params": no_decay, "weight_decay": 0.0}],
                           lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
-    x_all = _nchw(images)
-    y_all = torch.as_tensor(labels, dtype=torch.int64)
-    t_all = None if t_logits is None else torch.as_tensor(t_logits, dtype=torch.float32)
-    fixed_hard = None
-    if cfg.objective == "titans" and cfg.hard_rule == "teacher_prob":
-        fixed_hard = torch.as_tensor(hard_mask_teacher_prob(t_logits, labels, cfg.hard_frac))
-    n = len(y_all)
+    n = len(labels)
     steps_per_epoch = math.ceil(n / cfg.batch_size)
     total = cfg.epochs * steps_per_epoch
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: _lr_factor(s, total, max(1, int(cfg.warmup_frac * total))))
-    history = []
-    for epoch in range(cfg.epochs):
+    history, start = [], 0
+    if checkpoint is not None and Path(checkpoint).is_file():
+        state = torch.load(checkpoint, map_location=device, weights_only=True)
+        if state.get("name") == cfg.name() and state.get("n") == n:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            sched.load_state_dict(state["schedule"])
+            gen.set_state(state["generator"])
+            history, start = list(state["history"]), int(state["epoch"])
+    x_all = _nchw(images)
+    y_all = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
+    t_all = None if t_logits is None else torch.as_tensor(np.asarray(t_logits), dtype=torch.float32)
+    fixed_hard = None
+    if cfg.objective == "titans" and cfg.hard_rule == "teacher_prob":
+        fixed_hard = torch.as_tensor(hard_mask_teacher_prob(t_logits, labels, cfg.hard_frac))
+    bar = tqdm(total=total, initial=start * steps_per_epoch, unit="batch",
+               desc=desc or cfg.name(), disable=not progress, leave=False)
+    for epoch in range(start, cfg.epochs):
         model.train()
         t0, loss_sum, correct, hard_n = time.time(), 0.0, 0, 0
         order = torch.randperm(n, generator=gen)
         for b in range(steps_per_epoch):
             idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-            x = _normalize(augment(x_all[idx], gen))
-            y = y_all[idx]
+            x = _normalize(augment(x_all[idx], gen).to(device, non_blocking=True))
+            y = y_all[idx].to(device)
+            t = None if t_all is None else t_all[idx].to(device)
             out = model(x)
-            if cfg.objective == "labels":
-                loss = label_loss(out, y)
-            elif cfg.objective == "hinton":
-                loss = hinton_loss(out, t_all[idx], y, cfg.temperature, cfg.alpha)
-            else:
-                mask = None if fixed_hard is None else fixed_hard[idx]
-                kd = hinton_loss(out, t_all[idx], y, cfg.temperature, cfg.alpha, reduction="none")
-                if mask is None:
-                    mask = hard_mask_student_loss(kd, cfg.hard_frac)
-                hard_n += int(mask.sum())
-                loss = titans_loss(out, t_all[idx], y, hard_mask=mask,
-                                   temperature=cfg.temperature, alpha=cfg.alpha,
-                                   hard_weight=cfg.hard_weight)
+            hard = None if fixed_hard is None else fixed_hard[idx].to(device)
+            loss, n_hard = _batch_loss(cfg, out, y, t, hard)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
             loss_sum += loss.item() * len(idx)
             correct += int((out.argmax(1) == y).sum())
-        row = dict(epoch=epoch + 1, loss=loss_sum / n, train_accuracy=correct / n,
-                   hard_frac=hard_n / n, seconds=time.time() - t0)
-        history.append(row)
-        if log:
-            log(f"[{cfg.name()}] epoch {row['epoch']}/{cfg.epochs} loss {row['loss']:.4f} "
-                f"train acc {100 * row['train_accuracy']:.2f} % ({row['seconds']:.0f} s)")
+            hard_n += n_hard
+            bar.update(1)
+        history.append(dict(epoch=epoch + 1, loss=loss_sum / n, train_accuracy=correct / n,
+                            hard_frac=hard_n / n, seconds=time.time() - t0, device=device.type))
+        if checkpoint is not None:
+            with atomic_write(checkpoint, suffix=".pt") as tmp:
+                torch.save({"name": cfg.name(), "n": n, "epoch": epoch + 1,
+                            "model": model.state_dict(), "optimizer": opt.state_dict(),
+                            "schedule": sched.state_dict(), "generator": gen.get_state(),
+                            "history": history}, tmp)
+    bar.close()
     model.eval()
     return model, history
 
 
-def student_paths(cfg: TrainConfig) -> tuple[Path, Path]:
-    """(weights .pt, metadata .json) of a trained student in results_dir('titans', 'students'):
-    named by the config, the code that trains it and (when it distils) the teacher's logits."""
-    import sys
+def load_or_train(cfg: TrainConfig, images: np.ndarray, labels: np.ndarray,
+                  t_logits: np.ndarray | None = None, *, data_digest: str | None = None,
+                  device=None, progress: bool = False):
+    """(model in eval mode, metadata dict with 'stem' and 'history'): the cached student, or a
+    new one trained (resuming from its epoch checkpoint) and saved under results/titans/students.
 
-    from littlebig_utils.data import registry as data
-    blob = json.dumps({"code": data.code_digest(sys.modules[__name__], cifar),
-                       "data": data.TREES["cifar10/jpeg/train"],
-                       "teacher": None if cfg.objective == "labels"
-                       else _teacher_key(cfg.teacher, "train")}, sort_keys=True)
-    stem = f"{cfg.name()}_{hashlib.sha256(blob.encode()).hexdigest()[:8]}"
-    folder = results_dir("titans", "students")
-    return folder / f"{stem}.pt", folder / f"{stem}.json"
-
-
-def load_or_train(cfg: TrainConfig, log=print):
-    """(model, history) from the cache under results_dir('titans'), training on a miss.
-
-    The cache key is the hash of the whole config, of the training code and of the teacher's
-    cached logits (`student_paths`), so changing any setting or the code retrains and a
-    rebuild with the same settings does not.
+    `data_digest` names the training data (default: `array_digest` of images and labels).
     """
-    weights, meta = student_paths(cfg)
-    model = create(cfg.arch)
-    if weights.is_file() and meta.is_file():
-        saved = json.loads(meta.read_text())
-        if saved.get("config") == dataclasses.asdict(cfg):
+    from littlebig_utils.run.devices import parse_device
+    device = parse_device(device)
+    data_digest = data_digest or array_digest(images, labels)
+    teacher_digest = array_digest(t_logits) if cfg.distils else None
+    stem = student_stem(cfg, data_digest, teacher_digest)
+    weights, meta_path, checkpoint = student_paths(stem)
+    if weights.is_file() and meta_path.is_file():
+        meta = json.loads(meta_path.read_text())
+        if meta.get("config") == dataclasses.asdict(cfg):
+            model = create(cfg.arch, "scratch")
             model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-            model.eval()
-            return model, saved["history"]
-    images, labels, ids = train_subset(cfg.n_train, seed=0)
-    t_logits = None if cfg.objective == "labels" else teacher_logits("train", cfg.teacher, ids)
-    model, history = train_student(cfg, images, labels, t_logits, log=log)
+            return model.to(device).eval(), meta
+    model, history = train_student(cfg, images, labels, t_logits if cfg.distils else None,
+                                   checkpoint=checkpoint, device=device, progress=progress,
+                                   desc=f"{cfg.label()} seed {cfg.seed}")
+    meta = {"stem": stem, "config": dataclasses.asdict(cfg), "data": data_digest,
+            "teacher_logits": teacher_digest, "history": history}
     with atomic_write(weights, suffix=".pt") as tmp:
-        torch.save(model.state_dict(), tmp)
-    with atomic_write(meta, suffix=".json") as tmp:
-        Path(tmp).write_text(json.dumps({"config": dataclasses.asdict(cfg), "history": history},
-                                        indent=1))
-    return model, history
+        torch.save({k: v.cpu() for k, v in model.state_dict().items()}, tmp)
+    with atomic_write(meta_path, suffix=".json") as tmp:
+        Path(tmp).write_text(json.dumps(meta, indent=1))
+    checkpoint.unlink(missing_ok=True)
+    return model, meta
 
 
-# --------------------------------------------------------------------------------- deferral
+# what `_code_digest` reads: the functions themselves, not the module's names for them
+_TRAINING_CODE = (label_loss, distillation_kl, hinton_loss, uniform_kl, hard_mask_student_loss,
+                  hard_mask_teacher_prob, titans_loss, augment, _normalize, _nchw, create,
+                  _lr_factor, _batch_loss, train_student, cifar.ShortcutA, cifar.BasicBlock,
+                  cifar.CifarResNet, cifar._create)
 
-def deferral_curve(student_logits, teacher_logits_, labels, student_gmacs: float,
-                   teacher_gmacs: float):
-    """Cascade table over every threshold: student answers when max softmax >= T, else teacher.
 
-    Columns from ``engine.sweep_arrays``: threshold, frac_big (fraction deferred to the
-    teacher), accuracy (a fraction), gmacs (= student + frac_big * teacher per sample).
+# ------------------------------------------------------------------------------- the stage
+
+def training_data(n_train: int | None):
+    """(images uint8 NHWC, labels, ids) of the first `n_train` lossless training images."""
+    return cifar.load_lossless_split("train", limit=n_train)
+
+
+def test_data(n_test: int | None):
+    """(images, labels, ids) of the first `n_test` lossless test images (None: all 10,000)."""
+    return cifar.load_lossless_split("test", limit=n_test)
+
+
+def student_predictions(model: torch.nn.Module, stem: str, images, labels, ids,
+                        dataset: str = "cifar10-test"):
+    """Predictions of a trained student on test images, computed once into
+    results/titans/predictions (named by the student and the digest of the images, labels and
+    the prediction code)."""
+    from littlebig_utils.core.predictions import Predictions
+    from littlebig_utils.run import predict
+    key = hashlib.sha256(json.dumps({
+        "student": stem, "data": array_digest(images, labels, np.asarray(ids).astype(str)),
+        "format": predict.PREDICT_FORMAT, "code": predict.code_key()},
+        sort_keys=True).encode()).hexdigest()[:12]
+    path = results_dir("titans", "predictions") / f"{stem}__{dataset}_{len(ids)}__{key}.npz"
+    if path.is_file():
+        return Predictions.load(path)
+    preds = predict.predict_images(model, images, labels, ids, name=stem, dataset_name=dataset)
+    preds.save(path)
+    return preds
+
+
+def run_stage(base: TrainConfig = TrainConfig(), objectives=OBJECTIVES, hard_rules=HARD_RULES,
+              seeds=SEEDS, n_test: int | None = None, *, device=None, progress: bool = True):
+    """Everything the Titans chapter needs, trained or computed only where not cached.
+
+    Returns a dict: ``teacher`` (Predictions of the teacher on the test images), ``students``
+    ({(name, seed): Predictions on the test images}), ``meta`` ({(name, seed): the student's
+    metadata, with its training history}), ``teacher_train_accuracy`` (a fraction, on the
+    training images) and ``n_train`` (images trained on).
     """
-    labels = np.asarray(labels)
-    conf, s_pred = softmax_conf(student_logits)
-    _, t_pred = softmax_conf(teacher_logits_)
-    return engine.sweep_arrays(conf, s_pred == labels, t_pred == labels,
-                                little_gmacs=student_gmacs, big_gmacs=teacher_gmacs)
+    from tqdm.auto import tqdm
+
+    from littlebig_utils.run.devices import parse_device
+    from littlebig_utils.run.predict import cached_predictions
+    device = parse_device(device)
+    names = student_names(objectives, hard_rules)
+    seeds = [int(s) for s in seeds]
+    if not names or not seeds:
+        raise ValueError("give at least one objective and one seed")
+    images, labels, ids = training_data(base.n_train)
+    data_digest = array_digest(images, labels, ids.astype(str))
+    distils = any(o != "labels" for o, _, _ in names)
+    t_logits, teacher_train_accuracy = None, float("nan")
+    if distils:
+        teacher_train = cached_predictions(base.teacher, "cifar10-train", limit=base.n_train,
+                                           progress=progress, device=device)
+        if not np.array_equal(teacher_train.sample_ids.astype(str), ids.astype(str)):
+            raise ValueError(f"the cached teacher logits on cifar10-train are not for the first "
+                             f"{len(ids)} training images; delete {base.teacher}'s cached file")
+        t_logits = teacher_train.logits
+        teacher_train_accuracy = float((t_logits.argmax(1) == labels).mean())
+    test_images, test_labels, test_ids = test_data(n_test)
+    teacher = cached_predictions(base.teacher, "cifar10-test", limit=n_test, progress=progress,
+                                 device=device)
+    students, metas = {}, {}
+    jobs = [(o, r, name, s) for o, r, name in names for s in seeds]
+    for objective, rule, name, seed in tqdm(jobs, desc="Titans students", unit="student",
+                                            disable=not progress):
+        cfg = dataclasses.replace(base, objective=objective, seed=seed,
+                                  hard_rule=rule or base.hard_rule)
+        model, meta = load_or_train(cfg, images, labels, t_logits, data_digest=data_digest,
+                                    device=device, progress=progress)
+        students[name, seed] = student_predictions(model, meta["stem"], test_images,
+                                                   test_labels, test_ids)
+        metas[name, seed] = meta
+    return dict(teacher=teacher, students=students, meta=metas, n_train=len(labels),
+                teacher_train_accuracy=teacher_train_accuracy)
 
 
-# ------------------------------------------------------------------------------------ study
-# The chapter's loop over (objective, easy/hard rule, seed), its per-student summary and its
-# verdict, once here instead of in notebooks/titans_distillation.ipynb.
+# ------------------------------------------------------------------------- command line
 
-STUDENT_LABELS = {"labels": "(a) labels only", "hinton": "(b) Hinton distillation",
-                  "titans_teacher_prob": "(c1) Titans, hard = low teacher probability",
-                  "titans_student_loss": "(c2) Titans, hard = high student loss"}
-
-
-def student_row(student_logits, teacher_logits_, labels, student_gmacs: float,
-                teacher_gmacs: float, budgets=(0.1, 0.25, 0.5), tolerance: float = 0.01):
-    """(summary dict, deferral table) of one trained student cascaded with the teacher.
-
-    no_loss: the cheapest T whose cascade accuracy is at least the teacher's (NaN columns when
-    none is); near: the cheapest within `tolerance` (a fraction of accuracy) of the teacher;
-    acc_at_<f>: the most accurate cascade deferring at most the fraction f (equal-cost
-    comparison). Accuracies and MACs reductions are fractions."""
-    labels = np.asarray(labels)
-    table = deferral_curve(student_logits, teacher_logits_, labels, student_gmacs, teacher_gmacs)
-    teacher_acc = float((np.asarray(teacher_logits_).argmax(1) == labels).mean())
-    point = engine.no_loss_point(table)
-    near = engine.matched_accuracy_point(table, teacher_acc - tolerance)
-
-    def at(p, col):
-        return np.nan if p is None else float(p[col])
-    row = dict(student_accuracy=float((np.asarray(student_logits).argmax(1) == labels).mean()),
-               teacher_accuracy=teacher_acc, threshold=at(point, "threshold"),
-               frac_deferred=at(point, "frac_big"), gmacs=at(point, "gmacs"),
-               macs_reduction=at(point, "macs_reduction"),
-               frac_deferred_near=at(near, "frac_big"), gmacs_near=at(near, "gmacs"),
-               macs_reduction_near=at(near, "macs_reduction"))
-    for f in budgets:
-        row[f"acc_at_{f:g}"] = float(engine.budget_point(table, frac_big=f)["accuracy"])
-    return row, table
+def _parser() -> argparse.ArgumentParser:
+    d = TrainConfig()
+    p = argparse.ArgumentParser(
+        prog="python -m littlebig_utils.run.distill",
+        description="Train (or reuse) the Titans chapter's students: one per objective and seed, "
+                    "cached and resumable under results/titans/. The defaults are the book's.")
+    p.add_argument("--arch", default=d.arch, help="student architecture (a CIFAR ResNet)")
+    p.add_argument("--init", default=d.init, choices=INITS,
+                   help="start from the published checkpoint, or from a seeded random init")
+    p.add_argument("--teacher", default=d.teacher)
+    p.add_argument("--objectives", default=",".join(OBJECTIVES), help="comma-separated")
+    p.add_argument("--hard-rules", default=",".join(HARD_RULES), help="comma-separated")
+    p.add_argument("--seeds", default=",".join(map(str, SEEDS)), help="comma-separated")
+    p.add_argument("--n-train", default=str(d.n_train),
+                   help="first N training images, or 'all' (50,000)")
+    p.add_argument("--n-test", default="all", help="first N test images, or 'all' (10,000)")
+    for name in ("epochs", "batch_size"):
+        p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(d, name))
+    for name in ("lr", "momentum", "weight_decay", "warmup_frac", "temperature", "alpha",
+                 "hard_frac", "hard_weight"):
+        p.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(d, name))
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: a GPU if any)")
+    return p
 
 
-def student_names(objectives, hard_rules) -> list[tuple[str, str | None, str]]:
-    """(objective, hard rule or None, name) of every student the chapter trains."""
-    out = [(o, None, o) for o in objectives if o != "titans"]
-    if "titans" in objectives:
-        out += [("titans", r, f"titans_{r}") for r in hard_rules]
-    return out
+def _count(text: str, what: str) -> int | None:
+    if text.strip().lower() in ("all", "none"):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"--{what} must be a number of images or 'all', got {text!r}") from None
 
 
-def run_study(base: TrainConfig, objectives, hard_rules, seeds, test_images, test_labels,
-              t_test, student_gmacs: float, teacher_gmacs: float, budgets=(0.1, 0.25, 0.5),
-              tolerance: float = 0.01, log=None):
-    """Train (or load from the cache) one student per objective / hard rule / seed, all with
-    `base`'s other settings, and cascade each with the teacher on the test images.
-
-    Returns (one row per student and seed, {(name, seed): deferral table}, training history
-    rows). `log=None` keeps training silent (a book page shows no training log)."""
-    import pandas as pd
-    rows, curves, histories = [], {}, []
-    for objective, rule, name in student_names(objectives, hard_rules):
-        for seed in seeds:
-            cfg = dataclasses.replace(base, objective=objective, seed=seed,
-                                      hard_rule=rule or TrainConfig.hard_rule)
-            model, history = load_or_train(cfg, log=log)
-            histories += [dict(h, student=name, seed=seed) for h in history]
-            row, curves[name, seed] = student_row(
-                predict_logits(model, test_images), t_test, test_labels, student_gmacs,
-                teacher_gmacs, budgets, tolerance)
-            rows.append(dict(student=name, seed=seed, **row,
-                             train_seconds=sum(h["seconds"] for h in history)))
-    return pd.DataFrame(rows), curves, pd.DataFrame(histories)
-
-
-def summarize_students(results, budgets=(0.1, 0.25, 0.5)):
-    """Means over seeds per student, plus `acc_equal_cost` (mean accuracy over the budgets)
-    and `reached` (seeds whose cascade matches the teacher at all)."""
-    cols = ["student_accuracy", "frac_deferred", "gmacs", "macs_reduction", "frac_deferred_near",
-            "gmacs_near", "macs_reduction_near"] + [f"acc_at_{f:g}" for f in budgets]
-    s = results.groupby("student", sort=False)[cols].mean()
-    s["reached"] = results.groupby("student", sort=False)["frac_deferred"].apply(
-        lambda x: int(np.isfinite(x).sum()))
-    s["acc_equal_cost"] = s[[f"acc_at_{f:g}" for f in budgets]].mean(axis=1)
-    return s
+def main(argv=None) -> int:
+    """`make titans`: train what is missing, with progress bars, and print one line per student."""
+    args = _parser().parse_args(argv)
+    try:
+        base = TrainConfig(arch=args.arch, init=args.init, teacher=args.teacher,
+                           n_train=_count(args.n_train, "n-train"), epochs=args.epochs,
+                           batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
+                           weight_decay=args.weight_decay, warmup_frac=args.warmup_frac,
+                           temperature=args.temperature, alpha=args.alpha,
+                           hard_frac=args.hard_frac, hard_weight=args.hard_weight)
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+        started = time.time()
+        stage = run_stage(base, [o.strip() for o in args.objectives.split(",") if o.strip()],
+                          [r.strip() for r in args.hard_rules.split(",") if r.strip()], seeds,
+                          _count(args.n_test, "n-test"), device=args.device, progress=True)
+    except ValueError as exc:  # DataError, bad settings: one line, exit 2
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    teacher = stage["teacher"]
+    print(f"teacher {base.teacher}: {100 * teacher.accuracy:.2f} % on {len(teacher):,} test images")
+    for (name, seed), p in stage["students"].items():
+        spent = sum(h["seconds"] for h in stage["meta"][name, seed]["history"])
+        print(f"{name:>22} seed {seed}: {100 * p.accuracy:.2f} % (trained in {spent / 60:.1f} min)")
+    print(f"Titans stage ready in {(time.time() - started) / 60:.1f} min "
+          f"(results/titans/; students trained on {stage['n_train']:,} images)")
+    return 0
 
 
-
-
-
-
-
-
-
-
-__all__ += ["STUDENT_LABELS", "student_row", "student_names", "run_study", "summarize_students"]
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -656,8 +656,8 @@ def cifar_setting(folder, n: int, little: str = "cifar_resnet20", big: str = "ci
 
 def imagenet_setting(folder, n: int, little: str, big: str, seed: int = 0) -> Setting:
     """Random-weight timm models at the reference models' sizes, replaying real escalations."""
-    from littlebig_utils.data.reference import REFERENCE_ARCH, load_reference
-    recs = load_reference([little, big])
+    from littlebig_utils.data.reference import REFERENCE_ARCH, load
+    recs = load("imagenet-val", [little, big])
     lp, bp = recs[little], recs[big]
     point = engine.no_loss_point(engine.sweep(lp, bp))
     threshold = float(point["threshold"])
