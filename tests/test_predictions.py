@@ -196,33 +196,31 @@ def _npy_bytes(shape, dtype, payload: bytes) -> bytes:
     return buf.getvalue() + payload
 
 
-def test_a_decompression_bomb_is_refused_before_it_is_read(tmp_path):
-    """A tiny file whose conf decompresses to far more than its header says (or than
-    sample_ids has rows) is refused from the zip directory and the npy headers alone."""
+def _write_archive(path, p, conf_npy: bytes):
+    """An npz of `p`'s arrays, with `conf.npy` replaced by the given raw member."""
+    import io
     import zipfile
-    p = make(n=10, logits=False)
-    path = tmp_path / "bomb.npz"
-    big = 4_000_000  # 32 MB of zeros compress to ~30 KB
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         for key in ("sample_ids", "labels", "preds"):
-            import io
             buf = io.BytesIO()
             np.save(buf, getattr(p, key))
             zf.writestr(f"{key}.npy", buf.getvalue())
         zf.writestr("meta.npy", _npy_bytes((), "<U2", "{}".encode("utf-32-le")))
-        zf.writestr("conf.npy", _npy_bytes((10,), "<f8", bytes(8 * big)))  # header lies
+        zf.writestr("conf.npy", conf_npy)
+
+
+def test_a_decompression_bomb_is_refused_before_it_is_read(tmp_path):
+    """A tiny file whose conf decompresses to far more than its header says (or than
+    sample_ids has rows) is refused from the zip directory and the npy headers alone."""
+    p = make(n=10, logits=False)
+    path = tmp_path / "bomb.npz"
+    big = 4_000_000  # 32 MB of zeros compress to ~30 KB
+    _write_archive(path, p, _npy_bytes((10,), "<f8", bytes(8 * big)))  # the header lies
     assert path.stat().st_size < 200_000
     with pytest.raises(PredictionsError, match=r"array 'conf' declares 32,000,\d+ bytes but its "
                                                r"header says \d+ \(shape \(10,\)\)"):
         Predictions.load(path)
     # an honest header with too many rows is refused for its row count
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for key in ("sample_ids", "labels", "preds"):
-            import io
-            buf = io.BytesIO()
-            np.save(buf, getattr(p, key))
-            zf.writestr(f"{key}.npy", buf.getvalue())
-        zf.writestr("meta.npy", _npy_bytes((), "<U2", "{}".encode("utf-32-le")))
-        zf.writestr("conf.npy", _npy_bytes((big,), "<f8", bytes(8 * big)))
+    _write_archive(path, p, _npy_bytes((big,), "<f8", bytes(8 * big)))
     with pytest.raises(PredictionsError, match="'conf' has 4000000 rows but sample_ids has 10"):
         Predictions.load(path)

@@ -5,7 +5,6 @@ import pandas as pd
 import pytest
 from littlebig_utils.core import experiments
 from littlebig_utils.core import pairs as pt
-from littlebig_utils.core import multistage
 from littlebig_utils.book import studies
 from littlebig_utils.book.notebook import ParameterError
 from littlebig_utils.core.predictions import Predictions
@@ -162,24 +161,6 @@ def test_label_transfer_sign_and_interval_by_hand():
     assert row["oracle_threshold"] == pytest.approx(point["threshold"])
 
 
-def test_multistage_heldout_matches_direct_evaluation():
-    r = _records(n=300, seed=5)
-    gm = {k: p.model["gmacs"] for k, p in r.items()}
-    levels = multistage.default_levels(20)
-    out = studies.multistage_heldout(r, gm, ["A", "B", "C"], "A", levels, n_splits=3, seed=2)
-    held = studies.heldout_runs(r["A"], r["C"], 1.0, 5.0, 3, 0.2, 2)
-    np.testing.assert_allclose(out["pair_change"], held["change"])
-    cal, test = engine.split_indices(300, 0.2, 2)  # split 0
-    grids = [multistage.threshold_grid(r[k].conf, levels) for k in "AB"]
-    point = multistage.no_loss_point(multistage.evaluate_grid(
-        [r[k].conf[cal] for k in "AB"], [r[k].correct[cal] for k in "ABC"], [1.0, 2.0, 5.0], grids))
-    if point is not None:
-        ev = multistage.evaluate([r[k].conf[test] for k in "AB"], [r[k].correct[test] for k in "ABC"],
-                                 [1.0, 2.0, 5.0], [point["threshold_1"], point["threshold_2"]])
-        assert out["triple_change"].iloc[0] == pytest.approx(
-            ev["accuracy"] - r["C"].correct[test].mean())
-
-
 def test_split_study_no_loss_rule_gives_the_heldout_loss_rate():
     """The guarantee chapter's empirical no-loss rows and the held-out chapter's runs are the same
     splits and the same rule: the same held-out loss rate (the 55 % vs 50 % defect)."""
@@ -194,22 +175,6 @@ def test_split_study_no_loss_rule_gives_the_heldout_loss_rate():
     assert s["macs_reduction"] == pytest.approx(runs["macs_reduction"].mean())
 
 
-def test_pair_vs_triple_takes_each_big_models_best():
-    r = _records(n=400, seed=11)
-    gm = {k: p.model["gmacs"] for k, p in r.items()}
-    pairs = pt.pairs_table(r, gm)
-    triples = multistage.search(r, gm, n_stages=3, levels=multistage.default_levels(30))
-    cmp = studies.pair_vs_triple(pairs, triples)
-    best = pt.best_little_per_big(pairs).set_index("big")
-    for b, row in cmp.iterrows():
-        if b in best.index:
-            assert row["pair_reduction"] == pytest.approx(best.loc[b, "macs_reduction"])
-        ok = triples[(triples["big"] == b) & ~triples["degenerate"] & triples["gmacs"].notna()]
-        if len(ok):
-            assert row["triple_gmacs"] == pytest.approx(ok["gmacs"].min())
-            assert row["gain"] == pytest.approx(row["triple_reduction"] - row["pair_reduction"],
-                                                       nan_ok=True)
-    assert "→" in studies.pair_vs_triple_markdown(cmp) or cmp["triple"].isna().all()
 
 
 def test_transfer_row_refuses_a_pair_without_threshold():

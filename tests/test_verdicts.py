@@ -55,3 +55,12 @@ def test_verdict_admonition_carries_label_and_claim_markers():
         "verified-ours", "not-verified-ours"}
     with pytest.raises(ValueError, match="one of"):
         v.label_slug("Claim reproduced")
+
+
+def test_verdict_markdown_is_one_directive_block():
+    """What the chapters glue (`Verdict.markdown`): one fenced admonition, nothing outside it."""
+    from markdown_it import MarkdownIt
+    text = v.Verdict(v.PARTLY, "the median is 42 % here.").markdown(claim="30–80 % (reported).")
+    assert text.splitlines()[0] == "```{admonition} Verdict: Partly reproduced"
+    assert ":class: important" in text and "The median is 42 % here." in text
+    assert [t.type for t in MarkdownIt().parse(text)] == ["fence"]

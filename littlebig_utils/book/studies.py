@@ -1,4 +1,4 @@
-"""The studies several result chapters share: held-out thresholds, guarantees, label transfer, 3-model cascades.
+"""The studies several result chapters share: held-out thresholds, guarantees, label transfer.
 
 Several chapters report the same quantity (the held-out loss rate of a pair, the violation rate
 of a guaranteed threshold, the accuracy change after a label shift). Computing it here, with one
@@ -11,7 +11,7 @@ Sign convention: accuracy *changes* are cascade − big (negative = the cascade 
 *losses* are big − cascade, as in `engine.evaluate_thresholds`.
 
 Units: fractions, like the core's, in every frame and dict returned here (`heldout_runs`,
-`heldout_summary`, `label_transfer`, `multistage_heldout`, `pair_study`, `summarize_study`)
+`heldout_summary`, `label_transfer`, `pair_study`, `summarize_study`)
 and in the parameters (max_loss 0.005, min_gap 0.01). Percent and accuracy points only where a
 person reads them: `heldout_percent` (the numbers a page quotes), the markdown tables, the
 figures and the verdicts' text.
@@ -23,8 +23,6 @@ import pandas as pd
 
 from littlebig_utils.core import engine
 from littlebig_utils.core import experiments
-from littlebig_utils.core import multistage
-from littlebig_utils.core import pairs as core_pairs
 from littlebig_utils.core import uncertainty
 from littlebig_utils.core.checks import (check_calib_frac, check_choice, check_delta,
                                          check_max_loss)
@@ -37,8 +35,7 @@ from littlebig_utils.data.reference import real_correct  # re-exported: transfer
 __all__ = ["HELDOUT_SPLITS", "CALIB_FRAC", "checked", "imagenet_setup", "heldout_runs",
            "heldout_summary", "heldout_percent", "heldout_verdict", "guarantee_pair", "pair_study",
            "summarize_study", "pick", "guarantee_verdict", "real_correct", "cascade_correct",
-           "label_transfer", "transfer_row", "transfer_markdown", "plot_transfer",
-           "pair_vs_triple", "pair_vs_triple_markdown", "plot_pair_vs_triple", "multistage_heldout"]
+           "label_transfer", "transfer_row", "transfer_markdown", "plot_transfer"]
 
 HELDOUT_SPLITS = 200  # the default number of random splits of every held-out number in the book
 CALIB_FRAC = 0.2      # the authors' protocol for new tasks: choose T on 20 %, judge on 80 %
@@ -86,7 +83,7 @@ def heldout_runs(little: Predictions, big: Predictions, little_gmacs: float, big
     """`experiments.heldout_study` of two aligned Predictions (fractions): per split, the
     paper's no-loss T chosen on the calibration side and judged on the test side, next to the
     oracle T chosen on the test side itself (heldout_thresholds, guaranteed_thresholds,
-    limits_open_questions, multistage)."""
+    limits_open_questions)."""
     return experiments.heldout_study(*_pair_args(little, big), little_gmacs, big_gmacs, n_splits,
                                      calib_frac, seed)
 
@@ -208,51 +205,12 @@ def label_transfer(pairs: pd.DataFrame, records: dict[str, Predictions],
     return pd.DataFrame(rows)
 
 
-# ------------------------------------------------------------------ three-model cascades
-
-def multistage_heldout(records: dict[str, Predictions], gmacs: dict[str, float], stages: list[str],
-                       pair_little: str, levels, n_splits: int, calib_frac: float = CALIB_FRAC,
-                       seed: int = 0) -> pd.DataFrame:
-    """Held-out check of a 3-model cascade against the best pair of the same big model: both
-    choose their thresholds (joint grid search for the cascade, exact no-loss T for the pair) on
-    the calibration side of split s (seed ``seed + s``) and are judged on the test side.
-    Changes are cascade − big and reductions fractions; `*_lost` compares counts of correct
-    test images; a calibration side without a no-loss point counts as the big model alone."""
-    big = stages[-1]
-    n = len(records[big])
-    splits = engine.split_masks(n, calib_frac, np.arange(int(seed), int(seed) + int(n_splits)))
-    held = heldout_runs(records[pair_little], records[big], gmacs[pair_little], gmacs[big],
-                        n_splits, calib_frac, seed)
-    grids = [multistage.threshold_grid(records[s].conf, levels) for s in stages[:-1]]
-    costs = [gmacs[k] for k in stages]
-    rows = []
-    for s, cal in enumerate(splits):
-        sub = [records[k].subset(np.flatnonzero(cal)) for k in stages]
-        point = multistage.no_loss_point(multistage.evaluate_grid(
-            [p.conf for p in sub[:-1]], [p.correct for p in sub], costs, grids))
-        test = [records[k].subset(np.flatnonzero(~cal)) for k in stages]
-        big_right = int(test[-1].correct.sum())
-        big_acc = big_right / len(test[-1])
-        if point is None:
-            change, red, lost = 0.0, 0.0, False
-        else:
-            t = [point[f"threshold_{k + 1}"] for k in range(len(stages) - 1)]
-            r = multistage.evaluate([p.conf for p in test[:-1]], [p.correct for p in test], costs, t)
-            change, red = r["accuracy"] - big_acc, 1 - r["gmacs"] / gmacs[big]
-            lost = r["n_correct"] < big_right
-        rows.append(dict(seed=int(seed) + s, pair_change=held["change"].iloc[s],
-                         pair_reduction=held["macs_reduction"].iloc[s],
-                         pair_lost=bool(held["lost"].iloc[s]), triple_change=float(change),
-                         triple_reduction=float(red), triple_lost=bool(lost)))
-    return pd.DataFrame(rows)
-
-
 # ------------------------------------------------------------------ chapter preamble and verdicts
 
 def imagenet_setup(smoke: bool = False, seed: int = 0):
     """The ImageNet chapters' preamble (heldout_thresholds, guaranteed_thresholds, transfer_real,
-    multistage, limits_open_questions) (`headlines.load_zoo`): reference Predictions (the
-    book's fixed random 5,000-image subset in smoke mode) and their pair table."""
+    limits_open_questions; `headlines.load_zoo`): reference Predictions (the book's fixed
+    random 5,000-image subset in smoke mode) and their pair table."""
     from littlebig_utils.book.headlines import load_zoo
     zoo = load_zoo(smoke, seed)
     return zoo.records, zoo.pairs
@@ -360,83 +318,6 @@ def transfer_markdown(table: pd.DataFrame, labels: str, top: int = 10) -> str:
                                    "orig": "change, original (points)",
                                    "change": f"change, {labels} (points)", "ci": "95 % interval",
                                    "oracle_T": f"T chosen on {labels}"})
-
-
-# ------------------------------------------------------------------ pairs vs three-model cascades
-
-def pair_vs_triple(pairs: pd.DataFrame, triples: pd.DataFrame) -> pd.DataFrame:
-    """Per big model: its best genuine pair (`pairs.best_little_per_big`) next to its best
-    genuine 3-model cascade (cheapest no-loss point of `multistage.search`), the gain of MACs
-    reduction (triple − pair) and the share of images reaching the big model; fractions."""
-    best_pair = core_pairs.best_little_per_big(pairs).set_index("big")
-    ok = triples[~triples["degenerate"].astype(bool) & triples["gmacs"].notna()]
-    best_triple = ok.sort_values(["gmacs", "stages"]).groupby("big").head(1).set_index("big")
-    gm = dict(zip(pairs["big"], pairs["big_gmacs"]))
-    gm.update(zip(triples["big"], triples["big_gmacs"]))
-    bigs = sorted(set(best_pair.index) | set(best_triple.index), key=lambda b: (gm[b], b))
-    cmp = pd.DataFrame({
-        "big_gmacs": [gm[b] for b in bigs],
-        "pair_little": best_pair["little"].reindex(bigs),
-        "pair_threshold": best_pair["threshold"].reindex(bigs),
-        "pair_gmacs": best_pair["gmacs"].reindex(bigs),
-        "pair_reduction": best_pair["macs_reduction"].reindex(bigs),
-        "triple": best_triple["stages"].reindex(bigs),
-        "triple_thresholds": best_triple["thresholds"].reindex(bigs),
-        "triple_gmacs": best_triple["gmacs"].reindex(bigs),
-        "triple_reduction": best_triple["macs_reduction"].reindex(bigs),
-        "triple_to_big": best_triple["frac_reach_last"].reindex(bigs),
-    }, index=pd.Index(bigs, name="big"))
-    cmp["gain"] = cmp["triple_reduction"] - cmp["pair_reduction"]
-    return cmp
-
-
-def pair_vs_triple_markdown(cmp: pd.DataFrame) -> str:
-    """The multi-stage chapter's numbered table (thresholds next to the stage names; percent)."""
-    from littlebig_utils.book.notebook import markdown_table
-
-    def stages(names, ts):
-        if not isinstance(names, str):
-            return None
-        return " → ".join(f"{k} ({t:.3f})" for k, t in zip(names.split(" → "), ts))
-    t = pd.DataFrame({
-        "big": cmp.index, "GMACs": cmp["big_gmacs"].to_numpy(),
-        "pair": [f"{k} ({t:.3f})" if isinstance(k, str) else None
-                 for k, t in zip(cmp["pair_little"], cmp["pair_threshold"])],
-        "pair_red": 100 * cmp["pair_reduction"].to_numpy(),
-        "triple": [stages(a, b) for a, b in zip(cmp["triple"], cmp["triple_thresholds"])],
-        "triple_red": 100 * cmp["triple_reduction"].to_numpy(),
-        "to_big": 100 * cmp["triple_to_big"].to_numpy(), "gain": 100 * cmp["gain"].to_numpy()})
-    return markdown_table(t, formats={"GMACs": ".2f", "pair_red": ".1f", "triple_red": ".1f",
-                                      "to_big": ".1f", "gain": "+.1f"},
-                          headers={"pair": "pair: little (T)", "pair_red": "pair MACs red. (%)",
-                                   "triple": "3 models: stages 1, 2 (T)",
-                                   "triple_red": "3-model MACs red. (%)", "to_big": "to big (%)",
-                                   "gain": "gain (points)"})
-
-
-def plot_pair_vs_triple(cmp: pd.DataFrame, title: str):
-    """MACs reduction (%) of the best pair and the best 3-model cascade per big model (dumbbells)."""
-    import matplotlib.pyplot as plt
-    from littlebig_utils.book import plots as plotting
-    fig, ax = plt.subplots(figsize=(8, 5.2))
-    y = np.arange(len(cmp))
-    for yi, (a, b) in enumerate(zip(100 * cmp["pair_reduction"], 100 * cmp["triple_reduction"])):
-        if np.isfinite(a) and np.isfinite(b):
-            ax.plot([a, b], [yi, yi], color="0.6", lw=1, zorder=1)
-    ax.scatter(100 * cmp["pair_reduction"], y, s=40, color=plotting.LITTLE, label="best pair (exact T)",
-               zorder=3)
-    ax.scatter(100 * cmp["triple_reduction"], y, s=40, marker="D", color=plotting.CASCADE,
-               label="best 3-model cascade (grid)", zorder=3)
-    unused = (cmp["triple_to_big"] == 0).to_numpy()
-    ax.scatter(100 * cmp["triple_reduction"][unused], y[unused], s=140, facecolor="none", edgecolor="k",
-               lw=1, label="3-model cascade never runs the big model", zorder=4)
-    ax.set_yticks(y, [f"{b} ({g:.2f} GMACs)" for b, g in zip(cmp.index, cmp["big_gmacs"])])
-    ax.set(xlabel="MACs reduction against the big model at no accuracy loss (%)",
-           ylabel="big model", title=title)
-    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.4, -0.12), ncol=2,
-              frameon=False)
-    fig.tight_layout()
-    return fig
 
 
 # ------------------------------------------------------------------ the limits chapter
