@@ -223,8 +223,6 @@ def test_reference_links_to_the_deciding_chapter_without_a_verdict():
     assert "lb-verdict" not in md and md._repr_markdown_() == md
 
 
-def test_verdict_no_loss_straddle_is_inconclusive():
-    assert v.verdict_no_loss(0.02, -0.58, 0.62, tolerance=0.04).label == v.INCONCLUSIVE
 
 
 def test_notation_pair_count_matches_the_models():
