@@ -215,3 +215,18 @@ def test_learned_rule_bad_inputs_name_the_field():
         LearnedDeferral("per-class").fit_conf_pred([0.5], [0], [True], [False])
     with pytest.raises(InputError, match=r"num_classes=2\)"):
         LearnedDeferral("per-class", num_classes=2).fit_conf_pred([0.5], [-1], [True], [False])
+
+
+def test_fit_temperature_refuses_mismatched_or_empty_labels():
+    z = np.zeros((3, 2))
+    for labels in ([0, 1], [], [0, 1, 0, 1]):
+        with pytest.raises(InputError, match="^fit_temperature needs as many labels as logit rows"):
+            fit_temperature(z if len(labels) else z[:0], labels)
+
+
+def test_neg_entropy_of_exact_zeros_is_clean():
+    import warnings
+    z = np.array([[0.0, -1000.0, -1000.0], [0.0, 0.0, 0.0]])  # softmax underflows to exact 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(neg_entropy(z), [1.0, 0.0], atol=1e-12)
