@@ -285,3 +285,14 @@ def test_search_without_a_no_loss_combination_keeps_numeric_empty_columns():
     for col in ("accuracy", "gmacs", "macs_reduction", "frac_reach_last"):
         assert res[col].dtype == np.float64 and res[col].isna().all(), col
     assert (res["big_gmacs"] == gm[last]).all() and (res["big_accuracy"] == 1.0).all()
+
+
+def test_evaluate_grid_columns():
+    c, r = np.array([0.2, 0.6, 0.9]), np.array([True, False, True])
+    g = multistage.evaluate_grid([c], [r, ~r], [1.0, 3.0], [[0.5]], valid=[True, True, False])
+    assert list(g.columns) == ["threshold_1", "n_correct", "accuracy", "n_reach_2",
+                               "frac_reach_2", "gmacs", "macs_reduction", "n", "n_valid",
+                               "big_n_correct", "stage_1_n_correct", "stage_2_n_correct"]
+    row = g.iloc[0]  # T = 0.5: sample 0 goes to stage 2 (wrong there), 1 and 2 stay
+    assert (row["n"], row["n_valid"], row["n_reach_2"], row["n_correct"]) == (3, 2, 1, 0)
+    assert row["accuracy"] == 0.0 and row["gmacs"] == pytest.approx(1.0 + 3.0 / 3)

@@ -244,3 +244,23 @@ def test_a_metadata_member_longer_than_its_header_is_refused(tmp_path):
 def test_two_dimensional_byte_ids_are_not_flattened():
     with pytest.raises(PredictionsError, match=r"labels has shape \(2,\), expected \(1,\)"):
         Predictions(np.array([[b"a", b"b"]]), [0, 0], [0, 0], [0.5, 0.5])
+
+
+def test_refusals_name_conf_and_show_three_unmatched_ids():
+    with pytest.raises(PredictionsError, match=r"conf has shape \(3,\), expected \(2,\) like sample_ids"):
+        Predictions(["a", "b"], [0, 0], [0, 0], [0.5, 0.5, 0.5])
+    a = Predictions(["a", "b", "c", "d"], [0] * 4, [0] * 4, [0.5] * 4)
+    b = Predictions(["w", "x", "y", "z"], [0] * 4, [0] * 4, [0.5] * 4)
+    with pytest.raises(PredictionsError, match="4 ids only in the first") as exc:
+        align(a, b)
+    shown = str(exc.value).split("(e.g. ")[1]
+    assert "'c'" in shown and "'d'" not in shown  # the first three of the unmatched ids
+
+
+def test_corrupt_file_message_says_how_to_recreate_it(tmp_path):
+    p = make(n=10, logits=False)
+    path = tmp_path / "bomb.npz"
+    _write_archive(path, p, _npy_bytes((10,), "<f8", bytes(8 * 20)))
+    with pytest.raises(PredictionsError, match=r"the file is corrupt or crafted; re-create it "
+                                               r"with littlebig predict$"):
+        Predictions.load(path)
