@@ -230,3 +230,12 @@ def test_neg_entropy_of_exact_zeros_is_clean():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         np.testing.assert_allclose(neg_entropy(z), [1.0, 0.0], atol=1e-12)
+
+
+def test_per_class_scores_of_float32_confidences_are_computed_in_float64():
+    probs, lc, bc = _deferral_data(60)
+    conf, pred = probs.max(1), probs.argmax(1)
+    rule = LearnedDeferral("per-class", num_classes=4, C=1.0).fit_conf_pred(conf, pred, lc, bc)
+    c32 = conf.astype(np.float32)
+    np.testing.assert_array_equal(rule.score_conf_pred(c32, pred),
+                                  rule.score_conf_pred(c32.astype(np.float64), pred))
