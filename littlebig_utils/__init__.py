@@ -16,23 +16,12 @@ The public names load on first use, so that ``littlebig --help`` and ``import li
 stay light (no pandas, scipy or torch until a name that needs them is touched; torch only
 with `predict`).
 """
-import importlib
+from littlebig_utils._lazy import lazy
 
 __version__ = "0.2.0"
 __all__ = ["Cascade", "CascadeReport", "Predictions", "align", "split", "sweep", "pairs_table",
            "load", "predict", "__version__"]
-_LAZY = {name: "core" for name in ("Cascade", "CascadeReport", "Predictions", "align", "split",
-                                   "sweep", "pairs_table")}
-_LAZY.update(load="data.reference", predict="run.predict")
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_LAZY))
+__getattr__, __dir__ = lazy(__name__, {
+    **{name: ("core", name) for name in ("Cascade", "CascadeReport", "Predictions", "align",
+                                         "split", "sweep", "pairs_table")},
+    "load": ("data.reference", "load"), "predict": ("run.predict", "predict")})

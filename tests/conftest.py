@@ -31,3 +31,12 @@ def pytest_ignore_collect(collection_path, config):
         return None
     from mutation_scope import is_core_unit_test
     return None if is_core_unit_test(collection_path) else True
+
+
+@pytest.fixture(scope="module")
+def zoo():
+    """An ImageNet chapter's zoo on five synthetic models (test_headlines.make_records), for the
+    tests of the shared module and of the chapters all_pairs, fig01, tab02 and tab03."""
+    from littlebig_utils.book import headlines
+    from test_headlines import make_records
+    return headlines.load_zoo(records=make_records())

@@ -223,8 +223,6 @@ def test_reference_links_to_the_deciding_chapter_without_a_verdict():
     assert "lb-verdict" not in md and md._repr_markdown_() == md
 
 
-def test_verdict_no_loss_straddle_is_inconclusive():
-    assert v.verdict_no_loss(0.02, -0.58, 0.62, tolerance=0.04).label == v.INCONCLUSIVE
 
 
 def test_notation_pair_count_matches_the_models():
@@ -234,8 +232,8 @@ def test_notation_pair_count_matches_the_models():
     from pathlib import Path
 
     from littlebig_utils.data import reference
-    table = reference.gmacs_table()
-    gmacs = table["gmacs"].to_dict()
+    gmacs = {name: float(row["gmacs"]) for (dataset, name), row in
+             reference._committed_table().items() if dataset == "imagenet-val"}
     pairs = list(itertools.combinations(sorted(gmacs), 2))
     equal = [(a, b) for a, b in pairs if gmacs[a] == gmacs[b]]
     assert (len(gmacs), len(pairs), len(pairs) - len(equal)) == (14, 91, 90)

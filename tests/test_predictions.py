@@ -196,33 +196,71 @@ def _npy_bytes(shape, dtype, payload: bytes) -> bytes:
     return buf.getvalue() + payload
 
 
-def test_a_decompression_bomb_is_refused_before_it_is_read(tmp_path):
-    """A tiny file whose conf decompresses to far more than its header says (or than
-    sample_ids has rows) is refused from the zip directory and the npy headers alone."""
+def _write_archive(path, p, conf_npy: bytes):
+    """An npz of `p`'s arrays, with `conf.npy` replaced by the given raw member."""
+    import io
     import zipfile
-    p = make(n=10, logits=False)
-    path = tmp_path / "bomb.npz"
-    big = 4_000_000  # 32 MB of zeros compress to ~30 KB
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         for key in ("sample_ids", "labels", "preds"):
-            import io
             buf = io.BytesIO()
             np.save(buf, getattr(p, key))
             zf.writestr(f"{key}.npy", buf.getvalue())
         zf.writestr("meta.npy", _npy_bytes((), "<U2", "{}".encode("utf-32-le")))
-        zf.writestr("conf.npy", _npy_bytes((10,), "<f8", bytes(8 * big)))  # header lies
+        zf.writestr("conf.npy", conf_npy)
+
+
+def test_a_decompression_bomb_is_refused_before_it_is_read(tmp_path):
+    """A tiny file whose conf decompresses to far more than its header says (or than
+    sample_ids has rows) is refused from the zip directory and the npy headers alone."""
+    p = make(n=10, logits=False)
+    path = tmp_path / "bomb.npz"
+    big = 4_000_000  # 32 MB of zeros compress to ~30 KB
+    _write_archive(path, p, _npy_bytes((10,), "<f8", bytes(8 * big)))  # the header lies
     assert path.stat().st_size < 200_000
     with pytest.raises(PredictionsError, match=r"array 'conf' declares 32,000,\d+ bytes but its "
                                                r"header says \d+ \(shape \(10,\)\)"):
         Predictions.load(path)
     # an honest header with too many rows is refused for its row count
+    _write_archive(path, p, _npy_bytes((big,), "<f8", bytes(8 * big)))
+    with pytest.raises(PredictionsError, match="'conf' has 4000000 rows but sample_ids has 10"):
+        Predictions.load(path)
+
+
+def test_a_metadata_member_longer_than_its_header_is_refused(tmp_path):
+    import io
+    import zipfile
+    p = make(n=4, logits=False)
+    path = tmp_path / "meta.npz"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for key in ("sample_ids", "labels", "preds"):
-            import io
+        for key in ("sample_ids", "labels", "preds", "conf"):
             buf = io.BytesIO()
             np.save(buf, getattr(p, key))
             zf.writestr(f"{key}.npy", buf.getvalue())
-        zf.writestr("meta.npy", _npy_bytes((), "<U2", "{}".encode("utf-32-le")))
-        zf.writestr("conf.npy", _npy_bytes((big,), "<f8", bytes(8 * big)))
-    with pytest.raises(PredictionsError, match="'conf' has 4000000 rows but sample_ids has 10"):
+        zf.writestr("meta.npy", _npy_bytes((), "<U2", "{}".encode("utf-32-le") + bytes(4000)))
+    with pytest.raises(PredictionsError, match=r"array 'meta' declares 4,\d+ bytes but its header"):
+        Predictions.load(path)
+
+
+def test_two_dimensional_byte_ids_are_not_flattened():
+    with pytest.raises(PredictionsError, match=r"labels has shape \(2,\), expected \(1,\)"):
+        Predictions(np.array([[b"a", b"b"]]), [0, 0], [0, 0], [0.5, 0.5])
+
+
+def test_refusals_name_conf_and_show_three_unmatched_ids():
+    with pytest.raises(PredictionsError, match=r"conf has shape \(3,\), expected \(2,\) like sample_ids"):
+        Predictions(["a", "b"], [0, 0], [0, 0], [0.5, 0.5, 0.5])
+    a = Predictions(["a", "b", "c", "d"], [0] * 4, [0] * 4, [0.5] * 4)
+    b = Predictions(["w", "x", "y", "z"], [0] * 4, [0] * 4, [0.5] * 4)
+    with pytest.raises(PredictionsError, match="4 ids only in the first") as exc:
+        align(a, b)
+    shown = str(exc.value).split("(e.g. ")[1]
+    assert "'c'" in shown and "'d'" not in shown  # the first three of the unmatched ids
+
+
+def test_corrupt_file_message_says_how_to_recreate_it(tmp_path):
+    p = make(n=10, logits=False)
+    path = tmp_path / "bomb.npz"
+    _write_archive(path, p, _npy_bytes((10,), "<f8", bytes(8 * 20)))
+    with pytest.raises(PredictionsError, match=r"the file is corrupt or crafted; re-create it "
+                                               r"with littlebig predict$"):
         Predictions.load(path)

@@ -94,17 +94,3 @@ def test_markdown_table_right_aligns_numbers_and_hides_nan():
     md = markdown_table(df, formats={"reduction": ".1f"}, headers={"reduction": "MACs reduction (%)"})
     assert md.splitlines() == ["| pair | MACs reduction (%) | n |", "|:--|--:|--:|",
                                "| a\\|b | 86.7 | 50,000 |", "| c | – | 12 |"]
-
-
-def test_reduction_vs_gap_figure_marks_small_gaps_hollow_and_labels_the_headline():
-    import matplotlib
-    matplotlib.use("Agg")
-    from littlebig_utils.book import plots as figures
-    p = _pairs()
-    fig = figures.reduction_vs_gap(p)
-    ax = fig.axes[0]
-    filled, hollow = ax.collections[0], ax.collections[1]
-    assert len(filled.get_offsets()) == 5 and len(hollow.get_offsets()) == 1  # tiny->small
-    assert [t.get_text() for t in ax.texts] == ["small → mid"]
-    alt = figures.reduction_vs_gap_alt(p)
-    assert "6 pairs" in alt and "5 pairs with a gap of at least 1 point save 40 to 75 %" in alt

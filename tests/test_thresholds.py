@@ -1,10 +1,8 @@
 """Thresholds with a finite-sample guarantee: validity on a known distribution, edge cases
 (the command line is tested in test_cli.py)."""
 import math
-import re
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from littlebig_utils.core import engine
@@ -244,85 +242,6 @@ def _pair_records(n, seed, little_gmacs=1.0, big_gmacs=6.0):
     return little, big
 
 
-def _threshold_rows(little, big, eps, delta, calib_frac, seed, method):
-    """threshold_table's rows from the direct calls: each rule on the calibration side, judged
-    on the test side by the fixed-threshold evaluator (big alone where no T is found)."""
-    calib, test = engine.split_indices(len(little), calib_frac, seed)
-    c = (little.conf[calib], little.correct[calib], big.correct[calib])
-    rules = [("empirical-no-loss", ltt.empirical_threshold(*c, 0.0)),
-             ("empirical-max-loss", ltt.empirical_threshold(*c, eps)),
-             ("guaranteed", ltt.guaranteed_threshold(*c, eps, delta, method))]
-    lg, bg = little.model.get("gmacs"), big.model.get("gmacs")
-    costs = dict(little_gmacs=lg, big_gmacs=bg) if lg is not None and bg is not None else {}
-    ev = engine.evaluate_thresholds(little.conf[test], little.correct[test], big.correct[test],
-                                [r.threshold for _, r in rules], missing="big", **costs)
-    rows = []
-    for (rule, r), (_, e) in zip(rules, ev.iterrows()):
-        g = rule == "guaranteed"
-        rows.append(dict(
-            rule=rule, little=little.name, big=big.name, method=method if g else "",
-            max_loss=eps, delta=delta if g else np.nan, calib_frac=calib_frac, seed=seed,
-            n_calib=len(calib), n_test=len(test), reason=r.reason,
-            threshold=np.nan if r.threshold is None else r.threshold,
-            calib_accuracy=r.calib_accuracy, calib_big_accuracy=r.calib_big_accuracy,
-            calib_loss=r.calib_loss, calib_frac_big=r.calib_frac_big, p_value=r.p_value,
-            test_accuracy=e["accuracy"], test_big_accuracy=e["big_accuracy"],
-            test_loss=e["loss"], test_frac_big=e["frac_big"],
-            violated=e["big_n_correct"] - e["n_correct"] > eps * e["n_valid"],
-            gmacs=e["gmacs"] if costs else np.nan, little_gmacs=lg, big_gmacs=bg,
-            macs_reduction=e["macs_reduction"] if costs else np.nan))
-    return rows
-
-
-THRESHOLD_NUMERIC = ["threshold", "max_loss", "delta", "calib_frac", "calib_accuracy", "calib_big_accuracy",
-                     "calib_loss", "calib_frac_big", "p_value", "test_accuracy",
-                     "test_big_accuracy", "test_loss", "test_frac_big", "gmacs",
-                     "macs_reduction"]
-
-
-def _assert_rows(table, rows):
-    assert list(table.columns) == experiments.THRESHOLD_COLUMNS and len(table) == len(rows)
-    for (_, got), want in zip(table.iterrows(), rows):
-        for k, w in want.items():
-            if isinstance(w, str) or w is None or isinstance(w, (bool, np.bool_)):
-                assert got[k] == w, (want["rule"], k)
-            else:
-                assert got[k] == pytest.approx(w, nan_ok=True), (want["rule"], k)
-    for k in THRESHOLD_NUMERIC:
-        assert table[k].dtype.kind == "f", k  # numbers, NaN where absent (never None)
-
-
-def test_threshold_table_defaults_and_rows_equal_the_direct_calls():
-    """The default split is split_indices(n, 0.2, seed 0) and the default method
-    Clopper-Pearson; every column of every row equals the direct calls."""
-    little, big = _pair_records(1500, 3)
-    eps, delta = 0.02, 0.1
-    t = experiments.threshold_table(little, big, eps, delta)
-    rows = _threshold_rows(little, big, eps, delta, 0.2, 0, "clopper-pearson")
-    assert len({r["threshold"] for r in rows}) == 3  # the rules differ here
-    assert (rows[0]["little"], rows[0]["big"], rows[0]["n_calib"]) == ("L", "B", 300)
-    _assert_rows(t, rows)
-
-
-def test_threshold_table_with_another_method_and_without_both_costs():
-    little, big = _pair_records(400, 4)
-    del big.model["gmacs"]
-    t = experiments.threshold_table(little, big, 0.02, 0.1, calib_frac=0.5, seed=1, method="binomial")
-    _assert_rows(t, _threshold_rows(little, big, 0.02, 0.1, 0.5, 1, "binomial"))
-    assert t["gmacs"].isna().all() and t["macs_reduction"].isna().all()
-    assert t["little_gmacs"].tolist() == [1.0] * 3
-
-
-def test_threshold_table_big_alone_when_nothing_is_certified():
-    """A tiny calibration side certifies no T: the guaranteed row is the big model alone on the
-    test side (no loss, everything to big, no MACs saved), never violated even at epsilon 0."""
-    little, big = _pair_records(40, 6)
-    t = experiments.threshold_table(little, big, 0.0, 0.05, calib_frac=0.25, seed=2)
-    _assert_rows(t, _threshold_rows(little, big, 0.0, 0.05, 0.25, 2, "clopper-pearson"))
-    g = t.set_index("rule").loc["guaranteed"]
-    assert np.isnan(g["threshold"]) and g["reason"] == ltt.NO_THRESHOLD
-    assert (g["test_loss"], g["test_frac_big"], g["macs_reduction"]) == (0.0, 1.0, 0.0)
-    assert not g["violated"]
 
 
 def test_threshold_result_to_dict_holds_every_field():

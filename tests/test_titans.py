@@ -572,3 +572,32 @@ def test_check_archs_refuses_with_one_line():
         chapter.check_archs("cifar_resnet56", "cifar_resnet20")
     gs, gt = chapter.check_archs("cifar_resnet20", "cifar_resnet56")
     assert 0 < gs < gt
+
+
+def test_page_tables_have_one_row_per_comparison_and_student():
+    res = _results({"labels": [0.90, 0.91, 0.92], "hinton": [0.905, 0.912, 0.918],
+                    "titans_teacher_prob": [0.92, 0.93, 0.94]})
+    d = chapter.differences_table(chapter.paired_differences(res, budgets=(0.1, 0.5)))
+    assert list(d.columns) == ["comparison", "10 % deferred", "50 % deferred"]
+    assert list(d["comparison"]) == [
+        "(c1) Titans, hard = low teacher probability − (b) Hinton distillation",
+        "(c1) Titans, hard = low teacher probability − (a) labels only"]
+    assert d.iloc[0, 1].startswith("+1.83 [") and d.iloc[0, 1].endswith("(3/3)")
+    g = chapter.gaps_table(chapter.teacher_gaps(res, 1.0, 0.25, budgets=(0.1, 0.5)))
+    assert list(g.columns) == ["student", "10 % deferred (35 % of the cost)",
+                               "50 % deferred (75 % of the cost)"]
+    assert list(g["student"]) == [chapter.STUDENT_LABELS[k] for k in
+                                  ("labels", "hinton", "titans_teacher_prob")]
+    assert g.iloc[0, 1].startswith("-2.00 [")  # labels: 0.91 - 0.93 on average
+
+
+def test_claim_numbers_are_the_better_titans_minus_hinton_at_equal_cost():
+    res = _results({"hinton": [0.90, 0.91, 0.92], "titans_teacher_prob": [0.91, 0.93, 0.92],
+                    "titans_student_loss": [0.89, 0.90, 0.91]})
+    # per seed, mean over the budgets (equal here): teacher_prob - hinton = 0.01, 0.02, 0.00
+    got = chapter.claim_numbers(res, budgets=(0.1, 0.5))
+    half = 4.302652729911275 * 0.01 / math.sqrt(3)
+    assert got["gain"] == pytest.approx(0.01)
+    assert got["gain_lo"] == pytest.approx(0.01 - half) and got["gain_hi"] == pytest.approx(0.01 + half)
+    assert all(np.isnan(v) for v in chapter.claim_numbers(res[res["student"] != "hinton"],
+                                                           budgets=(0.1, 0.5)).values())

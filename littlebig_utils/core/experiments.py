@@ -18,16 +18,15 @@ from littlebig_utils.core.engine import (_loss_table, _sweep, accuracy_at, candi
                                          counts_below, curve_area, deferral_curve,
                                          evaluate_thresholds, max_loss_point, no_loss_thresholds,
                                          loses_more, split_indices, split_masks, splits, total)
-from littlebig_utils.core.ltt import (_empirical, _guaranteed, empirical_threshold,
-                                      guaranteed_threshold, wsr_threshold)
+from littlebig_utils.core.ltt import (_empirical, _guaranteed, guaranteed_threshold,
+                                      wsr_threshold)
 from littlebig_utils.core.pairs import pairs_table
 from littlebig_utils.core.scores import KINDS, LearnedDeferral, oracle_score
-from littlebig_utils.core.predictions import align
 
 __all__ = ["STUDY_RULES", "split_study", "heldout_study", "population_curve", "guarantee_study",
            "eligible_pairs", "guarantee_pairs", "deferral_study", "summarize_deferral",
            "paired_gain", "probs_rules", "conf_pred_rules", "human_labels", "regime_study",
-           "example_curves", "guarantee_by_score", "THRESHOLD_COLUMNS", "threshold_table"]
+           "example_curves", "guarantee_by_score"]
 
 STUDY_RULES = ("guaranteed", "empirical-no-loss", "empirical-max-loss", "oracle")
 
@@ -418,43 +417,4 @@ def guarantee_by_score(fit: tuple, max_loss: float, delta: float, n_splits: int 
 # ------------------------------------------------------------------ the CLI's threshold table
 # (kept only while `littlebig threshold` calls it; the CLI is moving to Cascade.fit/evaluate)
 
-THRESHOLD_COLUMNS = [
-    "rule", "little", "big", "method", "max_loss", "delta", "calib_frac", "seed", "n_calib",
-    "n_test", "threshold", "reason", "calib_accuracy", "calib_big_accuracy", "calib_loss",
-    "calib_frac_big", "p_value", "test_accuracy", "test_big_accuracy", "test_loss",
-    "test_frac_big", "violated", "gmacs", "little_gmacs", "big_gmacs", "macs_reduction"]
 
-
-def threshold_table(little, big, max_loss: float, delta: float, calib_frac: float = 0.2,
-                    seed: int = 0, method: str = "clopper-pearson") -> pd.DataFrame:
-    """Empirical and guaranteed thresholds on a random calibration split, judged on the rest
-    (fractions). Refuses splits with an empty side."""
-    max_loss, delta, method = check_max_loss(max_loss), check_delta(delta), check_method(method)
-    little, big = align(little, big)
-    calib, test = split_indices(len(little), calib_frac, seed)
-    lg, bg = little.model.get("gmacs"), big.model.get("gmacs")
-    costs = dict(little_gmacs=lg, big_gmacs=bg) if lg is not None and bg is not None else {}
-    arrays = lambda idx: (little.conf[idx], little.correct[idx], big.correct[idx])  # noqa: E731
-    results = [
-        ("empirical-no-loss", empirical_threshold(*arrays(calib), max_loss=0.0)),
-        ("empirical-max-loss", empirical_threshold(*arrays(calib), max_loss=max_loss)),
-        ("guaranteed", guaranteed_threshold(*arrays(calib), max_loss, delta, method)),
-    ]
-    ev = evaluate_thresholds(*arrays(test), [r.threshold for _, r in results], missing="big",
-                             **costs)
-    rows = []
-    for (rule, r), (_, e) in zip(results, ev.iterrows()):
-        n_lost = e["big_n_correct"] - e["n_correct"]
-        rows.append(dict(
-            rule=rule, little=little.name, big=big.name,
-            method=method if rule == "guaranteed" else "", max_loss=max_loss,
-            delta=delta if rule == "guaranteed" else np.nan, calib_frac=calib_frac, seed=seed,
-            n_calib=len(calib), n_test=len(test), threshold=r.threshold, reason=r.reason,
-            calib_accuracy=r.calib_accuracy, calib_big_accuracy=r.calib_big_accuracy,
-            calib_loss=r.calib_loss, calib_frac_big=r.calib_frac_big, p_value=r.p_value,
-            test_accuracy=e["accuracy"], test_big_accuracy=e["big_accuracy"],
-            test_loss=e["loss"], test_frac_big=e["frac_big"],
-            violated=bool(loses_more(n_lost, e["n_valid"], max_loss)),
-            gmacs=e.get("gmacs", np.nan), little_gmacs=lg, big_gmacs=bg,
-            macs_reduction=e.get("macs_reduction", np.nan)))
-    return pd.DataFrame(rows, columns=THRESHOLD_COLUMNS)

@@ -4,7 +4,7 @@ LITTLEBIG_DATA_DIR, then the cache, then a download) and `load(dataset, models)`
 `DATASETS` is plain Python so that the command line can offer the names without importing
 numpy or pandas; everything else loads on first use.
 """
-import importlib
+from littlebig_utils._lazy import lazy
 
 #: every dataset name the project knows: name -> what `load(name)` gives for it
 DATASETS = {
@@ -23,14 +23,7 @@ DATASETS = {
 
 __all__ = ["DATASETS", "DataError", "load", "real_correct", "fetch", "data_dir", "cache_dir",
            "reference_paths"]
-_LAZY = {"DataError": "registry", "fetch": "registry", "data_dir": "registry",
-         "cache_dir": "registry", "reference_paths": "registry", "load": "reference",
-         "real_correct": "reference"}
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy(__name__, {
+    **{name: ("registry", name) for name in ("DataError", "fetch", "data_dir", "cache_dir",
+                                             "reference_paths")},
+    "load": ("reference", "load"), "real_correct": ("reference", "real_correct")})

@@ -6,7 +6,7 @@ distillation. Imported only when a network has to run.
 offer the image datasets of `littlebig predict` without importing torch; everything else loads
 on first use.
 """
-import importlib
+from littlebig_utils._lazy import lazy
 
 #: every image dataset `predict` reads (run.datasets.open_dataset): name -> what it is
 IMAGE_DATASETS = {
@@ -24,12 +24,6 @@ IMAGE_DATASETS = {
 
 __all__ = ["IMAGE_DATASETS", "default_device", "create_model", "count_gmacs"]
 # `predict` is a submodule here (run.predict.predict is the function, littlebig_utils.predict)
-_LAZY = {"create_model": "predict", "default_device": "devices", "count_gmacs": "costs"}
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy(__name__, {
+    "create_model": ("predict", "create_model"), "default_device": ("devices", "default_device"),
+    "count_gmacs": ("costs", "count_gmacs")})
