@@ -247,6 +247,9 @@ def test_cifar_predictions_use_one_cache_key_per_subset(monkeypatch):
     assert cifar_study.predictions(["cifar_resnet20", "cifar_resnet56"], "cifar10-test-jpeg") \
         == {"cifar_resnet20": "cifar_resnet20", "cifar_resnet56": "cifar_resnet56"}
     cifar_study.predictions(smoke=True, smoke_n=1000)
+    cifar_study.predictions('["cifar_resnet20", "cifar_resnet44"]')  # papermill -p text
+    assert calls[-1] == ("cifar_resnet44", "cifar10-test", None)
+    calls.pop(), calls.pop()
     assert calls[:2] == [("cifar_resnet20", "cifar10-test-jpeg", None),
                          ("cifar_resnet56", "cifar10-test-jpeg", None)]
     assert calls[2:] == [(m, "cifar10-test", 1000) for m in cifar_study.MODELS]

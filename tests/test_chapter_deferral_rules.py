@@ -98,15 +98,18 @@ GOOD = dict(n_splits=10, calib_frac=0.5, shares=[0.1, 0.2], n_shift=3000,
             n_calib=5000, max_loss=0.005, delta=0.1, little="cifar_resnet20", big="cifar_resnet56")
 
 
-def test_check_parameters_returns_the_max_loss():
-    assert chapter.check_parameters(**GOOD) == 0.005
+def test_check_parameters_returns_the_max_loss_and_the_lists():
+    assert chapter.check_parameters(**GOOD) == (0.005, [0.1, 0.2], ["gaussian_noise"], [1, 3])
+    # papermill -p passes lists as their text
+    text = dict(shares="[0.1, 0.3]", corruptions='["gaussian_blur"]', severities="[5]")
+    assert chapter.check_parameters(**{**GOOD, **text}) == (0.005, [0.1, 0.3], ["gaussian_blur"], [5])
 
 
 @pytest.mark.parametrize("name, value, match", [
     ("n_splits", "abc", "n_splits"), ("calib_frac", 1.5, "calib_frac"),
     ("shares", 0.2, "shares"), ("shares", [20], "shares"), ("n_shift", 10, "n_shift"),
     ("corruptions", ["fog"], "corruptions"), ("corruptions", "gaussian_noise", "corruptions"),
-    ("severities", [6], "1..5"), ("severities", [0], "severities"),
+    ("severities", [6], "1..5"), ("severities", [0], "severities"), ("severities", "3", "severities"),
     ("mc_draws", 0, "mc_draws"), ("delta", 2, "delta"),
     ("max_loss", 0.5, "max_loss"), ("max_loss", "half", "max_loss"),
     ("little", "cifar_resnet56", "little and big"), ("big", "resnet34", "little and big"),

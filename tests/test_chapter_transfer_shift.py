@@ -130,10 +130,13 @@ def test_numbers_and_figure_of_a_pair():
 
 
 def test_corrupted_refuses_unknown_corruptions_in_one_line():
-    with pytest.raises(ParameterError, match="corruptions must come from"):
-        ts.corrupted(["a"], ["fog"], [1], 0, 10)
-    with pytest.raises(ParameterError, match="severities"):
-        ts.corrupted(["a"], ["gaussian_noise"], [6], 0, 10)
+    from littlebig_utils.book import cifar_study
+    for corruptions, severities in ((["fog"], [1]), (["gaussian_noise"], [6]), ([], [1]),
+                                    ("gaussian_noise", [1]), (["gaussian_noise"], [True])):
+        with pytest.raises(ParameterError, match="parameters corruptions and severities") as e:
+            ts.corrupted(["a"], corruptions, severities, 0, 10)
+        assert "\n" not in str(e.value)
+    assert cifar_study.check_corruptions('["gaussian_blur"]', "[1, 5]") == (["gaussian_blur"], [1, 5])
 
 
 # ------------------------------------------------------------------ transfer_cifar10h

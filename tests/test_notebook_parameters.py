@@ -10,7 +10,8 @@ import pytest
 from littlebig_utils.book import notebook
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTERS = ["heldout_thresholds", "guaranteed_thresholds", "transfer_real", "limits_open_questions"]
+CHAPTERS = ["heldout_thresholds", "guaranteed_thresholds", "transfer_real", "limits_open_questions",
+            "cifar_pairs", "confidence_scores", "transfer_cifar10h", "transfer_shift", "deferral_rules"]
 
 
 @pytest.mark.parametrize("name", CHAPTERS)
@@ -48,6 +49,13 @@ BAD = [  # (notebook, -p name, -p value, the one line it must end with)
     ("limits_open_questions", "max_loss", "0.5",
      "parameter max_loss=0.5 is refused: as a fraction it means 50 accuracy points; if you meant 0.5 "
      "points pass 0.005 (fractions up to 0.1 are accepted) (e.g. -p max_loss 0.005)"),
+    ("cifar_pairs", "models", "cifar_resnet20",
+     "parameter models must be a list of CIFAR ResNets, got 'cifar_resnet20' (e.g. -p models "
+     "'[\"cifar_resnet20\", \"cifar_resnet32\", \"cifar_resnet44\", \"cifar_resnet56\"]')"),
+    ("deferral_rules", "max_loss", "0.5",
+     "parameter max_loss=0.5 is refused: as a fraction it means 50 accuracy points; if you meant 0.5 "
+     "points pass 0.005 (fractions up to 0.1 are accepted) (e.g. -p max_loss 0.005)"),
+    ("transfer_shift", "seed", "-1", "parameter seed must be an integer >= 0, got -1 (e.g. -p seed 1)"),
     ("transfer_real", "second_dir", "/no/such/folder",
      "parameter second_dir='/no/such/folder' is not a folder of MODEL.npz Predictions files "
      "(e.g. -p second_dir ~/imagenet_v2_predictions)"),

@@ -455,8 +455,11 @@ def test_chapter_parameter_checks_refuse_in_one_line():
     good = dict(settings=["cifar_resnet20->cifar_resnet56"], device="cpu",
                 n_samples={"cifar": 8, "imagenet": 2}, batch_size={"cifar": 4, "imagenet": 2},
                 n_online={"cifar": 2, "imagenet": 1}, repeats=2, threads=1, cifar_sweep_n=None)
-    chapter.check_parameters(**good)
-    for name, value, match in (("device", "tpu", "device"), ("n_samples", 8, "n_samples"),
+    assert chapter.check_parameters(**good) == (good["settings"], good["n_samples"],
+                                                good["batch_size"], good["n_online"])
+    text = dict(settings='["cifar_resnet20->cifar_resnet56"]', n_samples='{"cifar": 8, "imagenet": 2}')
+    assert chapter.check_parameters(**{**good, **text})[:2] == (good["settings"], good["n_samples"])
+    for name, value, match in (("settings", "cifar_resnet20->cifar_resnet56", "settings"),("device", "tpu", "device"), ("n_samples", 8, "n_samples"),
                                ("batch_size", {"cifar": 0, "imagenet": 2}, "batch_size"),
                                ("n_online", {"cifar": 2}, "n_online"), ("repeats", 0, "repeats"),
                                ("threads", -1, "threads"), ("cifar_sweep_n", 5, "cifar_sweep_n"),

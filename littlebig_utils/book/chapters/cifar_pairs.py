@@ -151,8 +151,9 @@ def references(names, n_images: int) -> dict[str, Predictions]:
     """Published CIFAR-10 test predictions (Guo et al.; lossless images) of `names`, cut to the
     first `n_images` images (a smoke run's subset); an unknown name is a one-line
     ParameterError."""
-    from littlebig_utils.book.notebook import ParameterError
+    from littlebig_utils.book.notebook import ParameterError, listed
     from littlebig_utils.run.datasets import CIFAR10_REFERENCE, load_cifar10_reference
+    names = listed(names)
     if isinstance(names, str) or not all(r in CIFAR10_REFERENCE for r in names):
         raise ParameterError(f"parameter references must be a list of {', '.join(CIFAR10_REFERENCE)}, "
                              f"got {names!r} (e.g. -p references '[\"resnet110\"]')")

@@ -244,31 +244,25 @@ def claim_numbers(table: pd.DataFrame) -> dict[str, dict]:
 
 def check_parameters(n_splits, calib_frac, shares, n_shift, corruptions, severities,
                      imagenet_pairs, mc_draws, n_calib, max_loss, delta, little, big,
-                     seed=0) -> float:
-    """Every parameter of the chapter, refused in one line (`notebook.ParameterError`) when bad;
-    returns `max_loss` (a fraction: 0.005 is half a point; a value read as points is refused
-    with both readings)."""
-    from littlebig_utils.book.cifar_study import MODELS
-    from littlebig_utils.book.notebook import ParameterError, integer, number
+                     seed=0) -> tuple:
+    """Every parameter of the chapter, refused in one line (`notebook.ParameterError`) when bad.
+    Returns (max_loss, shares, corruptions, severities): `max_loss` a fraction (0.005 is half a
+    point; a value read as points is refused with both readings), the lists as lists
+    (papermill's ``-p NAME '[...]'`` text read as the list it spells)."""
+    from littlebig_utils.book.cifar_study import MODELS, check_corruptions
+    from littlebig_utils.book.notebook import ParameterError, integer, listed, number
     from littlebig_utils.core.checks import check_max_loss
-    from littlebig_utils.run.corruptions import CORRUPTIONS
     integer("n_splits", n_splits, minimum=1, example=10)
     integer("seed", seed, minimum=0)
     number("calib_frac", calib_frac, 0.05, 0.95, example=0.5)
-    if not isinstance(shares, (list, tuple)) or not shares:
+    shares = listed(shares)
+    if not isinstance(shares, list) or not shares:
         raise ParameterError(f"parameter shares must be a list of fractions, got {shares!r} "
                              "(e.g. -p shares '[0.1, 0.2, 0.3]')")
     for x in shares:
         number("shares", x, 0.0, 1.0, example="'[0.1, 0.2, 0.3]'")
     integer("n_shift", n_shift, minimum=100, example=3000)
-    bad = [c for c in corruptions if c not in CORRUPTIONS] if isinstance(corruptions, list) else [0]
-    if bad or not corruptions:
-        raise ParameterError(f"parameter corruptions must be a list of {', '.join(CORRUPTIONS)}, "
-                             f"got {corruptions!r} (e.g. -p corruptions '[\"gaussian_noise\"]')")
-    for x in severities if isinstance(severities, list) and severities else [None]:
-        integer("severities", x, minimum=1, example="'[1, 3, 5]'")
-        if x is not None and x > 5:
-            raise ParameterError(f"parameter severities holds {x}: CIFAR-10-C levels are 1..5")
+    corruptions, severities = check_corruptions(corruptions, severities)
     integer("imagenet_pairs", imagenet_pairs, minimum=1, example=2)
     integer("mc_draws", mc_draws, minimum=1, example=100)
     integer("n_calib", n_calib, minimum=100, example=5000)
@@ -278,9 +272,10 @@ def check_parameters(n_splits, calib_frac, shares, n_shift, corruptions, severit
                              f"{', '.join(MODELS)}, the little one cheaper; got {little!r} and "
                              f"{big!r}")
     try:
-        return check_max_loss(max_loss, "parameter max_loss")
+        max_loss = check_max_loss(max_loss, "parameter max_loss")
     except ValueError as e:
-        raise ParameterError(str(e)) from None
+        raise ParameterError(f"{e} (e.g. -p max_loss 0.005)") from None
+    return max_loss, list(shares), corruptions, severities
 
 
 def imagenet_pairs(records: dict, max_loss: float, k: int) -> pd.DataFrame:

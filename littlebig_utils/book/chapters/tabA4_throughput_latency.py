@@ -137,27 +137,47 @@ SMOKE = dict(n_samples={"cifar": 128, "imagenet": 4}, n_online={"cifar": 8, "ima
              batch_size={"cifar": 64, "imagenet": 2}, repeats=2, cifar_sweep_n=1000)
 
 
+def _mapping(value):
+    """papermill passes ``-p n_samples '{"cifar": 64, "imagenet": 8}'`` as text: read it as the
+    dict literal it spells (literals only, never code); anything else unchanged."""
+    if isinstance(value, str) and value.strip().startswith("{"):
+        import ast
+        try:
+            return ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            return value
+    return value
+
+
 def check_parameters(settings, device: str, n_samples: dict, batch_size: dict, n_online: dict,
-                     repeats, threads, cifar_sweep_n) -> None:
+                     repeats, threads, cifar_sweep_n) -> tuple:
     """Every parameter of the chapter, refused in one line (`notebook.ParameterError`) when bad:
-    the settings, the device, per-kind sample counts and batch sizes, repeats and threads."""
-    from littlebig_utils.book.notebook import ParameterError, integer
+    the settings, the device, per-kind sample counts and batch sizes, repeats and threads.
+    Returns (settings, n_samples, batch_size, n_online), papermill's text read as the list or
+    dict it spells."""
+    from littlebig_utils.book.notebook import ParameterError, integer, listed
     from littlebig_utils.data.reference import REFERENCE_ARCH
+    settings = listed(settings)
+    if isinstance(settings, str) or not isinstance(settings, list) or not settings:
+        raise ParameterError(f"parameter settings must be a list of 'little->big' pairs, got "
+                             f"{settings!r} (e.g. -p settings '[\"cifar_resnet20->cifar_resnet56\"]')")
     check_settings(settings, set(REFERENCE_ARCH) | set(CIFAR_MODELS))
     if device not in ("cpu", "cuda"):
         raise ParameterError(f"parameter device must be 'cpu' or 'cuda', got {device!r} "
                              "(e.g. -p device cuda)")
+    out = []
     for name, value in (("n_samples", n_samples), ("batch_size", batch_size),
                         ("n_online", n_online)):
+        value = _mapping(value)
         if not isinstance(value, dict) or set(value) != {"cifar", "imagenet"}:
             raise ParameterError(f"parameter {name} must map 'cifar' and 'imagenet' to a number, "
                                  f"got {value!r} (e.g. -p {name} '{{\"cifar\": 64, \"imagenet\": 8}}')")
-        for kind, v in value.items():
-            integer(f"{name}[{kind!r}]", v, minimum=1)
+        out.append({kind: integer(f"{name}[{kind!r}]", v, minimum=1) for kind, v in value.items()})
     integer("repeats", repeats, minimum=1)
     integer("threads", threads, minimum=0)
     if cifar_sweep_n is not None:
         integer("cifar_sweep_n", cifar_sweep_n, minimum=100, example=10000)
+    return (list(settings), *out)
 
 
 def measure(settings, device: str, n_samples: dict, batch_size: dict, n_online: dict,

@@ -38,11 +38,9 @@ def corrupted(models, corruptions, severities, seed: int, n: int) -> dict[str, d
     """{"<corruption> <severity>": {model: Predictions}} of the first `n` lossless test images
     corrupted with the CIFAR-10-C parameters (`run.corruptions`; cached, the deferral chapter's
     files when the arguments agree)."""
-    from littlebig_utils.run.corruptions import CORRUPTIONS, corrupted_predictions
-    bad = [c for c in corruptions if c not in CORRUPTIONS]
-    if bad or any(s not in (1, 2, 3, 4, 5) for s in severities):
-        raise ParameterError(f"corruptions must come from {', '.join(CORRUPTIONS)} and severities "
-                             f"from 1..5, got {list(corruptions)!r} and {list(severities)!r}")
+    from littlebig_utils.book.cifar_study import check_corruptions
+    from littlebig_utils.run.corruptions import corrupted_predictions
+    corruptions, severities = check_corruptions(corruptions, severities)
     return {f"{c} {s}": {m: corrupted_predictions(m, c, s, seed, n) for m in models}
             for c in corruptions for s in severities}
 
