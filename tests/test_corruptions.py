@@ -79,7 +79,10 @@ def fake_cifar(tmp_path, monkeypatch):
     imgs = _images(6)
     labels = np.arange(6) % 3
     ids = np.array([f"test_{i:05d}" for i in range(6)])
-    monkeypatch.setattr(cifar, "load_jpeg_split", lambda split="test": (imgs, labels, ids))
+    monkeypatch.setattr(cifar, "load_lossless_split",
+                        lambda split="test", limit=None: (imgs, labels, ids))
+    # the JPEG copy is a shifted CIFAR-10: corruptions must never start from it
+    monkeypatch.setattr(cifar, "load_jpeg_split", lambda split="test": (255 - imgs, labels, ids))
     calls = []
 
     def fake_predict(model_name, images, labels, ids, name, device, batch_size):
@@ -124,3 +127,13 @@ def test_a_cached_file_with_another_key_is_recomputed(fake_cifar):
 def test_bad_n_raises(fake_cifar):
     with pytest.raises(ValueError, match="between 1 and 6"):
         C.corrupted_predictions("m", "gaussian_blur", 1, n=7)
+
+
+def test_corruptions_start_from_the_lossless_test_images(fake_cifar):
+    imgs, calls = fake_cifar
+    p = C.corrupted_predictions("m", None, n=6)
+    np.testing.assert_array_equal(calls[-1][2], imgs)  # not the JPEG copy (255 - imgs here)
+    assert p.model["corruption_key"]["source"] == "cifar10-test" == C.SOURCE
+    assert calls[-1][1].startswith("cifar10-test+") and list(p.sample_ids[:2]) == ["test_00000", "test_00001"]
+    C.corrupted_predictions("m", "gaussian_blur", 2, n=6)
+    np.testing.assert_array_equal(calls[-1][2], C.corrupt(imgs, "gaussian_blur", 2))

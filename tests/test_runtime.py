@@ -320,18 +320,24 @@ def test_summarize_against_hand_computed_ratios():
     assert o["speedup_measured_min"] == o["speedup_measured_max"] == pytest.approx(1.0 / 0.9)
 
 
-def test_speedup_verdict_follows_the_spread():
+def test_speedup_claim_follows_the_spread_over_settings_and_repeats():
     import pandas as pd
+    from littlebig_utils.book import claims
     from littlebig_utils.book import verdicts as v
 
-    def summary(med, lo, hi):
-        return pd.DataFrame(dict(mode="swapped", speedup_measured=med, speedup_measured_min=lo,
-                                 speedup_measured_max=hi))
-    assert chapter.speedup_verdict(summary([1.5, 1.2], [1.4, 1.05], [1.6, 1.3])).label == v.REPRODUCED
-    out = chapter.speedup_verdict(summary([1.5, 1.2], [1.4, 0.95], [1.6, 1.3]))
-    assert out.label == v.PARTLY and "0.95x" in out.reason
-    assert chapter.speedup_verdict(summary([0.9, 0.8], [0.8, 0.7], [1.1, 0.9])).label == v.NOT_REPRODUCED
-    assert chapter.speedup_verdict(summary([1.5], [1.4], [1.6]), mode="online").label == v.NOT_TESTABLE
+    def decide(med, lo, hi, mode="swapped"):
+        s = pd.DataFrame(dict(mode="swapped", speedup_measured=med, speedup_measured_min=lo,
+                              speedup_measured_max=hi))
+        return claims.decide("lb-tab-a4", **chapter.claim_numbers(s, mode))
+    assert chapter.claim_numbers(pd.DataFrame(dict(
+        mode=["swapped", "swapped", "resident"], speedup_measured=[1.5, 1.2, 3.0],
+        speedup_measured_min=[1.4, 1.05, 2.9], speedup_measured_max=[1.6, 1.3, 3.1]))) == dict(
+        speedup=pytest.approx(1.35), speedup_lo=1.05, speedup_hi=1.6)
+    assert decide([1.5, 1.2], [1.4, 1.05], [1.6, 1.3]).label == v.REPRODUCED
+    out = decide([1.5, 1.2], [1.4, 0.95], [1.6, 1.3])
+    assert out.label == v.PARTLY and "0.95" in out.reason
+    assert decide([0.9, 0.8], [0.8, 0.7], [0.95, 0.9]).label == v.NOT_REPRODUCED
+    assert decide([1.5], [1.4], [1.6], mode="online").label == v.NOT_TESTABLE
 
 
 def test_stratified_subset_keeps_the_fraction_in_every_prefix():
@@ -442,3 +448,62 @@ def test_chapter_tables_and_checks():
     row = chapter.speedup_table(summary).iloc[0]
     assert row["pair"] == "a → b" and row["measured"] == "1.50 (1.25–1.75)"
     assert row["frac_big"] == 25.0 and row["overhead"] == pytest.approx(7.0)
+
+
+def test_chapter_parameter_checks_refuse_in_one_line():
+    from littlebig_utils.book.notebook import ParameterError
+    good = dict(settings=["cifar_resnet20->cifar_resnet56"], device="cpu",
+                n_samples={"cifar": 8, "imagenet": 2}, batch_size={"cifar": 4, "imagenet": 2},
+                n_online={"cifar": 2, "imagenet": 1}, repeats=2, threads=1, cifar_sweep_n=None)
+    assert chapter.check_parameters(**good) == (good["settings"], good["n_samples"],
+                                                good["batch_size"], good["n_online"])
+    text = dict(settings='["cifar_resnet20->cifar_resnet56"]', n_samples='{"cifar": 8, "imagenet": 2}')
+    assert chapter.check_parameters(**{**good, **text})[:2] == (good["settings"], good["n_samples"])
+    for name, value, match in (("settings", "cifar_resnet20->cifar_resnet56", "settings"),("device", "tpu", "device"), ("n_samples", 8, "n_samples"),
+                               ("batch_size", {"cifar": 0, "imagenet": 2}, "batch_size"),
+                               ("n_online", {"cifar": 2}, "n_online"), ("repeats", 0, "repeats"),
+                               ("threads", -1, "threads"), ("cifar_sweep_n", 5, "cifar_sweep_n"),
+                               ("settings", ["cifar_resnet20->nope"], "must be")):
+        with pytest.raises(ParameterError, match=match) as e:
+            chapter.check_parameters(**{**good, name: value})
+        assert "\n" not in str(e.value)
+
+
+def test_cifar_setting_times_the_lossless_images_with_the_cached_threshold(tmp_path, monkeypatch):
+    """The CIFAR setting runs on the lossless test images (never the JPEG copy) and takes its
+    threshold from the cached predictions every CIFAR chapter reads."""
+    import torch.nn as nn
+
+    from littlebig_utils.core import engine
+    from littlebig_utils.core.predictions import Predictions
+    from littlebig_utils.run import cifar, costs, predict
+    rng = np.random.default_rng(0)
+    imgs = rng.integers(0, 256, (40, 32, 32, 3), dtype=np.uint8)
+    ids = np.array([f"test_{i:05d}" for i in range(40)])
+    labels = rng.integers(0, 10, 40)
+    monkeypatch.setattr(cifar, "load_lossless_split", lambda split="test", limit=None:
+                        (imgs, labels, ids))
+    monkeypatch.setattr(cifar, "load_jpeg_split", lambda split="test": (255 - imgs, labels, ids))
+    monkeypatch.setattr(predict, "create_model", lambda name, pretrained=True: nn.Linear(2, 2))
+    monkeypatch.setattr(costs, "arch_gmacs", lambda arch, size: (0.1 if arch == "s" else 0.5, 1.0))
+    calls, recs = [], {}
+
+    def cached(model, dataset, limit=None, **kw):
+        calls.append((model, dataset, limit))
+        n = limit or 40
+        skill = 0.5 if model == "s" else 0.9
+        r = np.random.default_rng(len(model))
+        preds = np.where(r.random(n) < skill, labels[:n], (labels[:n] + 1) % 10)
+        recs[model] = Predictions(ids[:n], labels[:n], preds, r.random(n), None, {"name": model},
+                                  dataset)
+        return recs[model]
+    monkeypatch.setattr(predict, "cached_predictions", cached)
+    s = runtime.cifar_setting(tmp_path, 8, "s", "b", n_sweep=None)
+    assert calls == [("s", "cifar10-test", None), ("b", "cifar10-test", None)]
+    np.testing.assert_allclose(s.inputs.numpy(), cifar.to_tensor(imgs[:8]).numpy())
+    point = engine.no_loss_point(engine.sweep(recs["s"], recs["b"]))
+    assert s.threshold == float(point["threshold"]) and s.n_full == 40
+    runtime.cifar_setting(tmp_path, 8, "s", "b", n_sweep=20)
+    assert calls[-1] == ("b", "cifar10-test", 20)
+    with pytest.raises(ValueError, match="n and n_sweep"):
+        runtime.cifar_setting(tmp_path, 80, "s", "b")

@@ -1,4 +1,5 @@
-"""littlebig_utils.book.studies: each study equals a brute-force loop over splits / pairs."""
+"""littlebig_utils.book.studies (the studies several chapters share): each study equals a
+brute-force loop over splits / pairs; the chapters' own code is tested in test_chapter_<notebook>.py."""
 import numpy as np
 import pandas as pd
 import pytest
@@ -53,26 +54,58 @@ def test_heldout_summary_definitions():
                          "change": [-0.002, 0.001, -0.004, 0.0],
                          "lost": [True, False, True, False], "macs_reduction": [0.8, 0.7, 0.9, 0.6],
                          "oracle_macs_reduction": [0.7, 0.75, 0.95, 0.6]})
-    s = studies.heldout_summary(runs)  # the quoted numbers: points and percent
-    assert s["loss_rate"] == 50.0
-    assert s["mean_loss_when_lost"] == pytest.approx(0.3)
-    assert s["worst_loss"] == pytest.approx(0.4)
-    assert s["mean_change"] == pytest.approx(-0.125)
-    assert s["lost_cheaper"] == 50.0  # split 0 saved more than its oracle, split 2 less
-    assert s["heldout_reduction"] == pytest.approx(75.0)
-    assert s["oracle_reduction"] == pytest.approx(75.0)
+    s = studies.heldout_summary(runs)  # fractions, like every frame of the package
+    assert s["loss_rate"] == 0.5
+    assert s["mean_loss_when_lost"] == pytest.approx(0.003)
+    assert s["worst_loss"] == pytest.approx(0.004)
+    assert s["mean_change"] == pytest.approx(-0.00125)
+    assert s["p05_change"] == pytest.approx(np.quantile(runs["change"], 0.05))
+    assert s["lost_cheaper"] == 0.5  # split 0 saved more than its oracle, split 2 less
+    assert s["heldout_reduction"] == pytest.approx(0.75)
+    assert s["oracle_reduction"] == pytest.approx(0.75)
+    assert (s["t_lo"], s["n_splits"]) == (pytest.approx(0.515), 4)
+    page = studies.heldout_percent(s)  # the page's units: percent and points
+    assert page["loss_rate"] == 50.0 and page["mean_loss_when_lost"] == pytest.approx(0.3)
+    assert page["worst_loss"] == pytest.approx(0.4) and page["mean_change"] == pytest.approx(-0.125)
+    assert page["heldout_reduction"] == pytest.approx(75.0) and page["lost_cheaper"] == 50.0
+    assert page["t_lo"] == s["t_lo"] and page["n_splits"] == 4  # thresholds and counts as they are
+    no_loss = studies.heldout_summary(runs.assign(lost=False, change=0.001))
+    assert no_loss["mean_loss_when_lost"] == 0.0 and np.isnan(no_loss["lost_cheaper"])
 
 
-def test_heldout_pairs_rows_equal_single_pair_runs():
-    r = _records()
-    pairs = pt.pairs_table(r, {k: p.model["gmacs"] for k, p in r.items()})
-    pairs = pairs[pairs["macs_reduction"].notna()].head(2)
-    table = studies.heldout_pairs(r, pairs, n_splits=5, seed=1)
-    for (_, p), (_, row) in zip(pairs.iterrows(), table.iterrows()):
-        one = studies.heldout_summary(studies.heldout_runs(r[p["little"]], r[p["big"]],
-                                                           p["little_gmacs"], p["big_gmacs"], 5, 0.2, 1))
-        assert row["loss_rate"] == one["loss_rate"]
-        assert row["heldout_reduction"] == pytest.approx(one["heldout_reduction"])
+def test_heldout_verdict_rule_on_fractions():
+    from littlebig_utils.book import verdicts
+    base = dict(n_splits=200, worst_loss=0.004)
+    assert studies.heldout_verdict(dict(base, loss_rate=0.05, mean_change=-0.01)).label == verdicts.REPRODUCED
+    partly = studies.heldout_verdict(dict(base, loss_rate=0.5, mean_change=-0.001))
+    assert partly.label == verdicts.PARTLY
+    assert "50 % of 200 splits (mean change -0.100 points, worst loss 0.400)" in partly.reason
+    assert "misses under 0.1 point" in partly.reason
+    assert studies.heldout_verdict(dict(base, loss_rate=0.5, mean_change=-0.0011)).label == verdicts.NOT_REPRODUCED
+
+
+def test_checked_parameters_name_the_parameter_and_an_example():
+    assert studies.checked("calib_frac", "calib_frac", 0.2, 0.2) == 0.2
+    assert studies.checked("delta", "deltas", [0.05, 0.1], [0.05, 0.1]) == [0.05, 0.1]
+    assert studies.checked("method", "method", "binomial", "clopper-pearson") == "binomial"
+    with pytest.raises(ParameterError, match=r"^parameter calib_frac must lie strictly between 0 and 1, got 1 "
+                                             r"\(e.g. -p calib_frac 0.2\)$"):
+        studies.checked("calib_frac", "calib_frac", 1, 0.2)
+    with pytest.raises(ParameterError, match=r"^parameter calib_frac must be a number in \(0, 1\), got 'abc'"):
+        studies.checked("calib_frac", "calib_frac", "abc", 0.2)
+    with pytest.raises(ParameterError, match=r"^parameter deltas must be a non-empty list, got 0.05 "
+                                             r"\(e.g. -p deltas '\[0.05, 0.1\]'\)$"):
+        studies.checked("delta", "deltas", 0.05, [0.05, 0.1])
+    with pytest.raises(ParameterError, match=r"^parameter deltas is the probability .* got 5 \(e.g. -p deltas 0.05\)"):
+        studies.checked("delta", "deltas", [0.05, 5], [0.05, 0.1])
+    with pytest.raises(ParameterError, match=r"^unknown parameter method 'wsr2'; choose one of clopper-pearson"):
+        studies.checked("method", "method", "wsr2", "clopper-pearson")
+    with pytest.raises(ParameterError, match=r"^unknown parameter method \['wsr'\]"):
+        studies.checked("method", "method", ["wsr"], "clopper-pearson")
+    # a max_loss that reads as points: both readings, as the core's one validator says them
+    with pytest.raises(ParameterError, match=r"^parameter max_loss=0.5 is refused: as a fraction it means 50 "
+                                             r"accuracy points; if you meant 0.5 points pass 0.005"):
+        studies.checked("max_loss", "max_loss", 0.5, 0.005)
 
 
 def _pairs_frame():
@@ -86,13 +119,10 @@ def _pairs_frame():
 
 def test_guarantee_pair_skips_pairs_whose_little_model_meets_max_loss():
     pairs = _pairs_frame()
-    assert studies.little_meets_max_loss(pairs.iloc[0], 0.005)       # gap 0.004 <= 0.005
-    assert not studies.little_meets_max_loss(pairs.iloc[1], 0.005)   # gap 0.02
     row = studies.guarantee_pair(pairs, 0.005, min_gap=0.0)
-    assert row["little"] == "b"  # "a" has the larger reduction but an empty guarantee
+    assert row["little"] == "b"  # "a" has the larger reduction (gap 0.004 <= 0.005): an empty guarantee
     assert studies.guarantee_pair(pairs, 0.03)["little"] == "c"
-    assert not studies.little_meets_max_loss(studies.guarantee_pair(pairs, 0.03), 0.03)
-    with pytest.raises(ParameterError, match="more than 6 points below .*lower epsilon"):
+    with pytest.raises(ParameterError, match=r"more than 6 points \(max_loss 0.06\) below .*lower max_loss"):
         studies.guarantee_pair(pairs, 0.06)
 
 
@@ -141,31 +171,10 @@ def test_split_study_no_loss_rule_gives_the_heldout_loss_rate():
                                    little_gmacs=1.0, big_gmacs=5.0)
     s = studies.pick(studies.summarize_study(study), labels="original", rule="empirical-no-loss",
                      delta=None)
-    assert 100 * s["loss_rate"] == pytest.approx(studies.heldout_summary(runs)["loss_rate"])
+    assert s["loss_rate"] == pytest.approx(studies.heldout_summary(runs)["loss_rate"])
     assert s["macs_reduction"] == pytest.approx(runs["macs_reduction"].mean())
 
 
-def test_guarantee_warning_only_for_an_empty_guarantee():
-    pairs = _pairs_frame()
-    assert "Empty guarantee" in studies.guarantee_warning(pairs.iloc[0], 0.005)
-    assert "0.40 points below x, within epsilon = 0.5" in studies.guarantee_warning(pairs.iloc[0], 0.005)
-    assert studies.guarantee_warning(pairs.iloc[1], 0.005) is None
-
-
-def test_titans_summary_and_status():
-    from littlebig_utils.book import verdicts
-    students = pd.DataFrame({"student": ["labels", "hinton", "titans_teacher_prob", "titans_student_loss"],
-                             "student_accuracy": [0.80, 0.82, 0.815, 0.81],
-                             "macs_reduction": [-0.05, np.nan, -0.02, -0.01]})
-    s = studies.titans_summary(students)
-    assert s["n_costlier"] == 4 and s["titans_best"] == "titans_teacher_prob"
-    assert s["hinton_accuracy"] == 0.82 and s["titans_best_accuracy"] == 0.815
-    students.loc[2, "macs_reduction"] = 0.1
-    assert studies.titans_summary(students)["n_costlier"] == 3
-    assert studies.status(verdicts.Verdict(verdicts.NOT_REPRODUCED, "x")) == "Answered against the paper"
-    assert studies.status(verdicts.Verdict(verdicts.NOT_TESTABLE, "x")) == "Open"
-    with pytest.raises(KeyError):
-        studies.titans_summary(students.drop(columns="macs_reduction"))
 
 
 def test_transfer_row_refuses_a_pair_without_threshold():

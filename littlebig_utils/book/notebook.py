@@ -193,11 +193,28 @@ def number(name: str, value, low: float | None = None, high: float | None = None
     return float(value)
 
 
+def listed(value):
+    """papermill's ``-p NAME VALUE`` passes a list as its text (``-p max_losses '[0.005]'``
+    arrives as the string "[0.005]"): such a text is read as the list literal it spells
+    (`ast.literal_eval`: literals only, never code); any other value is returned as it is."""
+    if isinstance(value, str) and value.strip().startswith("["):
+        import ast
+        try:
+            parsed = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            return value
+        if isinstance(parsed, list):
+            return parsed
+    return value
+
+
 def max_losses(name: str, values) -> list[float]:
     """A list of tolerated accuracy losses as FRACTIONS (0.005 = half a point): a bare number is
     refused (papermill passes `-p NAME 0.5` as a float), and so is a value that reads as points,
-    with both readings shown (the core's one max_loss validator)."""
+    with both readings shown (the core's one max_loss validator). The text of a list (what
+    ``-p NAME '[0.005]'`` passes) is read as that list (`listed`)."""
     from littlebig_utils.core.checks import check_max_loss
+    values = listed(values)
     if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)):
         raise ParameterError(f"parameter {name} must be a list of fractions of accuracy, got "
                              f"{values!r} (e.g. -p {name} '[0.005]' for half a point)")
@@ -212,7 +229,7 @@ def max_losses(name: str, values) -> list[float]:
     return out
 
 
-__all__ += ["integer", "number", "max_losses"]
+__all__ += ["integer", "number", "listed", "max_losses"]
 
 
 if __name__ == "__main__":

@@ -11,8 +11,8 @@ CIFAR-10-C parameters per severity 1..5:
 
 then clipped to [0, 1], times 255 and cast to uint8 (truncation, as CIFAR-10-C saved them).
 The noise is drawn from ``numpy.random.default_rng((seed, severity))``, so a corrupted set is
-reproducible. Our source images are the JPEG test copy (already a shifted CIFAR-10, see
-`datasets`), so "clean" below means the JPEG copy.
+reproducible. The source images are the lossless CIFAR-10 test set (`cifar10-test`, original
+order, as CIFAR-10-C corrupted the original test images), so "clean" below means lossless.
 
 :func:`corrupted_predictions` runs a model (``predict.predict``, the package's one path from
 model to Predictions) on corrupted images and caches the result in the cache folder, keyed by
@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["CORRUPTIONS", "SEVERITY_PARAMS", "VERSION", "corrupt", "corrupted_predictions",
-           "cache_path"]
+__all__ = ["CORRUPTIONS", "SEVERITY_PARAMS", "VERSION", "SOURCE", "corrupt",
+           "corrupted_predictions", "cache_path"]
 
-VERSION = 1  # bump when the corruption code changes: cached predictions are then recomputed
+# bump when the corruption code or its source images change: cached predictions are then
+# recomputed (2: the lossless test set instead of the JPEG copy)
+VERSION = 2
+SOURCE = "cifar10-test"  # the images corrupted: the lossless CIFAR-10 test set
 SEVERITY_PARAMS = {"gaussian_noise": (0.04, 0.06, 0.08, 0.09, 0.10),
                    "gaussian_blur": (0.4, 0.6, 0.7, 0.8, 1.0)}
 CORRUPTIONS = tuple(SEVERITY_PARAMS)
@@ -62,7 +65,7 @@ def corrupt(images: np.ndarray, corruption: str, severity: int, seed: int = 0) -
 
 def _key(model_name: str, corruption: str, severity: int, seed: int, n: int) -> dict:
     return dict(model=model_name, corruption=corruption, severity=int(severity), seed=int(seed),
-                n=int(n), version=VERSION, source="cifar10-test-jpeg")
+                n=int(n), version=VERSION, source=SOURCE)
 
 
 def cache_path(model_name: str, corruption: str, severity: int, seed: int = 0, n: int = 10000):
@@ -73,14 +76,16 @@ def cache_path(model_name: str, corruption: str, severity: int, seed: int = 0, n
 
 def corrupted_predictions(model_name: str, corruption: str | None, severity: int = 1,
                           seed: int = 0, n: int | None = None, device=None, batch_size: int = 500):
-    """Predictions (with logits) of a CIFAR model on the first `n` JPEG test images, corrupted.
+    """Predictions (with logits) of a CIFAR model on the first `n` lossless test images, corrupted.
 
-    ``corruption=None`` gives the clean JPEG images (cached the same way). The first n images
-    in the original test order are used (a smoke run takes a few hundred).
+    ``corruption=None`` gives the clean lossless images (cached the same way). The first n
+    images in the original test order are used (a smoke run takes a few hundred); their sample
+    ids are those of `cifar10-test` (``test_00000`` ...), so CIFAR-10H and the clean
+    predictions join them by id.
     """
-    from littlebig_utils.run.cifar import load_jpeg_split
+    from littlebig_utils.run.cifar import load_lossless_split
     from littlebig_utils.core.predictions import Predictions
-    images, labels, ids = load_jpeg_split("test")
+    images, labels, ids = load_lossless_split("test")
     n = len(images) if n is None else int(n)
     if not 0 < n <= len(images):
         raise ValueError(f"n must be between 1 and {len(images)} test images, got {n}")
@@ -97,7 +102,7 @@ def corrupted_predictions(model_name: str, corruption: str | None, severity: int
                 and cached.logits is not None and len(cached) == n:
             return cached
     imgs = images[:n] if corruption is None else corrupt(images[:n], corruption, severity, seed)
-    result = _predict(model_name, imgs, labels[:n], ids[:n], f"cifar10-test-jpeg+{name}-{severity}",
+    result = _predict(model_name, imgs, labels[:n], ids[:n], f"{SOURCE}+{name}-{severity}",
                       device, batch_size)
     result.model["corruption_key"] = key
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -624,34 +624,38 @@ def _pair(name: str) -> tuple[str, str]:
 
 def cifar_setting(folder, n: int, little: str = "cifar_resnet20", big: str = "cifar_resnet56",
                   n_sweep: int | None = None, device="cpu", batch_size: int = 500) -> Setting:
-    """Pretrained CIFAR ResNets on the first `n` test images; threshold from the first
-    `n_sweep` (default all 10,000) test images' own predictions."""
+    """Pretrained CIFAR ResNets on the first `n` lossless test images (`cifar10-test`);
+    threshold from the first `n_sweep` (default all 10,000) test images' own predictions, which
+    are the cached ones of every CIFAR chapter (`predict.cached_predictions`)."""
     from littlebig_utils.run import cifar
     from littlebig_utils.run.costs import arch_gmacs
-    from littlebig_utils.run.predict import create_model, predict_images
-    images, labels, ids = cifar.load_jpeg_split("test")
+    from littlebig_utils.run.predict import cached_predictions, create_model
+    images, _, _ = cifar.load_lossless_split("test")
     n_sweep = len(images) if n_sweep is None else n_sweep
+    if not 0 < n <= len(images) or not 0 < n_sweep <= len(images):
+        raise ValueError(f"n and n_sweep must lie in 1..{len(images)} test images, got {n} and "
+                         f"{n_sweep}")
     specs = [ModelSpec.from_module(a, create_model(a, pretrained=True),
                                    functools.partial(create_model, a, pretrained=False), folder)
              for a in (little, big)]
-    x = cifar.to_tensor(images[:max(n, n_sweep)])
-    # the sweep's records come from the one model -> Predictions path; run_model only times
-    records = [predict_images(spec.load(device), images[:n_sweep], labels[:n_sweep], ids[:n_sweep],
-                              name=spec.name, dataset_name="cifar10-test-jpeg", device=device,
-                              batch_size=batch_size)
-               for spec in specs]
+    x = cifar.to_tensor(np.array(images[:n]))  # a writable copy: torch warns on read-only arrays
+    # the sweep's records come from the one model -> Predictions path, cached (the full test
+    # set under the key the CIFAR chapters use); run_model only times
+    limit = None if n_sweep == len(images) else n_sweep
+    records = [cached_predictions(a, "cifar10-test", limit=limit, device=device,
+                                  batch_size=batch_size) for a in (little, big)]
     table = engine.sweep(*records)
     point = engine.no_loss_point(table)
     lg, bg = arch_gmacs(little, 32)[0], arch_gmacs(big, 32)[0]
     return Setting(
         name=f"{little}->{big}", kind="cifar", little=specs[0], big=specs[1],
-        inputs=x[:n], big_inputs=x[:n], little_gmacs=lg, big_gmacs=bg,
+        inputs=x, big_inputs=x, little_gmacs=lg, big_gmacs=bg,
         threshold=float(point["threshold"]), frac_big_full=float(point["frac_big"]),
         n_full=n_sweep,
         info=dict(little_accuracy=records[0].accuracy, big_accuracy=records[1].accuracy,
                   cascade_accuracy=float(point["accuracy"]), records=records,
                   weights="pretrained (akamaster checkpoints)", img_size=(32, 32),
-                  dataset="CIFAR-10 test (JPEG copy)"))
+                  dataset="CIFAR-10 test (lossless)"))
 
 
 def imagenet_setting(folder, n: int, little: str, big: str, seed: int = 0) -> Setting:

@@ -1,31 +1,27 @@
-"""Chapter `tabA4_throughput_latency` (notebooks/tabA4_throughput_latency.ipynb): the paper"s
-Table A.4, the verdict on measured speedups, and the chapter"s figure and tables."""
+"""Chapter `tabA4_throughput_latency` (notebooks/tabA4_throughput_latency.ipynb): the paper's
+Table A.4, the measurement (through `run.runtime`), the statistic of its claim (measured
+speedups), and the chapter's figure, tables and prose numbers."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["speedup_verdict", "speedup_figure", "REPORTED_A4", "reported_a4", "check_settings", "setup_table", "speedup_table"]
+__all__ = ["claim_numbers", "speedup_figure", "REPORTED_A4", "reported_a4", "check_settings",
+           "setup_table", "speedup_table", "CIFAR_MODELS", "SMOKE", "check_parameters", "measure",
+           "setup_markdown", "ours_markdown", "reported_markdown", "numbers", "cifar_changes"]
 
 
-def speedup_verdict(summary: pd.DataFrame, mode: str = "swapped"):
-    """Verdict on "the MACs saved become wall-clock speed" from measured speedups of `mode`
-    over the big model alone (one row per setting): Reproduced when the cascade is faster in
-    every repeat of every setting (min over repeats > 1), Partly reproduced when some median
-    is above 1, Not reproduced when none is; Not testable here without such rows."""
-    from littlebig_utils.book.verdicts import NOT_REPRODUCED, NOT_TESTABLE, PARTLY, REPRODUCED, Verdict
+def claim_numbers(summary: pd.DataFrame, mode: str = "swapped") -> dict:
+    """The statistic of claim ``lb-tab-a4`` (`book.claims`): the measured speedup of the
+    cascade over the big model alone in `mode` (one model in memory at a time: "swapped"), the
+    median over settings of each setting's median, spread from the slowest to the fastest
+    single repeat of any setting; None when no such row was timed."""
     rows = summary[summary["mode"] == mode]
     if rows.empty:
-        return Verdict(NOT_TESTABLE, f"no {mode}-mode cascade was timed in this run.")
-    med, lo, hi = rows["speedup_measured"], rows["speedup_measured_min"], rows["speedup_measured_max"]
-    text = (f"in {mode} mode the cascade runs at {med.min():.2f}x to {med.max():.2f}x the big "
-            f"model's throughput (medians over {len(rows)} setting(s); single repeats "
-            f"{lo.min():.2f}x to {hi.max():.2f}x)")
-    if (lo > 1).all():
-        return Verdict(REPRODUCED, f"{text}: faster in every repeat of every setting.")
-    if (med > 1).any():
-        return Verdict(PARTLY, f"{text}: faster in some settings or repeats only.")
-    return Verdict(NOT_REPRODUCED, f"{text}: never faster than the big model alone.")
+        return dict(speedup=None, speedup_lo=None, speedup_hi=None)
+    return dict(speedup=float(rows["speedup_measured"].median()),
+                speedup_lo=float(rows["speedup_measured_min"].min()),
+                speedup_hi=float(rows["speedup_measured_max"].max()))
 
 
 def speedup_figure(summary: pd.DataFrame, reported: pd.DataFrame | None = None, title: str = ""):
@@ -132,3 +128,155 @@ def speedup_table(summary: pd.DataFrame) -> pd.DataFrame:
         measured=spread(r, "speedup_measured"), time_predicted=r["speedup_time_predicted"],
         macs_predicted=r["speedup_macs"], overhead=100 * r["overhead"])
         for _, r in summary.iterrows()])
+
+
+# ------------------------------------------------------------------ running the measurement
+
+CIFAR_MODELS = ("cifar_resnet20", "cifar_resnet32", "cifar_resnet44", "cifar_resnet56")
+SMOKE = dict(n_samples={"cifar": 128, "imagenet": 4}, n_online={"cifar": 8, "imagenet": 2},
+             batch_size={"cifar": 64, "imagenet": 2}, repeats=2, cifar_sweep_n=1000)
+
+
+def _mapping(value):
+    """papermill passes ``-p n_samples '{"cifar": 64, "imagenet": 8}'`` as text: read it as the
+    dict literal it spells (literals only, never code); anything else unchanged."""
+    if isinstance(value, str) and value.strip().startswith("{"):
+        import ast
+        try:
+            return ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            return value
+    return value
+
+
+def check_parameters(settings, device: str, n_samples: dict, batch_size: dict, n_online: dict,
+                     repeats, threads, cifar_sweep_n) -> tuple:
+    """Every parameter of the chapter, refused in one line (`notebook.ParameterError`) when bad:
+    the settings, the device, per-kind sample counts and batch sizes, repeats and threads.
+    Returns (settings, n_samples, batch_size, n_online), papermill's text read as the list or
+    dict it spells."""
+    from littlebig_utils.book.notebook import ParameterError, integer, listed
+    from littlebig_utils.data.reference import REFERENCE_ARCH
+    settings = listed(settings)
+    if isinstance(settings, str) or not isinstance(settings, list) or not settings:
+        raise ParameterError(f"parameter settings must be a list of 'little->big' pairs, got "
+                             f"{settings!r} (e.g. -p settings '[\"cifar_resnet20->cifar_resnet56\"]')")
+    check_settings(settings, set(REFERENCE_ARCH) | set(CIFAR_MODELS))
+    if device not in ("cpu", "cuda"):
+        raise ParameterError(f"parameter device must be 'cpu' or 'cuda', got {device!r} "
+                             "(e.g. -p device cuda)")
+    out = []
+    for name, value in (("n_samples", n_samples), ("batch_size", batch_size),
+                        ("n_online", n_online)):
+        value = _mapping(value)
+        if not isinstance(value, dict) or set(value) != {"cifar", "imagenet"}:
+            raise ParameterError(f"parameter {name} must map 'cifar' and 'imagenet' to a number, "
+                                 f"got {value!r} (e.g. -p {name} '{{\"cifar\": 64, \"imagenet\": 8}}')")
+        out.append({kind: integer(f"{name}[{kind!r}]", v, minimum=1) for kind, v in value.items()})
+    integer("repeats", repeats, minimum=1)
+    integer("threads", threads, minimum=0)
+    if cifar_sweep_n is not None:
+        integer("cifar_sweep_n", cifar_sweep_n, minimum=100, example=10000)
+    return (list(settings), *out)
+
+
+def measure(settings, device: str, n_samples: dict, batch_size: dict, n_online: dict,
+            repeats: int, threads: int, cifar_sweep_n):
+    """Time every setting (`run.runtime.measure_settings`) with `threads` torch CPU threads
+    (0: torch's default); returns (summary, raw timings, built settings, device name)."""
+    import platform
+    import tempfile
+
+    import torch
+
+    from littlebig_utils.run import runtime
+    if threads and device == "cpu":
+        torch.set_num_threads(threads)
+    name = (f"GPU {torch.cuda.get_device_name(0)}" if device == "cuda" else
+            f"CPU ({platform.machine()}, {torch.get_num_threads()} torch thread(s), shared with "
+            "other jobs)")
+    with tempfile.TemporaryDirectory() as folder:
+        summary, raw, built = runtime.measure_settings(
+            settings, folder, device=device, n_samples=n_samples, batch_size=batch_size,
+            n_online=n_online, repeats=repeats, cifar_sweep_n=cifar_sweep_n, log=None)
+    return summary, raw, built, name
+
+
+def setup_markdown(built: dict) -> str:
+    """`setup_table` as the chapter's table (reader's headers)."""
+    from littlebig_utils.book.notebook import markdown_table
+    return markdown_table(setup_table(built), formats={"threshold": ".3f", "frac_big": ".1f"},
+                          headers={"input_px": "input (px)", "gmacs": "GMACs little → big",
+                                   "threshold": "T", "frac_big": "sent to big (%)",
+                                   "n_full": "T chosen on (images)"})
+
+
+def ours_markdown(summary: pd.DataFrame) -> str:
+    """`speedup_table` as the chapter's table (reader's headers)."""
+    from littlebig_utils.book.notebook import markdown_table
+    return markdown_table(speedup_table(summary), formats={"frac_big": ".1f", "overhead": ".1f"},
+                          headers={"frac_big": "sent to big (%)",
+                                   "measured": "measured speedup (×), median (min–max)",
+                                   "time_predicted": "predicted from times (×)",
+                                   "macs_predicted": "predicted from MACs (×)",
+                                   "overhead": "overhead (%)"})
+
+
+def reported_markdown(reported: pd.DataFrame) -> str:
+    """`reported_a4` as the chapter's table (reader's headers)."""
+    from littlebig_utils.book.notebook import markdown_table
+    return markdown_table(reported.drop(columns="latency_ms"), formats={
+        "delta_acc_points": ".2f", "delta_gmacs_pct": ".0f", "throughput": ".1f",
+        "delta_throughput_pct": ".0f", "speedup_macs": ".2f", "speedup_measured": ".2f"}, headers={
+        "delta_acc_points": "Δ top-1 (points)", "delta_gmacs_pct": "Δ GMACs (%)",
+        "throughput": "samples/s", "delta_throughput_pct": "Δ throughput (%)",
+        "speedup_macs": "speedup from Δ GMACs (×)", "speedup_measured": "measured speedup (×)"})
+
+
+def numbers(summary: pd.DataFrame, reported: pd.DataFrame) -> dict:
+    """The numbers the chapter's prose quotes about our measurements and the reported table."""
+    rep = reported.iloc[1:].set_index("little")
+    resident = summary[summary["mode"] == "resident"]
+    return dict(
+        resident_overhead_max=100 * float(resident["overhead"].max()),
+        resident_overhead_cpu_max=100 * float(resident["overhead_cpu"].max()),
+        macs_over_time_max=float((summary["speedup_macs"] / summary["speedup_time_predicted"]).max()),
+        n_rows=len(summary),
+        n_below_macs=int((summary["speedup_measured"] < summary["speedup_macs"]).sum()),
+        reported_min_gain=float(rep["delta_throughput_pct"].min()),
+        reported_max_gain=float(rep["delta_throughput_pct"].max()),
+        reported_b4_macs=float(rep.loc["B4-380", "speedup_macs"]),
+        reported_b4_measured=float(rep.loc["B4-380", "speedup_measured"]),
+        reported_b0_macs=float(rep.loc["B0-224", "speedup_macs"]),
+        reported_b0_measured=float(rep.loc["B0-224", "speedup_measured"]),
+        reported_latency_ratio_dev=float((reported["latency_ms"] * reported["throughput"] / 1000
+                                          - 1).abs().max()),
+        speedups_alt=(f"Bar chart of the cascade's speedup over the big model for {len(summary)} "
+                      f"setting and mode combinations: measured medians from "
+                      f"{summary['speedup_measured'].min():.2f}x to "
+                      f"{summary['speedup_measured'].max():.2f}x, against "
+                      f"{summary['speedup_macs'].min():.2f}x to {summary['speedup_macs'].max():.2f}x "
+                      "predicted from MACs; right, the paper's reported speedups."))
+
+
+def cifar_changes(built: dict) -> dict:
+    """The CIFAR setting's no-loss point on the lossless images (timed here) against the same
+    pair's on the JPEG copy the chapter used before, both over the images T is chosen on
+    (cached predictions of the CIFAR chapters): T and the share sent to big (percent). Empty
+    strings when no CIFAR setting was timed."""
+    from littlebig_utils.core import engine
+    from littlebig_utils.run.predict import cached_predictions
+    cifar = [s for s in built.values() if s.kind == "cifar"]
+    if not cifar:
+        return dict(cifar_change="no CIFAR pair was timed in this run")
+    s = cifar[0]
+    limit = None if s.n_full == 10_000 else s.n_full
+    jpeg = [cached_predictions(spec.name, "cifar10-test-jpeg", limit=limit)
+            for spec in (s.little, s.big)]
+    point = engine.no_loss_point(engine.sweep(*jpeg))
+    if point is None:
+        return dict(cifar_change=f"on the JPEG copy {s.name} never matches the big model")
+    return dict(cifar_change=(
+        f"{s.name.replace('->', ' → ')} sends {100 * s.frac_big_full:.1f} % of the lossless test "
+        f"images to the big model at T = {s.threshold:.3f}; on the JPEG copy of the same images "
+        f"it sent {100 * float(point['frac_big']):.1f} % at T = {float(point['threshold']):.3f}"))
