@@ -14,7 +14,8 @@ import littlebig_utils
 
 ROOT = Path(__file__).resolve().parents[1]
 THIN = ["all_pairs", "fig01_macs_vs_accuracy", "fig03_threshold_curves", "tab02_model_pairs",
-        "tab03_baselines", "multistage", "tutorial_own_models"]
+        "tab03_baselines", "multistage", "tutorial_own_models", "heldout_thresholds",
+        "guaranteed_thresholds", "transfer_real", "limits_open_questions"]
 MAX_CODE_LINES = 80
 
 
