@@ -367,3 +367,67 @@ def test_unambiguous_inputs_need_no_declaration():
     p_little, p_big, y = _probs(1, n=300)
     assert Cascade().fit(p_little, p_big, y).threshold_ == \
         Cascade(inputs="probs").fit(p_little, p_big, y).threshold_
+
+
+def test_repr_shows_exactly_the_parameters_that_differ_from_the_defaults():
+    assert repr(Cascade()) == "Cascade()"
+    assert repr(Cascade(rule="max_loss", max_loss=0.01)) == "Cascade(rule='max_loss', max_loss=0.01)"
+    assert repr(Cascade(max_loss=0)) == "Cascade(max_loss=0)"  # an int is not the float default
+    assert repr(Cascade(costs=np.array([1.0, 2.0]))) == "Cascade(costs=array([1., 2.]))"
+
+
+def _records(c_little=4, c_big=4, n=60, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, min(c_little, c_big), n)
+    ids = [f"s{i}" for i in range(n)]
+    out = []
+    for name, c in (("lit", c_little), ("big", c_big)):
+        z = rng.normal(size=(n, c))
+        p = scores.softmax(z)
+        out.append(Predictions(ids, y, p.argmax(1), p.max(1), logits=z, model={"name": name}))
+    return out
+
+
+def test_errors_name_the_input_and_the_fix():
+    lit, big = _records()
+    with pytest.raises(ValueError, match="^y has 3 values, expected 60"):
+        Cascade().fit(lit, big, y=[0, 1, 2])
+    a, b, y = make(1, n=20, probs=True)
+    with pytest.raises(ValueError, match="^y has 3 values, expected 20"):
+        Cascade().fit(a, b, y[:3])
+    with pytest.raises(ValueError, match=r"^y must lie in \[0, 4\)"):
+        Cascade().fit(a, b, y + 4)
+    with pytest.raises(ValueError, match="^big: cannot tell probabilities from logits"):
+        Cascade().fit(a, np.round(b, 2) * 0.99, y)
+    with pytest.raises(ValueError, match=r"^little \(20, 4\) and big \(19, 4\) must have the same "
+                       r"shape \(same samples in the same order, same classes\)$"):
+        Cascade().fit(a, b[:19], y)
+    with pytest.raises(ValueError, match=r"^the score callable must return finite values in \[0, 1\] "
+                       r"\(higher = keep with little\); map it there, e.g. a sigmoid$"):
+        Cascade(score=lambda p: p.max(1) * 2).fit(a, b, y)
+    bad = Predictions(lit.sample_ids, lit.labels, lit.preds, lit.conf,
+                      logits=np.full((60, 4), np.nan), model={"name": "lit"})
+    with pytest.raises(ValueError, match="^logits of 'lit': 240 values are NaN or infinite"):
+        Cascade(score="margin").fit(bad, big)
+
+
+def test_route_refuses_predictions_of_another_label_space():
+    lit, big = _records()
+    casc = Cascade().fit(lit, big)
+    assert casc.n_classes_ == 4
+    other, _ = _records(c_little=5)
+    with pytest.raises(ValueError, match="^little has 5 classes but the cascade was fitted on 4"):
+        casc.route(other)
+
+
+def test_curve_columns_by_hand():
+    a, b, y = make(2, n=40, probs=True)
+    cur = Cascade(costs=(1.0, 3.0)).curve(a, b, y)
+    assert list(cur.columns) == ["threshold", "n_big", "frac_big", "n_correct", "accuracy",
+                                 "accuracy_loss", "n", "little_accuracy", "big_accuracy", "cost",
+                                 "cost_reduction"]
+    conf = a.max(1)
+    for _, r in cur.iterrows():
+        to_big = conf < r["threshold"]
+        assert r["n_big"] == to_big.sum()
+        assert r["cost"] == pytest.approx(1.0 + 3.0 * to_big.mean())

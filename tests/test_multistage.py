@@ -245,3 +245,54 @@ def test_search_every_column_against_a_loop_with_valid_bigs_and_pruning():
         assert row["macs_reduction"] == pytest.approx(1 - cost / gm[big])
         assert row["frac_reach_last"] == pytest.approx(r["frac_exit"][-1])
     assert found_none and res["degenerate"].any() and not res["degenerate"].all()
+
+
+def test_each_stage_is_named_in_its_error():
+    c, r = np.full(4, 0.5), np.ones(4, bool)
+    with pytest.raises(ValueError, match=r"^conf of stage 2 must lie in \[0, 1\]"):
+        multistage.evaluate([c, c * 3], [r, r, r], [1.0, 2.0, 3.0], [0.5, 0.5])
+    with pytest.raises(ValueError, match="^conf of stage 1 has 3 values, expected 4"):
+        multistage.evaluate([c[:3]], [r, r], [1.0, 2.0], [0.5])
+    with pytest.raises(ValueError, match="^correct of stage 3 has 2 values, expected 4"):
+        multistage.evaluate([c, c], [r, r, r[:2]], [1.0, 2.0, 3.0], [0.5, 0.5])
+    with pytest.raises(ValueError, match="^correct of stage 2 must be booleans"):
+        multistage.evaluate([c], [r, r * 2], [1.0, 2.0], [0.5])
+    with pytest.raises(ValueError, match="^cost of stage 2 must be a finite positive number"):
+        multistage.evaluate([c], [r, r], [1.0, 0.0], [0.5])
+    with pytest.raises(ValueError, match="^cost of stage 1 must be a finite positive number"):
+        multistage.evaluate_grid([c], [r, r], [-1.0, 2.0], [[0.5]])
+    with pytest.raises(ValueError, match="^3 costs for 2 stages$"):
+        multistage.evaluate([c], [r, r], [1.0, 2.0, 3.0], [0.5])
+    with pytest.raises(ValueError, match="^3 confidence arrays for 2 stages"):
+        multistage.evaluate([c, c, c], [r, r], [1.0, 2.0], [0.5])
+    with pytest.raises(ValueError, match="^valid has 3 values, expected 4"):
+        multistage.evaluate([c], [r, r], [1.0, 2.0], [0.5], valid=r[:3])
+    with pytest.raises(ValueError, match="^3 stages need 2 threshold grids, got 1$"):
+        multistage.evaluate_grid([c, c], [r, r, r], [1.0, 2.0, 3.0], [[0.5]])
+
+
+def test_search_without_a_no_loss_combination_keeps_numeric_empty_columns():
+    recs, gm = _records(n=60, seed=1)
+    wrong = {k: np.zeros(60, bool) for k in recs}
+    last = sorted(gm, key=gm.get)[-1]
+    wrong[last] = np.ones(60, bool)  # only the big model is ever right, and the cheaper ones
+    recs = {k: r if k == last else Predictions(r.sample_ids, r.labels, r.preds, np.ones(60),
+                                               model=r.model)
+            for k, r in recs.items()}  # are sure (conf 1): never escalated, no no-loss point
+    levels = np.linspace(0, 1, 3)
+    res = multistage.search(recs, gm, n_stages=3, bigs=[last], levels=levels, correct=wrong)
+    assert len(res) and res["thresholds"].isna().all()
+    for col in ("accuracy", "gmacs", "macs_reduction", "frac_reach_last"):
+        assert res[col].dtype == np.float64 and res[col].isna().all(), col
+    assert (res["big_gmacs"] == gm[last]).all() and (res["big_accuracy"] == 1.0).all()
+
+
+def test_evaluate_grid_columns():
+    c, r = np.array([0.2, 0.6, 0.9]), np.array([True, False, True])
+    g = multistage.evaluate_grid([c], [r, ~r], [1.0, 3.0], [[0.5]], valid=[True, True, False])
+    assert list(g.columns) == ["threshold_1", "n_correct", "accuracy", "n_reach_2",
+                               "frac_reach_2", "gmacs", "macs_reduction", "n", "n_valid",
+                               "big_n_correct", "stage_1_n_correct", "stage_2_n_correct"]
+    row = g.iloc[0]  # T = 0.5: sample 0 goes to stage 2 (wrong there), 1 and 2 stay
+    assert (row["n"], row["n_valid"], row["n_reach_2"], row["n_correct"]) == (3, 2, 1, 0)
+    assert row["accuracy"] == 0.0 and row["gmacs"] == pytest.approx(1.0 + 3.0 / 3)

@@ -251,3 +251,16 @@ def test_pairs_table_on_real_predictions_equals_the_per_pair_reference(real_pair
     records, pairs = real_pairs
     ref = pairs_table_per_pair(records, {k: p.model["gmacs"] for k, p in records.items()})
     assert_same_pairs(pairs, ref)
+
+
+def test_best_little_per_big_refusal_says_how_to_make_a_table():
+    with pytest.raises(KeyError, match=r"make one with pairs_table or `littlebig pairs`"):
+        pt.best_little_per_big(pd.DataFrame({"little": ["a"], "big": ["b"]}))
+
+
+def test_cheapest_at_defaults_to_gmacs_and_accuracy():
+    front = pd.DataFrame({"gmacs": [1.0, 2.0, 4.0], "accuracy": [0.6, 0.7, 0.8],
+                          "cost": [9.0, 8.0, 7.0]})
+    assert pt.cheapest_at(front, 0.65) == 2.0
+    assert pt.cheapest_at(front, 0.65, cost="cost") == 7.0
+    assert np.isnan(pt.cheapest_at(front, 0.9))

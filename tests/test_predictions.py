@@ -224,3 +224,43 @@ def test_a_decompression_bomb_is_refused_before_it_is_read(tmp_path):
     _write_archive(path, p, _npy_bytes((big,), "<f8", bytes(8 * big)))
     with pytest.raises(PredictionsError, match="'conf' has 4000000 rows but sample_ids has 10"):
         Predictions.load(path)
+
+
+def test_a_metadata_member_longer_than_its_header_is_refused(tmp_path):
+    import io
+    import zipfile
+    p = make(n=4, logits=False)
+    path = tmp_path / "meta.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for key in ("sample_ids", "labels", "preds", "conf"):
+            buf = io.BytesIO()
+            np.save(buf, getattr(p, key))
+            zf.writestr(f"{key}.npy", buf.getvalue())
+        zf.writestr("meta.npy", _npy_bytes((), "<U2", "{}".encode("utf-32-le") + bytes(4000)))
+    with pytest.raises(PredictionsError, match=r"array 'meta' declares 4,\d+ bytes but its header"):
+        Predictions.load(path)
+
+
+def test_two_dimensional_byte_ids_are_not_flattened():
+    with pytest.raises(PredictionsError, match=r"labels has shape \(2,\), expected \(1,\)"):
+        Predictions(np.array([[b"a", b"b"]]), [0, 0], [0, 0], [0.5, 0.5])
+
+
+def test_refusals_name_conf_and_show_three_unmatched_ids():
+    with pytest.raises(PredictionsError, match=r"conf has shape \(3,\), expected \(2,\) like sample_ids"):
+        Predictions(["a", "b"], [0, 0], [0, 0], [0.5, 0.5, 0.5])
+    a = Predictions(["a", "b", "c", "d"], [0] * 4, [0] * 4, [0.5] * 4)
+    b = Predictions(["w", "x", "y", "z"], [0] * 4, [0] * 4, [0.5] * 4)
+    with pytest.raises(PredictionsError, match="4 ids only in the first") as exc:
+        align(a, b)
+    shown = str(exc.value).split("(e.g. ")[1]
+    assert "'c'" in shown and "'d'" not in shown  # the first three of the unmatched ids
+
+
+def test_corrupt_file_message_says_how_to_recreate_it(tmp_path):
+    p = make(n=10, logits=False)
+    path = tmp_path / "bomb.npz"
+    _write_archive(path, p, _npy_bytes((10,), "<f8", bytes(8 * 20)))
+    with pytest.raises(PredictionsError, match=r"the file is corrupt or crafted; re-create it "
+                                               r"with littlebig predict$"):
+        Predictions.load(path)

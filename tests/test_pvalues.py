@@ -151,3 +151,29 @@ def test_loses_more_is_exact_in_counts_with_n_valid_and_an_inclusive_boundary():
     assert engine.loses_more([1, 2, 3], [100, 100, 100], 0.02).tolist() == [False, False, True]
     # the denominator is n_valid: 2 lost images of 100 valid (of 200 images) exceed 0.01
     assert engine.loses_more(2, 100, 0.01) and not engine.loses_more(2, 200, 0.01)
+
+
+def test_wsr_p_values_keep_samples_whose_score_equals_the_threshold():
+    # the samples where the models disagree sit exactly on the thresholds tried
+    s = np.array([0.2, 0.4, 0.4, 0.6, 0.8, 0.8, 0.9, 0.3])
+    lc = np.array([False, False, True, False, True, False, True, True])
+    bc = np.array([True, True, False, True, False, True, True, False])
+    t = np.array([0.2, 0.4, 0.6, 0.8])
+    got = pvalues.wsr_p_values(s, lc, bc, t, 0.05, 0.1, order_seed=None)
+    m = (1 + 0.05) / 2
+    for i, thr in enumerate(t):
+        x = 0.5 + 0.5 * (s >= thr) * (bc.astype(float) - lc)  # kept: score >= T
+        want = min(1.0, 1.0 / pvalues.wsr_capital(x, m, 0.1).max())
+        assert got[i] == pytest.approx(want)
+
+
+def test_little_correct_is_named_by_the_threshold_rules():
+    conf = np.array([0.2, 0.5, 0.9])
+    with pytest.raises(InputError, match="^little_correct has 2 values, expected 3"):
+        ltt.guaranteed_threshold(conf, [True, False], [True, True, True], 0.01, 0.1)
+    with pytest.raises(InputError, match="^little_correct has 2 values, expected 3"):
+        ltt.empirical_threshold(conf, [True, False], [True, True, True])
+    with pytest.raises(InputError, match=r"^`table` must be loss_table\(\) of the same calibration "
+                       r"arrays, over all candidate thresholds$"):
+        ltt.guaranteed_threshold(conf, [True] * 3, [True] * 3, 0.01, 0.1,
+                                 table=engine.loss_table(conf, [True] * 3, [True] * 3, [0.5]))

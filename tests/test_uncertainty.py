@@ -72,3 +72,32 @@ def test_valid_mask_and_bad_inputs():
         u.accuracy_difference(c, b, method="wald")
     same = u.accuracy_difference(b, b)
     assert (same.diff, same.lo, same.hi, same.p_value) == (0.0, 0.0, 0.0, 1.0)
+
+
+def test_bootstrap_is_the_multinomial_of_the_three_counts_with_exact_quantiles():
+    c, b = _pair(30, 10, 50, 10, seed=4)  # the cascade wins: more cascade-only images
+    d = u.bootstrap_difference(c, b, confidence=0.9, n_boot=500, seed=7)
+    n, plus, minus = 100, 30, 10
+    draws = np.random.default_rng(7).multinomial(n, [plus / n, minus / n, (n - plus - minus) / n],
+                                                 size=500)
+    reps = (draws[:, 0] - draws[:, 1]) / n
+    assert (d.lo, d.hi) == pytest.approx(tuple(np.quantile(reps, [0.05, 0.95])))
+    assert (d.n, d.n_cascade_only, d.n_big_only, d.diff) == (100, 30, 10, pytest.approx(0.2))
+    assert d.method == "bootstrap" and d.confidence == 0.9
+
+
+@pytest.mark.parametrize("confidence", [0.0, 1.0, 1.5, -0.2])
+def test_confidence_must_lie_strictly_inside_zero_one(confidence):
+    c, b = _pair(3, 2, 5, 5)
+    with pytest.raises(ValueError, match="^confidence must lie strictly between 0 and 1"):
+        u.mcnemar_difference(c, b, confidence=confidence)
+
+
+def test_paired_counts_name_their_inputs():
+    c, b = _pair(3, 2, 5, 5)
+    with pytest.raises(ValueError, match="^big_correct has 14 values, expected 15"):
+        u.paired_counts(c, b[:-1])
+    with pytest.raises(ValueError, match="^cascade_correct must be booleans"):
+        u.paired_counts(c * 2, b)
+    with pytest.raises(ValueError, match="^valid has 2 values, expected 15"):
+        u.paired_counts(c, b, valid=[True, False])
