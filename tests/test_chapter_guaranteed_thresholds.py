@@ -80,3 +80,21 @@ def test_rules_markdown_lists_the_rules_in_points():
     lines = md.splitlines()
     assert "loss > epsilon (%)" in lines[0] and "mean loss (points)" in lines[0]
     assert [l.split(" | ")[0] for l in lines[2:]] == ["| " + v for v in chapter.RULE_NAMES.values()]
+
+
+def test_claim_numbers_decide_ours_guaranteed_with_an_exact_interval():
+    from scipy.stats import binomtest
+    from littlebig_utils.book import claims, verdicts
+    row = pd.Series({"violation_rate": 3 / 200, "n": 200})
+    got = chapter.claim_numbers(row, 0.05)
+    ci = binomtest(3, 200).proportion_ci(0.95, method="exact")
+    assert got["violation_rate_lo"] == pytest.approx(ci.low) and got["violation_rate_hi"] == pytest.approx(ci.high)
+    assert got["violation_rate"] == 0.015 and got["delta"] == 0.05
+    v = claims.decide("ours-guaranteed", **got)
+    assert v.label == verdicts.VERIFIED  # ours: never a reproduction label
+    few = claims.decide("ours-guaranteed", **chapter.claim_numbers(pd.Series({"violation_rate": 0.0, "n": 10}), 0.05))
+    assert few.label == verdicts.INCONCLUSIVE  # 0 of 10 splits: the interval reaches past delta
+    bad = claims.decide("ours-guaranteed", **chapter.claim_numbers(pd.Series({"violation_rate": 0.2, "n": 200}), 0.05))
+    assert bad.label == verdicts.NOT_VERIFIED
+    with pytest.raises(ValueError):
+        chapter.claim_numbers(row, 5)  # delta in percent is refused

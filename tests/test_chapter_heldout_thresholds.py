@@ -84,3 +84,18 @@ def test_margin_runs_equal_a_loop_over_splits():
             assert out["macs_reduction"].iloc[s] == pytest.approx(1 - (1.0 + frac_big * 5.0) / 5.0)
         assert out["n_correct"].iloc[s] == right.sum()
         assert out["big_n_correct"].iloc[s] == bi.correct[test].sum()
+
+
+def test_claim_numbers_decide_lb_heldout_on_held_out_numbers():
+    from littlebig_utils.book import claims, verdicts
+    table = pd.DataFrame({"heldout_reduction": [0.2, 0.5, 0.865]})
+    got = chapter.claim_numbers({"loss_rate": 0.54}, table)
+    assert got == {"loss_rate": 0.54, "heldout_reduction": 0.5}  # fractions; the median over pairs
+    v = claims.decide("lb-heldout", **got)
+    assert v.label == verdicts.PARTLY and v.claim_id == "lb-heldout"  # saving holds, "no loss" fails
+    assert "54.0 %" in v.reason and "50.0 %" in v.reason
+    assert claims.decide("lb-heldout", **chapter.claim_numbers({"loss_rate": 0.05}, table)).label \
+        == verdicts.REPRODUCED
+    empty = chapter.claim_numbers({"loss_rate": 0.5}, table.iloc[:0])
+    assert empty["heldout_reduction"] is None
+    assert claims.decide("lb-heldout", **empty).label == verdicts.NOT_TESTABLE

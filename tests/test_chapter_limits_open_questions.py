@@ -26,10 +26,6 @@ def test_titans_summary_and_status():
     assert s["hinton_accuracy"] == 0.82 and s["titans_best_accuracy"] == 0.815
     students.loc[2, "macs_reduction"] = 0.1
     assert chapter.titans_summary(students)["n_costlier"] == 3
-    assert chapter.status(verdicts.Verdict(verdicts.NOT_REPRODUCED, "x")) == "Answered against the paper"
-    assert chapter.status(verdicts.Verdict(verdicts.NOT_TESTABLE, "x")) == "Open"
-    assert set(chapter.STATUS) == set(verdicts.LABELS)  # every verdict has a status
-    assert chapter.status(verdicts.Verdict(verdicts.INCONCLUSIVE, "x")).startswith("Open")
     with pytest.raises(KeyError):
         chapter.titans_summary(students.drop(columns="macs_reduction"))
 
@@ -47,38 +43,25 @@ def test_titans_students_missing_file_is_none_and_wrong_columns_are_named(tmp_pa
     assert chapter.titans_students(smoke=False) is None  # the full build's file is another one
 
 
-def test_chapter_verdicts_without_titans_results_say_so():
-    held = dict(n_splits=20, loss_rate=0.55, mean_change=-0.0028, worst_loss=0.0187,
-                heldout_reduction=0.8776)
-    guar = pd.Series({"violation_rate": 0.0, "violation_se": 0.0, "n": 20, "max_loss": 0.005,
-                      "macs_reduction": 0.6})
-    real_head = pd.Series({"change": -0.0004, "ci_lo": -0.002, "ci_hi": 0.001})
-    v = chapter.chapter_verdicts(held, guar, 0.05, real_head, None)
-    assert list(v) == list(chapter.CHAPTERS)
-    assert v["titans"].label == verdicts.NOT_TESTABLE and "not in this build" in v["titans"].reason
-    assert v["guar"].label == verdicts.REPRODUCED and v["held"].label == verdicts.NOT_REPRODUCED
-    assert v["real"].label == verdicts.PARTLY  # -0.2 to +0.1 points straddles -0.04
-    page = chapter.overall_verdict(held, v)
-    assert page.label == verdicts.PARTLY  # "no loss" fails on new images, the guarantee holds
-    assert "87.8 % with a held-out T" in page.reason and "lost in 55 % of splits" in page.reason
-    assert chapter.overall_verdict(dict(held, loss_rate=0.05), v).label == verdicts.REPRODUCED
-    own = dict(v, guar=verdicts.Verdict(verdicts.VERIFIED, "the guarantee held"))
-    assert chapter.overall_verdict(held, own).label == verdicts.PARTLY  # ours: Verified holds too
-    failed = dict(v, guar=verdicts.Verdict(verdicts.NOT_VERIFIED, "the guarantee failed"))
-    assert chapter.overall_verdict(held, failed).label == verdicts.NOT_REPRODUCED
-    table = chapter.verdict_table(v).splitlines()
-    assert table[0] == "| chapter | verdict | status | reason |" and len(table) == 2 + len(v)
-    assert table[5].startswith("| Titans distillation | Not testable here | Open |")
-    assert "Titans chapter's results are not in this build" in chapter.titans_sentence(v["titans"], None)
+def test_titans_sentence_numbers_or_a_note_and_no_verdict_of_its_own():
+    assert "not in this build" in chapter.titans_sentence(None)
     students = _students(seeds=(0, 1))
-    with_titans = chapter.chapter_verdicts(held, guar, 0.05, real_head, students)
-    from littlebig_utils.book import claims
-    from littlebig_utils.book.chapters import titans_distillation
-    # the one verdict of claim titans-cascade, as the Titans chapter records it
-    assert with_titans["titans"] == claims.decide("titans-cascade",
-                                                  **titans_distillation.claim_numbers(students))
-    assert with_titans["titans"].claim_id == "titans-cascade"
-    sentence = chapter.titans_sentence(with_titans["titans"], chapter.titans_summary(students))
-    assert sentence.startswith(with_titans["titans"].reason[:1].upper() + with_titans["titans"].reason[1:20])
+    sentence = chapter.titans_sentence(chapter.titans_summary(students))
     assert "Of its 8 cascades, 8 cost more than the teacher alone" in sentence
     assert "81.50 % against 82.00 % with plain distillation" in sentence
+    assert not any(label in sentence for label in verdicts.LABELS)
+
+
+def test_claims_table_links_each_claim_to_the_chapter_that_decides_it_without_verdicts():
+    from littlebig_utils.book import claims
+    table = chapter.claims_table().splitlines()
+    assert table[0] == "| objection | claim | source | decided in |"
+    ids = [c for ids in chapter.OBJECTIONS.values() for c in ids]
+    assert len(table) == 2 + len(ids) and all(c in claims.CLAIMS for c in ids)
+    held = next(line for line in table if "`lb-heldout`" in line)
+    assert held.startswith("| The threshold was tuned on the test set | `lb-heldout` |")
+    assert held.endswith("| {doc}`/generated/heldout_thresholds` |")
+    assert "| | `ours-guaranteed` |" in "\n".join(table).replace("|  |", "| |")  # objection once
+    assert not any(label in line for line in table[2:] for label in verdicts.LABELS)
+    with pytest.raises(ValueError, match="unknown claim"):
+        chapter.claims_table({"x": ("no-such-claim",)})

@@ -29,8 +29,24 @@ def test_second_dataset_reads_the_models_found_and_the_markdown_is_in_points(tmp
     right = np.where(to_big, r["C"].correct, r["A"].correct)
     assert row["accuracy_change"] == pytest.approx(right.mean() - r["C"].accuracy)  # a fraction
     md = chapter.second_markdown(table, "V2")
-    assert f"{100 * row['accuracy_change']:.2f}" in md and "change (points, cascade − big)" in md
-    assert "Not testable here: per-image V2 predictions" in chapter.second_markdown(None, "V2")
+    assert f"{100 * row['accuracy_change']:+.2f}" in md and "change (points, cascade − big)" in md
+    assert md.startswith(":::{table} ") and ":name: tab-transfer-second" in md  # numbered
+    assert "as `second_dir`" in chapter.second_markdown(None, "V2")  # the claims say "not testable"
+
+
+def test_claim_numbers_decide_lb_transfer_real():
+    import pandas as pd
+    from littlebig_utils.book import claims, verdicts
+    head = pd.Series({"macs_reduction": 0.866, "change": -0.0002, "ci_lo": -0.0021, "ci_hi": 0.0017})
+    got = chapter.claim_numbers(head)
+    assert got == {"reduction": 0.866, "diff": -0.0002, "diff_lo": -0.0021, "diff_hi": 0.0017}
+    v = claims.decide("lb-transfer-real", **got)
+    assert v.label == verdicts.INCONCLUSIVE  # the interval lies across the reported -0.04 points
+    sure = dict(got, diff=0.001, diff_lo=0.0, diff_hi=0.002)
+    assert claims.decide("lb-transfer-real", **sure).label == verdicts.REPRODUCED
+    assert claims.decide("lb-transfer-real", **dict(sure, reduction=0.5)).label == verdicts.PARTLY
+    for claim_id in ("lb-transfer-v2", "lb-v2-threshold"):
+        assert claims.decide(claim_id).label == verdicts.NOT_TESTABLE
 
 
 def test_real_threshold_is_the_no_loss_point_on_the_other_labels():

@@ -73,17 +73,6 @@ def test_heldout_summary_definitions():
     assert no_loss["mean_loss_when_lost"] == 0.0 and np.isnan(no_loss["lost_cheaper"])
 
 
-def test_heldout_verdict_rule_on_fractions():
-    from littlebig_utils.book import verdicts
-    base = dict(n_splits=200, worst_loss=0.004)
-    assert studies.heldout_verdict(dict(base, loss_rate=0.05, mean_change=-0.01)).label == verdicts.REPRODUCED
-    partly = studies.heldout_verdict(dict(base, loss_rate=0.5, mean_change=-0.001))
-    assert partly.label == verdicts.PARTLY
-    assert "50 % of 200 splits (mean change -0.100 points, worst loss 0.400)" in partly.reason
-    assert "misses under 0.1 point" in partly.reason
-    assert studies.heldout_verdict(dict(base, loss_rate=0.5, mean_change=-0.0011)).label == verdicts.NOT_REPRODUCED
-
-
 def test_checked_parameters_name_the_parameter_and_an_example():
     assert studies.checked("calib_frac", "calib_frac", 0.2, 0.2) == 0.2
     assert studies.checked("delta", "deltas", [0.05, 0.1], [0.05, 0.1]) == [0.05, 0.1]

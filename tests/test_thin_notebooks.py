@@ -15,7 +15,9 @@ import littlebig_utils
 ROOT = Path(__file__).resolve().parents[1]
 THIN = ["all_pairs", "fig01_macs_vs_accuracy", "fig03_threshold_curves", "tab02_model_pairs",
         "tab03_baselines", "multistage", "tutorial_own_models", "cifar_pairs", "confidence_scores",
-        "transfer_cifar10h", "transfer_shift", "deferral_rules", "tabA4_throughput_latency"]
+        "transfer_cifar10h", "transfer_shift", "deferral_rules", "tabA4_throughput_latency",
+        "heldout_thresholds", "guaranteed_thresholds", "transfer_real", "limits_open_questions",
+        "titans_distillation"]
 MAX_CODE_LINES = 80
 
 

@@ -497,7 +497,6 @@ def test_paired_differences_are_paired_by_seed():
 def test_claim_numbers_decide_titans_cascade_by_the_registrys_rule():
     from littlebig_utils.book import claims
     from littlebig_utils.book import verdicts as v
-    from littlebig_utils.book.chapters import limits_open_questions as limits
     b = (0.1, 0.5)
     base = {"labels": [0.90, 0.91, 0.92], "hinton": [0.905, 0.912, 0.918]}
     ahead = {**base, "titans_teacher_prob": [0.92, 0.93, 0.94]}
@@ -521,8 +520,6 @@ def test_claim_numbers_decide_titans_cascade_by_the_registrys_rule():
     assert claims.decide("titans-cascade", **chapter.claim_numbers(single, b)).label == v.NOT_TESTABLE
     no_hinton = _results({k: x for k, x in ahead.items() if k != "hinton"})
     assert claims.decide("titans-cascade", **chapter.claim_numbers(no_hinton, b)).label == v.NOT_TESTABLE
-    # the limits chapter states the same verdict, from the same table
-    assert limits.titans_verdict(_results(ahead, budgets=(0.1, 0.25, 0.5))).label == v.REPRODUCED
 
 
 def test_teacher_gaps_and_students_table():

@@ -33,8 +33,8 @@ from littlebig_utils.book.selection import MIN_GAP, meaningful_pairs
 from littlebig_utils.data.reference import real_correct  # re-exported: transfer_real and limits_open_questions call studies.real_correct
 
 __all__ = ["HELDOUT_SPLITS", "CALIB_FRAC", "checked", "imagenet_setup", "heldout_runs",
-           "heldout_summary", "heldout_percent", "heldout_verdict", "guarantee_pair", "pair_study",
-           "summarize_study", "pick", "guarantee_verdict", "real_correct", "cascade_correct",
+           "heldout_summary", "heldout_percent", "guarantee_pair", "pair_study",
+           "summarize_study", "pick", "real_correct", "cascade_correct",
            "label_transfer", "transfer_row", "transfer_markdown", "plot_transfer"]
 
 HELDOUT_SPLITS = 200  # the default number of random splits of every held-out number in the book
@@ -205,7 +205,7 @@ def label_transfer(pairs: pd.DataFrame, records: dict[str, Predictions],
     return pd.DataFrame(rows)
 
 
-# ------------------------------------------------------------------ chapter preamble and verdicts
+# ------------------------------------------------------------------ chapter preamble
 
 def imagenet_setup(smoke: bool = False, seed: int = 0):
     """The ImageNet chapters' preamble (heldout_thresholds, guaranteed_thresholds, transfer_real,
@@ -214,46 +214,6 @@ def imagenet_setup(smoke: bool = False, seed: int = 0):
     from littlebig_utils.book.headlines import load_zoo
     zoo = load_zoo(smoke, seed)
     return zoo.records, zoo.pairs
-
-
-def heldout_verdict(summary: dict, tolerance: float = 0.001):
-    """The verdict on "no accuracy loss" when T is chosen on other images (heldout_thresholds,
-    limits_open_questions), from `heldout_summary` (fractions).
-
-    Rule: the held-out T loses in at most 5 % of the splits -> Reproduced; else a mean change
-    (cascade − big) of at least -`tolerance` (a fraction: 0.001 = 0.1 point) -> Partly
-    reproduced (the literal "no loss" fails often, by little); else Not reproduced."""
-    from littlebig_utils.book import verdicts
-    page = heldout_percent(summary)
-    rate, mean, worst = page["loss_rate"], page["mean_change"], page["worst_loss"]
-    text = (f"With T chosen on a calibration split the cascade loses against the big model in "
-            f"{rate:.0f} % of {summary['n_splits']} splits (mean change {mean:+.3f} points, worst "
-            f"loss {worst:.3f})")
-    if summary["loss_rate"] <= 0.05:
-        return verdicts.Verdict(verdicts.REPRODUCED, text + ": no loss in at least 95 % of splits.")
-    if summary["mean_change"] >= -abs(tolerance):
-        return verdicts.Verdict(verdicts.PARTLY, text + f": the saving survives, the literal "
-                                f"\"no loss\" does not (misses under {100 * abs(tolerance):g} point "
-                                "on average).")
-    return verdicts.Verdict(verdicts.NOT_REPRODUCED, text + ".")
-
-
-def guarantee_verdict(row: pd.Series, delta: float):
-    """Learn-then-Test's promise P(test loss > max_loss) <= delta against the measured violation
-    rate (`summarize_study` row of the guaranteed rule; guaranteed_thresholds,
-    limits_open_questions): at most delta -> Reproduced; above delta by more than two standard
-    errors -> Not reproduced; in between -> Partly reproduced."""
-    from littlebig_utils.book import verdicts
-    v, se = 100 * row["violation_rate"], 100 * row["violation_se"]
-    d = 100 * check_delta(delta)
-    text = (f"The guaranteed T exceeded epsilon = {100 * row['max_loss']:g} points in {v:.1f} % "
-            f"(± {se:.1f}) of {int(row['n'])} splits, allowed {d:g} %, keeping "
-            f"{100 * row['macs_reduction']:.1f} % of the MACs saved")
-    if v <= d:
-        return verdicts.Verdict(verdicts.REPRODUCED, text + ".")
-    if v - 2 * se > d:
-        return verdicts.Verdict(verdicts.NOT_REPRODUCED, text + ".")
-    return verdicts.Verdict(verdicts.PARTLY, text + ": above delta, within two standard errors.")
 
 
 # ------------------------------------------------------------------ figures

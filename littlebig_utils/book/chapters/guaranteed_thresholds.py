@@ -9,6 +9,8 @@ from __future__ import annotations
 import pandas as pd
 
 from littlebig_utils.core import engine, ltt
+from littlebig_utils.core.checks import check_delta
+from littlebig_utils.core.pvalues import clopper_pearson_lower, clopper_pearson_upper
 from littlebig_utils.core import experiments
 from littlebig_utils.core.checks import check_max_loss
 from littlebig_utils.core.predictions import Predictions
@@ -16,7 +18,7 @@ from littlebig_utils.book.studies import (CALIB_FRAC, heldout_percent, heldout_r
                                           pick, summarize_study)
 
 __all__ = ["RULE_NAMES", "little_meets_max_loss", "guarantee_warning", "rules_markdown",
-           "plot_guarantee", "guarantee_numbers", "numbers", "cifar10h_guarantee", "one_split"]
+           "plot_guarantee", "guarantee_numbers", "numbers", "violation_interval", "claim_numbers", "cifar10h_guarantee", "one_split"]
 
 
 def little_meets_max_loss(row: pd.Series, max_loss: float) -> bool:
@@ -38,7 +40,7 @@ def guarantee_warning(row: pd.Series, max_loss: float) -> str | None:
 
 RULE_NAMES = {"guaranteed": "guaranteed T (Learn-then-Test)", "empirical-no-loss":
               "empirical no-loss T (paper's rule)", "empirical-max-loss": "empirical T at epsilon (plug-in)",
-              "oracle": "oracle T (tuned on the test split)"}
+              "oracle": "ε-oracle T (tuned on the test split)"}
 
 
 def rules_markdown(summary: pd.DataFrame, labels: str, max_loss: float, delta: float) -> str:
@@ -119,6 +121,25 @@ def guarantee_numbers(summary: pd.DataFrame, max_loss: float, delta: float) -> d
     return out
 
 
+def violation_interval(row: pd.Series, confidence: float = 0.95) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) two-sided interval of the violation rate of a `summarize_study`
+    row: `violation_rate` of its `n` splits, as fractions."""
+    n = int(row["n"])
+    k = round(float(row["violation_rate"]) * n)
+    alpha = (1 - confidence) / 2
+    return (float(clopper_pearson_lower(k, n, alpha)[()]), float(clopper_pearson_upper(k, n, alpha)[()]))
+
+
+def claim_numbers(row: pd.Series, delta: float) -> dict:
+    """The statistics of claim ``ours-guaranteed`` (`book.claims`; the book's own method, so
+    Verified (ours) / Not verified (ours)), fractions: the guaranteed rule's violation rate
+    over the splits (`summarize_study` row) with its exact 95 % interval, and delta. An
+    interval across delta (few splits) leaves the claim Inconclusive."""
+    lo, hi = violation_interval(row)
+    return dict(violation_rate=float(row["violation_rate"]), violation_rate_lo=lo,
+                violation_rate_hi=hi, delta=check_delta(delta))
+
+
 def cifar10h_guarantee(max_loss: float, delta: float, n_splits: int, calib_frac: float = CALIB_FRAC,
                        seed: int = 0, method: str = "clopper-pearson"):
     """`split_study` on the published CIFAR-10 test predictions of ResNet-110 and DenseNet-40
@@ -142,8 +163,10 @@ def numbers(little: Predictions, big: Predictions, row: pd.Series, summary: pd.D
     """The chapter's glued numbers (percent and points) for the pair `row` at (max_loss,
     delta): the pair's gap and same-data reduction, the split sizes, the held-out loss rate of
     the paper's rule on the same splits (`studies.heldout_runs`, the number
-    heldout_thresholds quotes), every rule's `guarantee_numbers`, and given_up (MACs reduction
-    of the oracle T minus the guaranteed T's)."""
+    heldout_thresholds quotes), every rule's `guarantee_numbers`, given_up (MACs reduction
+    of the ε-oracle T minus the guaranteed T's), given_up_noloss (the paper's rule on the
+    calibration split minus the guaranteed T's) and the violation rate's exact 95 % interval
+    (viol_lo_guar, viol_hi_guar)."""
     held = heldout_summary(heldout_runs(little, big, row["little_gmacs"], row["big_gmacs"],
                                         n_splits, calib_frac, seed))
     out = dict(n_splits=n_splits, calib_pct=100 * calib_frac, n_calib=round(calib_frac * len(little)),
@@ -152,6 +175,10 @@ def numbers(little: Predictions, big: Predictions, row: pd.Series, summary: pd.D
                heldout_loss_rate=heldout_percent(held)["loss_rate"],
                **guarantee_numbers(summary, max_loss, delta))
     out["given_up"] = out["red_oracle"] - out["red_guar"]
+    out["given_up_noloss"] = out["red_noloss"] - out["red_guar"]
+    lo, hi = violation_interval(pick(summary, labels="original", rule="guaranteed",
+                                     max_loss=max_loss, delta=delta))
+    out.update(viol_lo_guar=100 * lo, viol_hi_guar=100 * hi)
     return out
 
 

@@ -13,7 +13,7 @@ from littlebig_utils.core.predictions import Predictions
 from littlebig_utils.book.studies import (CALIB_FRAC, HELDOUT_SPLITS, heldout_percent, heldout_runs,
                                           heldout_summary)
 
-__all__ = ["pair_numbers", "heldout_pairs", "pairs_numbers", "heldout_pairs_markdown",
+__all__ = ["pair_numbers", "heldout_pairs", "pairs_numbers", "claim_numbers", "heldout_pairs_markdown",
            "plot_heldout", "plot_heldout_pairs", "margin_runs"]
 
 
@@ -50,6 +50,15 @@ def pairs_numbers(table: pd.DataFrame) -> dict:
                 all_worst_p05=100 * table["p05_change"].min(),
                 median_held_reduction=100 * table["heldout_reduction"].median(),
                 median_oracle_reduction=100 * table["oracle_reduction"].median())
+
+
+def claim_numbers(held: dict, table: pd.DataFrame) -> dict:
+    """The statistics of claim ``lb-heldout`` (`book.claims`), fractions: the headline pair's
+    held-out loss rate (`studies.heldout_summary`) and the median over the meaningful pairs of
+    `heldout_pairs` of the mean MACs reduction with the held-out T (None without a pair). The
+    saving and the "no loss" are both judged on images T was not chosen on."""
+    median = float(table["heldout_reduction"].median()) if len(table) else None
+    return dict(loss_rate=float(held["loss_rate"]), heldout_reduction=median)
 
 
 def heldout_pairs_markdown(table: pd.DataFrame, top: int = 10) -> str:

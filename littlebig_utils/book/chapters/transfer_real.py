@@ -14,7 +14,16 @@ from littlebig_utils.core.pairs import transfer_table
 from littlebig_utils.core.predictions import Predictions
 from littlebig_utils.book.notebook import ParameterError, markdown_table
 
-__all__ = ["second_folder", "second_dataset", "second_markdown", "real_threshold"]
+__all__ = ["claim_numbers", "second_folder", "second_dataset", "second_markdown", "real_threshold"]
+
+
+def claim_numbers(head: pd.Series) -> dict:
+    """The statistics of claim ``lb-transfer-real`` (`book.claims`), fractions, from the
+    headline pair's `studies.transfer_row`: the MACs reduction with T fixed on ImageNet-1k val
+    (the same under ReaL) and the accuracy difference cascade − big under ReaL with its exact
+    McNemar 95 % interval."""
+    return dict(reduction=float(head["macs_reduction"]), diff=float(head["change"]),
+                diff_lo=float(head["ci_lo"]), diff_hi=float(head["ci_hi"]))
 
 
 def second_folder(second_dir) -> Path | None:
@@ -41,16 +50,21 @@ def second_dataset(second_dir, records: dict[str, Predictions], pairs: pd.DataFr
 
 
 def second_markdown(table: pd.DataFrame | None, name: str) -> str:
-    """The second-dataset section: a note that it is not testable here (`table` None), else
-    the table of `second_dataset` in percent and points."""
+    """The second-dataset section after its claims' verdicts (`lb-transfer-v2`,
+    `lb-v2-threshold`): how to add the data (`table` None), else the numbered table of
+    `second_dataset` in percent and points."""
     if table is None:
-        return (f"```{{note}}\nNot testable here: per-image {name} predictions of the "
-                "reference models are not in the offline reference data. Pass a folder of "
-                "`MODEL.npz` Predictions (`littlebig predict`) as `second_dir` to add them.\n```")
+        return (f"Pass a folder of `MODEL.npz` Predictions on {name} (`littlebig predict`) as "
+                "`second_dir` to add them.")
     shown = table.assign(macs_reduction=100 * table["macs_reduction"],
                          accuracy_change=100 * table["accuracy_change"])
-    return markdown_table(shown[["little", "big", "macs_reduction", "accuracy_change"]],
-                          headers={"accuracy_change": "change (points, cascade − big)"})
+    body = markdown_table(shown[["little", "big", "macs_reduction", "accuracy_change"]],
+                          formats={"macs_reduction": ".1f", "accuracy_change": "+.2f"},
+                          headers={"macs_reduction": "MACs red. (%)",
+                                   "accuracy_change": "change (points, cascade − big)"})
+    return (f":::{{table}} The meaningful pairs with T fixed on ImageNet-1k val, applied to "
+            f"{name}: MACs reduction and accuracy change cascade − big.\n"
+            f":name: tab-transfer-second\n\n{body}\n:::\n")
 
 
 def real_threshold(little: Predictions, big: Predictions, little_correct, big_correct,
