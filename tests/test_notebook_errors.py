@@ -31,7 +31,12 @@ def test_parameter_error_is_one_line_in_papermill(tmp_path):
 
 
 def test_short_errors_outside_ipython_is_a_no_op():
-    assert notebook.short_errors() is False
+    # a fresh interpreter: another test in this worker may have started an IPython shell
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-c", "from littlebig_utils.book import notebook; "
+                        "print(notebook.short_errors())"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr
     assert issubclass(notebook.ParameterError, ValueError)
 
 
